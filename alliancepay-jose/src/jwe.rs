@@ -1,0 +1,627 @@
+//! Compact JWE (RFC 7516 §7.1) with ECDH-ES key agreement (RFC 7518 §4.6) and AES-GCM content
+//! encryption (RFC 7518 §5.3), into caller buffers.
+//!
+//! ```text
+//! token = B64(header) "." B64(encrypted key) "." B64(iv) "." B64(ciphertext) "." B64(tag)
+//!
+//! encrypt: ephemeral key e, Z = ECDH(e, recipient)            decrypt: Z = ECDH(d, epk)
+//!          KEK = ConcatKDF(Z, alg)  --AES-KW-->  wrapped CEK           CEK = unwrap(KEK, ek)
+//!          (direct ECDH-ES: CEK = ConcatKDF(Z, enc), no wrapped key)
+//!          ciphertext, tag = AES-GCM(CEK, iv, aad = ASCII(B64(header)), plaintext)
+//! ```
+//!
+//! Decryption checks everything it can before key agreement: five parts, canonical base64url,
+//! header JSON and members, the allow-list, a P-384 `epk`, and the exact length of the encrypted
+//! key, IV (12) and tag (16). Those failures say what is wrong. After key agreement every failure
+//! is [`Error::DecryptionFailed`], and the output is zeroed.
+
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::aead::consts::U12;
+use aes_gcm::{AesGcm, KeyInit};
+use aes_kw::AesKw;
+use p384::ecdh::EphemeralSecret;
+use p384::elliptic_curve::Generate;
+use p384::elliptic_curve::rand_core::TryCryptoRng;
+use zeroize::Zeroizing;
+
+use crate::alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};
+use crate::b64;
+use crate::error::{Error, Part};
+use crate::header::{
+    self, BANK_HEADER_LEN, HeaderFields, MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, ProtectedHeader,
+};
+use crate::jwk::{PrivateJwk, PublicJwk};
+use crate::kdf::{self, OtherInfo};
+
+/// Bytes of the AES-GCM initialization vector (RFC 7518 §5.3: 96 bits).
+pub const IV_LEN: usize = 12;
+/// Bytes of the AES-GCM authentication tag (RFC 7518 §5.3: 128 bits).
+pub const TAG_LEN: usize = 16;
+/// Longest content encryption key (A256GCM).
+const MAX_CEK_LEN: usize = 32;
+/// Longest encrypted key (a 256-bit CEK wrapped: 32 + 8).
+const MAX_ENCRYPTED_KEY_LEN: usize = MAX_CEK_LEN + 8;
+
+/// How to encrypt: algorithms and optional header members. [`EncryptOptions::BANK`] (also the
+/// `Default`) is the bank's profile with no optional members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncryptOptions<'a> {
+    /// Key management algorithm (`alg`).
+    pub alg: KeyManagementAlg,
+    /// Content encryption algorithm (`enc`).
+    pub enc: ContentEncryptionAlg,
+    /// Agreement PartyUInfo (`apu`), raw bytes, at most
+    /// [`MAX_PARTY_INFO_LEN`](crate::MAX_PARTY_INFO_LEN).
+    pub apu: Option<&'a [u8]>,
+    /// Agreement PartyVInfo (`apv`), raw bytes, at most
+    /// [`MAX_PARTY_INFO_LEN`](crate::MAX_PARTY_INFO_LEN).
+    pub apv: Option<&'a [u8]>,
+    /// Key ID (`kid`) of the recipient key, for example its [`Thumbprint`](crate::Thumbprint).
+    pub kid: Option<&'a str>,
+    /// Media type of the whole token (`typ`).
+    pub typ: Option<&'a str>,
+    /// Media type of the plaintext (`cty`).
+    pub cty: Option<&'a str>,
+}
+
+impl EncryptOptions<'_> {
+    /// The bank's profile: `ECDH-ES+A256KW`, `A256GCM`, no optional header members.
+    pub const BANK: Self = Self {
+        alg: KeyManagementAlg::EcdhEsA256Kw,
+        enc: ContentEncryptionAlg::A256Gcm,
+        apu: None,
+        apv: None,
+        kid: None,
+        typ: None,
+        cty: None,
+    };
+
+    fn header_fields(&self) -> HeaderFields<'_> {
+        HeaderFields {
+            alg: self.alg,
+            enc: self.enc,
+            apu: self.apu,
+            apv: self.apv,
+            kid: self.kid,
+            typ: self.typ,
+            cty: self.cty,
+        }
+    }
+
+    /// Exact length of the token [`encrypt`] writes for a plaintext of `plaintext_len` bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] if the options make a header we would not write.
+    pub fn token_len(&self, plaintext_len: usize) -> Result<usize, Error> {
+        let header_len = header::header_len(&self.header_fields())?;
+        Ok(compact_len(
+            header_len,
+            self.alg.encrypted_key_len(self.enc.key_len()),
+            plaintext_len,
+        ))
+    }
+}
+
+impl Default for EncryptOptions<'_> {
+    fn default() -> Self {
+        Self::BANK
+    }
+}
+
+const fn compact_len(header_len: usize, encrypted_key_len: usize, plaintext_len: usize) -> usize {
+    b64::encoded_len(header_len)
+        + 1
+        + b64::encoded_len(encrypted_key_len)
+        + 1
+        + b64::encoded_len(IV_LEN)
+        + 1
+        + b64::encoded_len(plaintext_len)
+        + 1
+        + b64::encoded_len(TAG_LEN)
+}
+
+/// Exact length of the token [`encrypt`] writes with [`EncryptOptions::BANK`] for a plaintext of
+/// `plaintext_len` bytes. A `const fn`, so it can size a stack buffer:
+///
+/// ```
+/// const SESSION_TOKEN_LEN: usize = alliancepay_jose::token_len(400);
+/// let buffer = [0u8; SESSION_TOKEN_LEN];
+/// assert_eq!(buffer.len(), 917); // the size of the bank's 400-byte session token
+/// ```
+#[must_use]
+pub const fn token_len(plaintext_len: usize) -> usize {
+    compact_len(BANK_HEADER_LEN, 40, plaintext_len)
+}
+
+/// An upper bound on the plaintext length of any token of `token_len` bytes: a buffer this
+/// long is always enough for [`decrypt`]. A `const fn`, to size stack buffers.
+#[must_use]
+pub const fn max_plaintext_len(token_len: usize) -> usize {
+    b64::decoded_len(token_len)
+}
+
+/// Exact plaintext length of `token` (the decoded length of its ciphertext part), after checking
+/// that it has five parts. The token is not otherwise validated.
+///
+/// # Errors
+/// [`Error::SegmentCount`] if the token does not have five parts.
+pub fn plaintext_len(token: &[u8]) -> Result<usize, Error> {
+    let parts = split(token)?;
+    Ok(b64::decoded_len(parts[3].1 - parts[3].0))
+}
+
+/// Splits a compact token into five (start, end) byte ranges.
+fn split(token: &[u8]) -> Result<[(usize, usize); 5], Error> {
+    let mut ranges = [(0usize, 0usize); 5];
+    let mut count = 0usize;
+    let mut start = 0usize;
+    for (i, &byte) in token.iter().enumerate() {
+        if byte == b'.' {
+            if let Some(range) = ranges.get_mut(count) {
+                *range = (start, i);
+            }
+            count += 1;
+            start = i + 1;
+        }
+    }
+    if let Some(range) = ranges.get_mut(count) {
+        *range = (start, token.len());
+    }
+    count += 1;
+    if count == 5 {
+        Ok(ranges)
+    } else {
+        Err(Error::SegmentCount { found: count })
+    }
+}
+
+/// Decodes a part that must be exactly `N` bytes.
+fn decode_fixed<const N: usize>(part: Part, text: &[u8], out: &mut [u8]) -> Result<(), Error> {
+    if text.len() != b64::encoded_len(N) {
+        return Err(Error::PartLength {
+            part,
+            expected: N,
+            found: b64::decoded_len(text.len()),
+        });
+    }
+    b64::decode(text, out)
+        .map(|_| ())
+        .map_err(|error| Error::Base64 { part, error })
+}
+
+/// Runs `f` with the AES-GCM cipher for `enc` keyed with `cek`.
+macro_rules! with_gcm {
+    ($enc:expr, $cek:expr, |$cipher:ident| $body:expr) => {
+        match $enc {
+            #[cfg(feature = "extra-algorithms")]
+            ContentEncryptionAlg::A128Gcm => {
+                let $cipher =
+                    AesGcm::<aes_gcm::aes::Aes128, U12>::new_from_slice($cek).map_err(|_| ())?;
+                $body
+            }
+            #[cfg(feature = "extra-algorithms")]
+            ContentEncryptionAlg::A192Gcm => {
+                let $cipher =
+                    AesGcm::<aes_gcm::aes::Aes192, U12>::new_from_slice($cek).map_err(|_| ())?;
+                $body
+            }
+            ContentEncryptionAlg::A256Gcm => {
+                let $cipher =
+                    AesGcm::<aes_gcm::aes::Aes256, U12>::new_from_slice($cek).map_err(|_| ())?;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `f` with the AES key wrap for `alg` keyed with `kek`.
+macro_rules! with_kw {
+    ($alg:expr, $kek:expr, |$kw:ident| $body:expr) => {
+        match $alg {
+            #[cfg(feature = "extra-algorithms")]
+            KeyManagementAlg::EcdhEs => Err(()),
+            #[cfg(feature = "extra-algorithms")]
+            KeyManagementAlg::EcdhEsA128Kw => {
+                let $kw = AesKw::<aes_kw::aes::Aes128>::new_from_slice($kek).map_err(|_| ())?;
+                $body
+            }
+            #[cfg(feature = "extra-algorithms")]
+            KeyManagementAlg::EcdhEsA192Kw => {
+                let $kw = AesKw::<aes_kw::aes::Aes192>::new_from_slice($kek).map_err(|_| ())?;
+                $body
+            }
+            KeyManagementAlg::EcdhEsA256Kw => {
+                let $kw = AesKw::<aes_kw::aes::Aes256>::new_from_slice($kek).map_err(|_| ())?;
+                $body
+            }
+        }
+    };
+}
+
+fn kw_wrap(alg: KeyManagementAlg, kek: &[u8], cek: &[u8], out: &mut [u8]) -> Result<(), ()> {
+    with_kw!(alg, kek, |kw| kw
+        .wrap_key(cek, out)
+        .map(|_| ())
+        .map_err(|_| ()))
+}
+
+fn kw_unwrap(alg: KeyManagementAlg, kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> Result<(), ()> {
+    with_kw!(alg, kek, |kw| kw
+        .unwrap_key(wrapped, out)
+        .map(|_| ())
+        .map_err(|_| ()))
+}
+
+fn gcm_seal(
+    enc: ContentEncryptionAlg,
+    cek: &[u8],
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], ()> {
+    let nonce = (*iv).into();
+    with_gcm!(enc, cek, |cipher| {
+        let tag = cipher
+            .encrypt_inout_detached(&nonce, aad, buf.into())
+            .map_err(|_| ())?;
+        Ok(tag.into())
+    })
+}
+
+fn gcm_open(
+    enc: ContentEncryptionAlg,
+    cek: &[u8],
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    buf: &mut [u8],
+    tag: &[u8; TAG_LEN],
+) -> Result<(), ()> {
+    let nonce = (*iv).into();
+    let tag = (*tag).into();
+    with_gcm!(enc, cek, |cipher| cipher
+        .decrypt_inout_detached(&nonce, aad, buf.into(), &tag)
+        .map_err(|_| ()))
+}
+
+/// Derives the key material of ECDH-ES for `alg`/`enc` from the shared secret: the CEK for
+/// direct agreement, the KEK otherwise. Returns the derived length.
+fn derive_key(
+    z: &[u8],
+    alg: KeyManagementAlg,
+    enc: ContentEncryptionAlg,
+    apu: &[u8],
+    apv: &[u8],
+    out: &mut [u8; MAX_CEK_LEN],
+) -> usize {
+    // RFC 7518 §4.6.2: AlgorithmID is `enc` in direct mode, `alg` when the key is wrapped.
+    let (algorithm_id, len) = match alg.kek_len() {
+        None => (enc.name(), enc.key_len()),
+        Some(kek_len) => (alg.name(), kek_len),
+    };
+    let info = OtherInfo {
+        algorithm_id: algorithm_id.as_bytes(),
+        party_u_info: apu,
+        party_v_info: apv,
+    };
+    kdf::concat_kdf(z, &info, &mut out[..len]);
+    len
+}
+
+/// Encrypts `plaintext` to `recipient` as a compact JWE written into `out`; returns the token.
+///
+/// `out` must hold [`EncryptOptions::token_len`] bytes ([`token_len`] for the bank's profile).
+/// `rng` supplies the ephemeral key, the CEK and the IV; on a microcontroller, pass the
+/// hardware RNG through `rand_core`.
+///
+/// ```
+/// # fn main() -> Result<(), alliancepay_jose::Error> {
+/// # let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+/// use alliancepay_jose::{EncryptOptions, PrivateJwk, encrypt, token_len};
+///
+/// let recipient = PrivateJwk::generate(&mut rng)?;
+/// let mut out = [0u8; token_len(5)];
+/// let token = encrypt(recipient.public_jwk(), b"hello", &EncryptOptions::BANK, &mut rng, &mut out)?;
+/// assert_eq!(token.split('.').count(), 5);
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] with the length needed, [`Error::InvalidOption`] for header values
+/// that do not fit, [`Error::Rng`] if the generator fails.
+pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
+    recipient: &PublicJwk,
+    plaintext: &[u8],
+    options: &EncryptOptions<'_>,
+    rng: &mut R,
+    out: &'o mut [u8],
+) -> Result<&'o str, Error> {
+    let required = options.token_len(plaintext.len())?;
+    if out.len() < required {
+        return Err(Error::BufferTooSmall { required });
+    }
+    let ephemeral = EphemeralSecret::try_generate_from_rng(rng).map_err(|_| Error::Rng)?;
+    let epk = PublicJwk::from_public_key(ephemeral.public_key(), Default::default());
+    let shared = ephemeral.diffie_hellman(recipient.public_key());
+    drop(ephemeral);
+
+    let alg = options.alg;
+    let enc = options.enc;
+    let cek_len = enc.key_len();
+    let mut derived = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    derive_key(
+        shared.raw_secret_bytes(),
+        alg,
+        enc,
+        options.apu.unwrap_or_default(),
+        options.apv.unwrap_or_default(),
+        &mut derived,
+    );
+    drop(shared);
+
+    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    let mut encrypted_key = [0u8; MAX_ENCRYPTED_KEY_LEN];
+    let encrypted_key_len = alg.encrypted_key_len(cek_len);
+    if let Some(kek_len) = alg.kek_len() {
+        rng.try_fill_bytes(&mut cek[..cek_len])
+            .map_err(|_| Error::Rng)?;
+        kw_wrap(
+            alg,
+            &derived[..kek_len],
+            &cek[..cek_len],
+            &mut encrypted_key,
+        )
+        .map_err(|()| Error::InvalidOption("key wrap"))?;
+    } else {
+        cek[..cek_len].copy_from_slice(&derived[..cek_len]);
+    }
+    drop(derived);
+
+    let mut iv = [0u8; IV_LEN];
+    rng.try_fill_bytes(&mut iv).map_err(|_| Error::Rng)?;
+
+    // Header JSON, then the parts in token order.
+    let mut header_json = [0u8; MAX_HEADER_LEN];
+    let (epk_x, epk_y) = epk_text(&epk);
+    let header_len =
+        header::write_header(&options.header_fields(), &epk_x, &epk_y, &mut header_json)?;
+    let mut at = 0;
+    at += b64::encode(&header_json[..header_len], &mut out[at..])
+        .map_err(|_| Error::BufferTooSmall { required })?
+        .len();
+    let aad_len = at;
+    out[at] = b'.';
+    at += 1;
+    at += b64::encode(&encrypted_key[..encrypted_key_len], &mut out[at..])
+        .map_err(|_| Error::BufferTooSmall { required })?
+        .len();
+    out[at] = b'.';
+    at += 1;
+    at += b64::encode(&iv, &mut out[at..])
+        .map_err(|_| Error::BufferTooSmall { required })?
+        .len();
+    out[at] = b'.';
+    at += 1;
+
+    // The ciphertext is produced in place where its text goes, then encoded in place.
+    let (head, rest) = out.split_at_mut(at);
+    rest[..plaintext.len()].copy_from_slice(plaintext);
+    let tag = gcm_seal(
+        enc,
+        &cek[..cek_len],
+        &iv,
+        &head[..aad_len],
+        &mut rest[..plaintext.len()],
+    )
+    .map_err(|()| Error::InvalidOption("content encryption"))?;
+    at += b64::encode_in_place(rest, plaintext.len())
+        .map_err(|_| Error::BufferTooSmall { required })?;
+    out[at] = b'.';
+    at += 1;
+    at += b64::encode(&tag, &mut out[at..])
+        .map_err(|_| Error::BufferTooSmall { required })?
+        .len();
+    debug_assert_eq!(at, required);
+    core::str::from_utf8(&out[..at]).map_err(|_| Error::BufferTooSmall { required })
+}
+
+fn epk_text(epk: &PublicJwk) -> ([u8; 64], [u8; 64]) {
+    let (x, y) = epk.coordinates();
+    let mut x_text = [0u8; 64];
+    let mut y_text = [0u8; 64];
+    // 48 bytes encode to exactly 64 characters.
+    let _ = b64::encode(&x, &mut x_text);
+    let _ = b64::encode(&y, &mut y_text);
+    (x_text, y_text)
+}
+
+/// Everything decrypt needs from the token besides the ciphertext, checked before key agreement.
+struct CheckedToken {
+    alg: KeyManagementAlg,
+    enc: ContentEncryptionAlg,
+    epk: p384::PublicKey,
+    apu: [u8; MAX_PARTY_INFO_LEN],
+    apu_len: usize,
+    apv: [u8; MAX_PARTY_INFO_LEN],
+    apv_len: usize,
+    encrypted_key: [u8; MAX_ENCRYPTED_KEY_LEN],
+    encrypted_key_len: usize,
+    iv: [u8; IV_LEN],
+    tag: [u8; TAG_LEN],
+    ranges: [(usize, usize); 5],
+}
+
+fn check_token(token: &[u8], allow: AllowList) -> Result<CheckedToken, Error> {
+    let ranges = split(token)?;
+    let text = |i: usize| &token[ranges[i].0..ranges[i].1];
+
+    let header_text = text(0);
+    let header_len = b64::decoded_len(header_text.len());
+    if header_len > MAX_HEADER_LEN {
+        return Err(Error::HeaderTooLong { found: header_len });
+    }
+    let mut header_json = [0u8; MAX_HEADER_LEN];
+    let header_json =
+        b64::decode(header_text, &mut header_json).map_err(|error| Error::Base64 {
+            part: Part::ProtectedHeader,
+            error,
+        })?;
+    let header = ProtectedHeader::parse(header_json)?;
+    if !allow.allows(header.alg, header.enc) {
+        return Err(Error::NotAllowed {
+            alg: header.alg,
+            enc: header.enc,
+        });
+    }
+
+    let mut apu = [0u8; MAX_PARTY_INFO_LEN];
+    let mut apv = [0u8; MAX_PARTY_INFO_LEN];
+    // `ProtectedHeader::parse` has checked both decode into MAX_PARTY_INFO_LEN bytes.
+    let apu_len = header.apu.map_or(0, |t| {
+        b64::decode(t.as_bytes(), &mut apu).map_or(0, |d| d.len())
+    });
+    let apv_len = header.apv.map_or(0, |t| {
+        b64::decode(t.as_bytes(), &mut apv).map_or(0, |d| d.len())
+    });
+
+    let encrypted_key_len = header.alg.encrypted_key_len(header.enc.key_len());
+    let ek_text = text(1);
+    if ek_text.len() != b64::encoded_len(encrypted_key_len) {
+        return Err(Error::PartLength {
+            part: Part::EncryptedKey,
+            expected: encrypted_key_len,
+            found: b64::decoded_len(ek_text.len()),
+        });
+    }
+    let mut encrypted_key = [0u8; MAX_ENCRYPTED_KEY_LEN];
+    b64::decode(ek_text, &mut encrypted_key).map_err(|error| Error::Base64 {
+        part: Part::EncryptedKey,
+        error,
+    })?;
+
+    let mut iv = [0u8; IV_LEN];
+    decode_fixed::<IV_LEN>(Part::Iv, text(2), &mut iv)?;
+    let mut tag = [0u8; TAG_LEN];
+    decode_fixed::<TAG_LEN>(Part::Tag, text(4), &mut tag)?;
+
+    Ok(CheckedToken {
+        alg: header.alg,
+        enc: header.enc,
+        epk: header.epk,
+        apu,
+        apu_len,
+        apv,
+        apv_len,
+        encrypted_key,
+        encrypted_key_len,
+        iv,
+        tag,
+        ranges,
+    })
+}
+
+/// Key agreement and content decryption of `ciphertext` in place. Every failure is the same.
+fn open(
+    key: &PrivateJwk,
+    checked: &CheckedToken,
+    aad: &[u8],
+    ciphertext: &mut [u8],
+) -> Result<(), Error> {
+    let shared = p384::ecdh::diffie_hellman(
+        key.secret_key().to_nonzero_scalar(),
+        checked.epk.as_affine(),
+    );
+    let mut derived = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    derive_key(
+        shared.raw_secret_bytes(),
+        checked.alg,
+        checked.enc,
+        &checked.apu[..checked.apu_len],
+        &checked.apv[..checked.apv_len],
+        &mut derived,
+    );
+    drop(shared);
+    let cek_len = checked.enc.key_len();
+    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    let result = match checked.alg.kek_len() {
+        None => {
+            cek[..cek_len].copy_from_slice(&derived[..cek_len]);
+            Ok(())
+        }
+        Some(kek_len) => kw_unwrap(
+            checked.alg,
+            &derived[..kek_len],
+            &checked.encrypted_key[..checked.encrypted_key_len],
+            &mut cek[..],
+        ),
+    }
+    .and_then(|()| {
+        gcm_open(
+            checked.enc,
+            &cek[..cek_len],
+            &checked.iv,
+            aad,
+            ciphertext,
+            &checked.tag,
+        )
+    });
+    result.map_err(|()| {
+        ciphertext.fill(0);
+        Error::DecryptionFailed
+    })
+}
+
+/// Decrypts a compact JWE with `key` into `out`; returns the plaintext (a prefix of `out`).
+///
+/// Only (`alg`, `enc`) pairs in `allow` are accepted; pass [`AllowList::default()`] for the
+/// bank's profile. `out` needs [`plaintext_len`]`(token)` bytes ([`max_plaintext_len`] of the
+/// token length always suffices). Surrounding whitespace is not accepted: trim first.
+///
+/// # Errors
+/// Structural errors name the defect ([`Error::SegmentCount`], [`Error::Base64`],
+/// [`Error::PartLength`], [`Error::Header`], [`Error::NotAllowed`], [`Error::BufferTooSmall`]);
+/// every failure after key agreement is [`Error::DecryptionFailed`].
+pub fn decrypt<'o>(
+    key: &PrivateJwk,
+    token: &[u8],
+    allow: AllowList,
+    out: &'o mut [u8],
+) -> Result<&'o mut [u8], Error> {
+    let checked = check_token(token, allow)?;
+    let (start, end) = checked.ranges[3];
+    let ciphertext_text = &token[start..end];
+    let required = b64::decoded_len(ciphertext_text.len());
+    let out = out
+        .get_mut(..required)
+        .ok_or(Error::BufferTooSmall { required })?;
+    b64::decode(ciphertext_text, out).map_err(|error| Error::Base64 {
+        part: Part::Ciphertext,
+        error,
+    })?;
+    let aad = &token[checked.ranges[0].0..checked.ranges[0].1];
+    open(key, &checked, aad, out)?;
+    Ok(out)
+}
+
+/// Decrypts a compact JWE held in `token`, overwriting it; returns the plaintext, a sub-slice of
+/// `token`. Needs no second buffer: the ciphertext is decoded and decrypted where it lies.
+///
+/// # Errors
+/// As for [`decrypt`]. On [`Error::DecryptionFailed`] the ciphertext area is zeroed; on any
+/// error the token may be partly overwritten.
+pub fn decrypt_in_place<'b>(
+    key: &PrivateJwk,
+    token: &'b mut [u8],
+    allow: AllowList,
+) -> Result<&'b mut [u8], Error> {
+    let checked = check_token(token, allow)?;
+    let (start, end) = checked.ranges[3];
+    let aad_end = checked.ranges[0].1;
+    let (head, tail) = token.split_at_mut(start);
+    let plaintext =
+        b64::decode_in_place(&mut tail[..end - start]).map_err(|error| Error::Base64 {
+            part: Part::Ciphertext,
+            error,
+        })?;
+    open(key, &checked, &head[..aad_end], plaintext)?;
+    Ok(plaintext)
+}

@@ -1,0 +1,93 @@
+//! Compact JWE with ECDH-ES on P-384 and EC P-384 JWKs, for the AlliancePay internet-acquiring
+//! API of JSC "BANK ALLIANCE": `#![no_std]`, no heap, no `unsafe`, built on RustCrypto.
+//!
+//! The bank authenticates a merchant's virtual device with JWE `alg` `ECDH-ES+A256KW`, `enc`
+//! `A256GCM`: we encrypt to the bank's public key and decrypt what the bank encrypts to ours.
+//! This crate does exactly that, into buffers the caller owns, so it runs on a payment terminal
+//! as well as on a server.
+//!
+//! ```
+//! # fn main() -> Result<(), alliancepay_jose::Error> {
+//! use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, PublicJwk, decrypt, encrypt, token_len};
+//!
+//! // Any `rand_core` CryptoRng: the OS here, a hardware RNG on a terminal.
+//! let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+//!
+//! // The merchant's key pair; its public half is what the bank holds.
+//! let merchant = PrivateJwk::generate(&mut rng)?;
+//! let mut json = [0u8; alliancepay_jose::PUBLIC_JWK_MAX_LEN];
+//! let published = merchant.public_jwk().write_json(&mut json)?;
+//! let bank_side_copy = PublicJwk::from_json(published.as_bytes())?;
+//!
+//! // The bank encrypts a session to that key ...
+//! let session = br#"{"deviceId":"..."}"#;
+//! let mut token = [0u8; token_len(18)];
+//! let token = encrypt(&bank_side_copy, session, &EncryptOptions::BANK, &mut rng, &mut token)?;
+//!
+//! // ... and the merchant decrypts it, accepting only the bank's algorithms.
+//! let mut plaintext = [0u8; 18];
+//! let plaintext = decrypt(&merchant, token.as_bytes(), AllowList::default(), &mut plaintext)?;
+//! assert_eq!(plaintext, session);
+//! # Ok(()) }
+//! ```
+//!
+//! # What it is not
+//! - Not a general JOSE library: no JWS, no JSON serialization of JWE, no RSA or AES-KW-only
+//!   key management, no other curves, no compression (`zip` is refused).
+//! - Not an HTTP client: `alliancepay-http` drives the bank's session flow on top of this crate.
+//!
+//! # Modules, one concept each
+//! - [`b64`]: canonical unpadded base64url.
+//! - [`json`]: the strict reader for the JSON we accept from others.
+//! - [`jwk`]: P-384 JWK parse, write, generate, RFC 7638 thumbprint.
+//! - [`alg`]: `alg` / `enc` identifiers and the decryption [`AllowList`].
+//! - [`kdf`]: the Concat KDF of RFC 7518 §4.6.2.
+//! - [`header`]: the JWE protected header.
+//! - [`jwe`]: compact encrypt and decrypt, and the length functions.
+//! - [`error`]: the error types.
+//!
+//! # Cargo features
+//! - `extra-algorithms` (default): compiles in `ECDH-ES`, `ECDH-ES+A128KW`, `ECDH-ES+A192KW`,
+//!   `A128GCM` and `A192GCM` beside the bank's pair. Firmware that talks only to the bank can
+//!   turn it off to save flash; decryption accepts only what the [`AllowList`] allows either way.
+//!
+//! # Security notes
+//! - Decryption refuses, before any key agreement and with a specific error: anything but five
+//!   parts of canonical base64url, a header that is not strict JSON or is longer than
+//!   [`MAX_HEADER_LEN`], an (`alg`, `enc`) pair outside the allow-list, an `epk` that is not a
+//!   P-384 point, `zip`, `crit`, and wrongly sized encrypted key, IV or tag. After key
+//!   agreement every failure is the one [`Error::DecryptionFailed`].
+//! - Private scalars, shared secrets, KEKs and CEKs are zeroized when dropped; `Debug` of a
+//!   [`PrivateJwk`] shows only the public half. Buffers the caller passes (a written private
+//!   JWK, a decrypted plaintext) are the caller's to wipe.
+//! - Constant-time behaviour is that of RustCrypto's `p384`, `aes`, `aes-gcm`, `aes-kw` and
+//!   `base64ct`; this crate adds no secret-dependent branches of its own.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod alg;
+pub mod b64;
+pub mod error;
+pub mod header;
+pub mod json;
+pub mod jwe;
+pub mod jwk;
+pub mod kdf;
+
+pub use alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};
+pub use error::{Error, HeaderError, JwkError};
+pub use header::{MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, ProtectedHeader};
+pub use jwe::{
+    EncryptOptions, IV_LEN, TAG_LEN, decrypt, decrypt_in_place, encrypt, max_plaintext_len,
+    plaintext_len, token_len,
+};
+pub use jwk::{
+    KeyParams, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk, PublicJwk, Thumbprint,
+};
+pub use p384;
+pub use rand_core;
