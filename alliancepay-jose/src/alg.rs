@@ -185,11 +185,10 @@ impl core::fmt::Display for ContentEncryptionAlg {
 ///
 /// let bank = AllowList::default();
 /// assert!(bank.allows(KeyManagementAlg::EcdhEsA256Kw, ContentEncryptionAlg::A256Gcm));
-/// # #[cfg(feature = "extra-algorithms")] {
-/// assert!(!bank.allows(KeyManagementAlg::EcdhEsA128Kw, ContentEncryptionAlg::A128Gcm));
-/// let wider = bank.with(KeyManagementAlg::EcdhEsA128Kw, ContentEncryptionAlg::A128Gcm);
-/// assert!(wider.allows(KeyManagementAlg::EcdhEsA128Kw, ContentEncryptionAlg::A128Gcm));
-/// # }
+/// assert!(!AllowList::EMPTY.allows(KeyManagementAlg::EcdhEsA256Kw, ContentEncryptionAlg::A256Gcm));
+/// // Lists are built pair by pair (with `extra-algorithms`, e.g. `EcdhEsA128Kw` + `A128Gcm`).
+/// let built = AllowList::EMPTY.with(KeyManagementAlg::EcdhEsA256Kw, ContentEncryptionAlg::A256Gcm);
+/// assert_eq!(built, bank);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AllowList {

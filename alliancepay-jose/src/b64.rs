@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn in_place_encoding_matches_out_of_place_for_every_length() {
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3).to_le_bytes()[0]).collect();
         for len in 0..data.len() {
             let mut expected = vec![0u8; encoded_len(len)];
             let expected = encode(&data[..len], &mut expected).unwrap().to_owned();

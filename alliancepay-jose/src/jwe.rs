@@ -625,3 +625,129 @@ pub fn decrypt_in_place<'b>(
     open(key, &checked, &head[..aad_end], plaintext)?;
     Ok(plaintext)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwk::PrivateJwk;
+    use std::vec;
+
+    fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+        rand_core::UnwrapErr(getrandom::SysRng)
+    }
+
+    fn round_trip(key: &PrivateJwk, options: &EncryptOptions<'_>, plaintext: &[u8]) {
+        let expected_len = options.token_len(plaintext.len()).unwrap();
+        // One byte short must be refused with the exact requirement.
+        let mut short = vec![0u8; expected_len - 1];
+        assert_eq!(
+            encrypt(key.public_jwk(), plaintext, options, &mut rng(), &mut short),
+            Err(Error::BufferTooSmall {
+                required: expected_len
+            })
+        );
+        let mut out = vec![0u8; expected_len + 7];
+        let token = encrypt(key.public_jwk(), plaintext, options, &mut rng(), &mut out).unwrap();
+        assert_eq!(token.len(), expected_len);
+        assert_eq!(plaintext_len(token.as_bytes()), Ok(plaintext.len()));
+        assert!(max_plaintext_len(token.len()) >= plaintext.len());
+        let allow = AllowList::EMPTY.with(options.alg, options.enc);
+        let mut decrypted = vec![0u8; plaintext.len()];
+        assert_eq!(
+            decrypt(key, token.as_bytes(), allow, &mut decrypted).unwrap(),
+            plaintext
+        );
+        let mut in_place = token.as_bytes().to_vec();
+        assert_eq!(
+            decrypt_in_place(key, &mut in_place, allow).unwrap(),
+            plaintext
+        );
+    }
+
+    #[test]
+    fn every_compiled_pair_round_trips_at_edge_lengths() {
+        let key = PrivateJwk::generate(&mut rng()).unwrap();
+        let data: vec::Vec<u8> = (0..1000u32)
+            .map(|i| (i * 31 + 7).to_le_bytes()[0])
+            .collect();
+        for &alg in KeyManagementAlg::ALL {
+            for &enc in ContentEncryptionAlg::ALL {
+                let options = EncryptOptions {
+                    alg,
+                    enc,
+                    ..EncryptOptions::BANK
+                };
+                for len in [0, 1, 2, 3, 47, 48, 49, 399, 1000] {
+                    round_trip(&key, &options, &data[..len]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn optional_header_members_round_trip_and_bind_the_key() {
+        let key = PrivateJwk::generate(&mut rng()).unwrap();
+        let thumbprint = key.public_jwk().thumbprint().to_base64url();
+        let options = EncryptOptions {
+            apu: Some(b"merchant"),
+            apv: Some(&[0xff; MAX_PARTY_INFO_LEN]),
+            kid: Some(&thumbprint),
+            typ: Some("JWE"),
+            cty: Some("application/\"json\""),
+            ..EncryptOptions::BANK
+        };
+        round_trip(&key, &options, b"{\"amount\":100}");
+        let too_long = [0u8; MAX_PARTY_INFO_LEN + 1];
+        let options = EncryptOptions {
+            apu: Some(&too_long),
+            ..EncryptOptions::BANK
+        };
+        assert!(matches!(options.token_len(1), Err(Error::InvalidOption(_))));
+    }
+
+    #[test]
+    fn bank_token_len_matches_options() {
+        for len in [0, 1, 399, 400, 65536] {
+            assert_eq!(Ok(token_len(len)), EncryptOptions::BANK.token_len(len));
+        }
+    }
+
+    #[test]
+    fn default_allow_list_refuses_other_pairs() {
+        let key = PrivateJwk::generate(&mut rng()).unwrap();
+        #[cfg(feature = "extra-algorithms")]
+        {
+            let options = EncryptOptions {
+                alg: KeyManagementAlg::EcdhEs,
+                ..EncryptOptions::BANK
+            };
+            let mut out = [0u8; 512];
+            let token = encrypt(key.public_jwk(), b"x", &options, &mut rng(), &mut out).unwrap();
+            let mut plain = [0u8; 8];
+            assert_eq!(
+                decrypt(&key, token.as_bytes(), AllowList::default(), &mut plain),
+                Err(Error::NotAllowed {
+                    alg: KeyManagementAlg::EcdhEs,
+                    enc: ContentEncryptionAlg::A256Gcm
+                })
+            );
+        }
+        let mut out = [0u8; token_len(1)];
+        let token = encrypt(
+            key.public_jwk(),
+            b"x",
+            &EncryptOptions::BANK,
+            &mut rng(),
+            &mut out,
+        )
+        .unwrap();
+        let mut plain = [0u8; 1];
+        assert_eq!(
+            decrypt(&key, token.as_bytes(), AllowList::EMPTY, &mut plain),
+            Err(Error::NotAllowed {
+                alg: KeyManagementAlg::EcdhEsA256Kw,
+                enc: ContentEncryptionAlg::A256Gcm
+            })
+        );
+    }
+}
