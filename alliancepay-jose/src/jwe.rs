@@ -25,7 +25,7 @@ use p384::elliptic_curve::rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
 use crate::alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};
-use crate::b64;
+use crate::b64::{self, Base64Error};
 use crate::error::{Error, Part};
 use crate::header::{
     self, BANK_HEADER_LEN, HeaderFields, MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, ProtectedHeader,
@@ -51,10 +51,10 @@ pub struct EncryptOptions<'a> {
     /// Content encryption algorithm (`enc`).
     pub enc: ContentEncryptionAlg,
     /// Agreement PartyUInfo (`apu`), raw bytes, at most
-    /// [`MAX_PARTY_INFO_LEN`](crate::MAX_PARTY_INFO_LEN).
+    /// [`MAX_PARTY_INFO_LEN`].
     pub apu: Option<&'a [u8]>,
     /// Agreement PartyVInfo (`apv`), raw bytes, at most
-    /// [`MAX_PARTY_INFO_LEN`](crate::MAX_PARTY_INFO_LEN).
+    /// [`MAX_PARTY_INFO_LEN`].
     pub apv: Option<&'a [u8]>,
     /// Key ID (`kid`) of the recipient key, for example its [`Thumbprint`](crate::Thumbprint).
     pub kid: Option<&'a str>,
@@ -175,12 +175,22 @@ fn split(token: &[u8]) -> Result<[(usize, usize); 5], Error> {
     }
 }
 
-/// Decodes a part that must be exactly `N` bytes.
-fn decode_fixed<const N: usize>(part: Part, text: &[u8], out: &mut [u8]) -> Result<(), Error> {
-    if text.len() != b64::encoded_len(N) {
+/// Decodes a part that must be exactly `expected` bytes into the front of `out`.
+///
+/// The length is checked on the text before decoding, so a wrong-length part is reported as
+/// such; a length no base64url string can have (`4k + 1`) is a base64 error instead, because
+/// there is no byte length to report for it.
+fn decode_exact(part: Part, text: &[u8], expected: usize, out: &mut [u8]) -> Result<(), Error> {
+    if text.len() % 4 == 1 {
+        return Err(Error::Base64 {
+            part,
+            error: Base64Error::InvalidLength,
+        });
+    }
+    if text.len() != b64::encoded_len(expected) {
         return Err(Error::PartLength {
             part,
-            expected: N,
+            expected,
             found: b64::decoded_len(text.len()),
         });
     }
@@ -484,24 +494,17 @@ fn check_token(token: &[u8], allow: AllowList) -> Result<CheckedToken, Error> {
     });
 
     let encrypted_key_len = header.alg.encrypted_key_len(header.enc.key_len());
-    let ek_text = text(1);
-    if ek_text.len() != b64::encoded_len(encrypted_key_len) {
-        return Err(Error::PartLength {
-            part: Part::EncryptedKey,
-            expected: encrypted_key_len,
-            found: b64::decoded_len(ek_text.len()),
-        });
-    }
     let mut encrypted_key = [0u8; MAX_ENCRYPTED_KEY_LEN];
-    b64::decode(ek_text, &mut encrypted_key).map_err(|error| Error::Base64 {
-        part: Part::EncryptedKey,
-        error,
-    })?;
-
+    decode_exact(
+        Part::EncryptedKey,
+        text(1),
+        encrypted_key_len,
+        &mut encrypted_key,
+    )?;
     let mut iv = [0u8; IV_LEN];
-    decode_fixed::<IV_LEN>(Part::Iv, text(2), &mut iv)?;
+    decode_exact(Part::Iv, text(2), IV_LEN, &mut iv)?;
     let mut tag = [0u8; TAG_LEN];
-    decode_fixed::<TAG_LEN>(Part::Tag, text(4), &mut tag)?;
+    decode_exact(Part::Tag, text(4), TAG_LEN, &mut tag)?;
 
     Ok(CheckedToken {
         alg: header.alg,

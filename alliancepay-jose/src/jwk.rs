@@ -5,7 +5,7 @@
 //! characters of canonical unpadded base64url, a point on the curve, a `d` in `[1, n-1]` that
 //! belongs to that point. `use`, when present, must be `"enc"`; `alg`, when present, must be an
 //! algorithm compiled in. Unknown members are ignored; duplicate members are refused (see
-//! [`json`](crate::json)). The bank's documentation prints keys with 63-character coordinates
+//! [`json`]). The bank's documentation prints keys with 63-character coordinates
 //! and `alg` `"ECDH-ES+A25KW"`: both are refused with an error naming the member.
 
 use p384::elliptic_curve::Generate;

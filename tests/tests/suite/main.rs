@@ -1,0 +1,9 @@
+//! One integration-test binary for the workspace (one link on two cores instead of many).
+//!
+//! - `vectors`: known answers from others (RFC 7518, RFC 7520, RFC 3394, Wycheproof).
+//! - `negative`: one test per rejection rule, each asserting the exact error.
+//! - `interop`: tokens and keys exchanged with Python jwcrypto and Node jose.
+
+mod interop;
+mod negative;
+mod vectors;
