@@ -1,0 +1,1 @@
+//! The AlliancePay HTTP flow (work in progress).

@@ -1,0 +1,1 @@
+//! Benchmarks for the alliancepay workspace (filled in by the performance work).
