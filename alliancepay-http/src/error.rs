@@ -1,0 +1,173 @@
+//! The one error type of the crate.
+//!
+//! Each variant is a different thing the caller does next: retry later (transport, timeout),
+//! reconcile a write whose outcome is unknown (look it up by `merchantRequestId`), fix input,
+//! fix configuration, or call the bank. Messages say which. None of them carries a secret.
+
+use core::fmt;
+
+/// An error the bank returned in its JSON error body (bank-api.md §4.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BankError {
+    /// HTTP status of the response (many bank errors arrive with 200).
+    pub status: u16,
+    /// `msgType`, normally `ERROR`.
+    pub msg_type: String,
+    /// `msgCode`, such as `b_expired_token`: what to classify by.
+    pub msg_code: String,
+    /// `msgText`, informative only (may start with `@`, may be Ukrainian).
+    pub message: String,
+    /// The bank's `requestId`, or the `x-request_id` response header: quote it to support.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Debug for BankError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for BankError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (HTTP {}", self.msg_code, self.status)?;
+        if !self.message.is_empty() {
+            write!(f, ", \"{}\"", self.message.trim_start_matches('@'))?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, ", request id {id}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// Everything that can go wrong between us and the bank.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request was not delivered or the response not received (DNS, connect, reset, TLS).
+    /// For a write, the outcome is unknown: look the request up before sending it again.
+    Transport(String),
+    /// No complete response within the configured timeout. For a write, the outcome is unknown.
+    Timeout(String),
+    /// The bank refused the request with an error body.
+    Bank(BankError),
+    /// The bank says the service code is locked (`b_auth_token_expired` on authorization, after
+    /// 200 days without activity). Nothing we retry can fix it.
+    ServiceCodeLocked(BankError),
+    /// The bank rejected the session again right after a fresh authorization: something else
+    /// (another process with the same service code?) keeps replacing it.
+    SessionRejectedAfterReauthorization(BankError),
+    /// A JWE the bank sent did not decrypt with the merchant key.
+    Decryption {
+        /// What was being decrypted.
+        what: &'static str,
+        /// The core's reason (after key agreement always the one opaque error).
+        source: alliancepay_jose::Error,
+    },
+    /// The response is not what the API specifies: an HTML error page, a truncated body, the
+    /// wrong content type, a missing `jwe`, a session payload without a device id...
+    MalformedResponse {
+        /// HTTP status of the response.
+        status: u16,
+        /// What was wrong with it.
+        problem: String,
+    },
+    /// A request field fails the documented limits; nothing was sent.
+    InvalidInput {
+        /// The field, as the API names it (`customerData.senderEmail`).
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A key, configuration or session file could not be used.
+    Config(String),
+    /// Reading or writing a local file failed.
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(crate) fn malformed(status: u16, problem: impl Into<String>) -> Self {
+        Self::MalformedResponse {
+            status,
+            problem: problem.into(),
+        }
+    }
+
+    /// The bank's error, for the variants that carry one.
+    #[must_use]
+    pub const fn bank_error(&self) -> Option<&BankError> {
+        match self {
+            Self::Bank(e) | Self::ServiceCodeLocked(e) | Self::SessionRejectedAfterReauthorization(e) => {
+                Some(e)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a write that failed this way may have reached the bank, so that its outcome must
+    /// be looked up (by `merchantRequestId`) before anything is sent again.
+    #[must_use]
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Transport(_) | Self::Timeout(_) | Self::MalformedResponse { .. } => true,
+            Self::Bank(e) => e.status >= 500 || e.msg_code == "b_unknown_error",
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport(d) => write!(
+                f,
+                "could not reach the bank: {d}; check the base URL and the network, and look up any payment request before resending it"
+            ),
+            Self::Timeout(d) => write!(
+                f,
+                "the bank did not answer in time ({d}); look up any payment request before resending it"
+            ),
+            Self::Bank(e) => write!(f, "the bank refused the request: {e}"),
+            Self::ServiceCodeLocked(e) => write!(
+                f,
+                "the bank has locked this service code ({e}); contact the bank's support to reactivate it"
+            ),
+            Self::SessionRejectedAfterReauthorization(e) => write!(
+                f,
+                "the bank rejected a session obtained a moment ago ({e}); is another process authorizing with the same service code?"
+            ),
+            Self::Decryption { what, source } => write!(
+                f,
+                "could not decrypt the {what}: {source}; is the merchant key the one registered with the bank?"
+            ),
+            Self::MalformedResponse { status, problem } => {
+                write!(f, "unexpected response from the bank (HTTP {status}): {problem}")
+            }
+            Self::InvalidInput { field, problem } => write!(f, "invalid {field}: {problem}"),
+            Self::Config(d) => f.write_str(d),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Decryption { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The session the bank grants on device authorization (bank-api.md §1.2), and when to renew it.
+
+use alliancepay_jose::PublicJwk;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::secret::Secret;
+use crate::time::UtcTime;
+use crate::{Error, crypto};
+
+/// How long a session lasts when its payload states no readable expiry (bank-api.md §1.2).
+pub const DEFAULT_SESSION_SECS: i64 = 24 * 3600;
+
+/// When the client renews a session on its own, before the bank rejects it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenewalPolicy {
+    /// Renew this many seconds before the stated expiry (default 10 minutes), so a request
+    /// in flight never meets the deadline.
+    pub margin_secs: i64,
+    /// Renew sessions older than this (default 12 hours, the middle of the bank's advice of
+    /// every 8, 12 or 24 hours).
+    pub max_age_secs: i64,
+}
+
+impl Default for RenewalPolicy {
+    fn default() -> Self {
+        Self {
+            margin_secs: 600,
+            max_age_secs: 12 * 3600,
+        }
+    }
+}
+
+/// A session: the headers every later request carries and the bank's session key.
+///
+/// `Debug` hides the refresh and auth tokens.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Sent as `x-device_id`.
+    pub device_id: String,
+    /// Sent as `x-refresh_token`.
+    pub refresh_token: Secret,
+    /// Returned by the bank and sent nowhere; kept because the bank hands it out.
+    pub auth_token: Secret,
+    /// The session-scoped bank key that encrypts our request bodies.
+    pub server_public: PublicJwk,
+    /// When the bank stops accepting the session.
+    pub expires_at: UtcTime,
+    /// When we obtained it.
+    pub authorized_at: UtcTime,
+}
+
+/// The decrypted authorization payload. `serverPublicKey` is the name some of the bank's pages
+/// use for `serverPublic` (bank-api.md §5 item 2).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    device_id: Option<Value>,
+    refresh_token: Option<Value>,
+    #[serde(default)]
+    auth_token: Option<Value>,
+    #[serde(alias = "serverPublicKey")]
+    server_public: Option<Value>,
+    #[serde(default)]
+    token_expiration_date_time: Option<Value>,
+    #[serde(default)]
+    token_expiration: Option<Value>,
+}
+
+fn text_member(value: Option<Value>, name: &str) -> Result<String, Error> {
+    match value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+        Some(_) => Err(Error::malformed(200, format!("the session's {name} is not a non-empty string"))),
+        None => Err(Error::malformed(200, format!("the session has no {name}"))),
+    }
+}
+
+impl Session {
+    /// Reads the decrypted payload of an authorization response obtained at `now`.
+    ///
+    /// Expiry comes from `tokenExpirationDateTime`, else `tokenExpiration`, else `now` + 24 h.
+    ///
+    /// # Errors
+    /// [`Error::MalformedResponse`] naming the missing or invalid member.
+    pub fn from_payload(json: &[u8], now: UtcTime) -> Result<Self, Error> {
+        let payload: Payload = serde_json::from_slice(json)
+            .map_err(|e| Error::malformed(200, format!("the session payload is not the expected JSON object: {e}")))?;
+        let server_public = payload
+            .server_public
+            .ok_or_else(|| Error::malformed(200, "the session has no serverPublic key"))?;
+        let server_public = crypto::public_jwk_from_value(&server_public)
+            .map_err(|e| Error::malformed(200, format!("the session's serverPublic is not a usable P-384 key: {e}")))?;
+        let expiry = |v: Option<Value>| match v {
+            Some(Value::String(s)) => UtcTime::parse_bank(&s).map_err(|e| (s, e)).map(Some),
+            _ => Ok(None),
+        };
+        let expires_at = match (expiry(payload.token_expiration_date_time), expiry(payload.token_expiration)) {
+            (Ok(Some(t)), _) | (_, Ok(Some(t))) => t,
+            (utc, kyiv) => {
+                for (name, problem) in [("tokenExpirationDateTime", utc), ("tokenExpiration", kyiv)] {
+                    if let Err((text, e)) = problem {
+                        log::warn!("unreadable {name} {text:?} in the session ({e})");
+                    }
+                }
+                log::warn!("the session states no readable expiry; assuming 24 hours");
+                now.plus(DEFAULT_SESSION_SECS)
+            }
+        };
+        Ok(Self {
+            device_id: text_member(payload.device_id, "deviceId")?,
+            refresh_token: Secret::new(text_member(payload.refresh_token, "refreshToken")?),
+            auth_token: Secret::new(match payload.auth_token {
+                Some(Value::String(s)) => s,
+                _ => String::new(),
+            }),
+            server_public,
+            expires_at,
+            authorized_at: now,
+        })
+    }
+
+    /// Whether the client should re-authorize before using this session at `now`.
+    #[must_use]
+    pub fn needs_renewal(&self, now: UtcTime, policy: RenewalPolicy) -> bool {
+        now >= self.expires_at.plus(-policy.margin_secs) || now.since(self.authorized_at) >= policy.max_age_secs
+    }
+
+    /// The persisted form (with secrets: the caller protects the file).
+    pub(crate) fn to_saved(&self, merchant_thumbprint: &str, base_url: &str) -> SavedSession {
+        SavedSession {
+            format: 1,
+            base_url: base_url.to_owned(),
+            merchant_key_thumbprint: merchant_thumbprint.to_owned(),
+            device_id: self.device_id.clone(),
+            refresh_token: self.refresh_token.expose().to_owned(),
+            auth_token: self.auth_token.expose().to_owned(),
+            server_public: serde_json::from_str(&crypto::public_jwk_to_string(&self.server_public)).unwrap_or(Value::Null),
+            expires_at: self.expires_at.to_rfc3339(),
+            authorized_at: self.authorized_at.to_rfc3339(),
+        }
+    }
+
+    pub(crate) fn from_saved(saved: SavedSession) -> Result<Self, String> {
+        let time = |name: &str, text: &str| UtcTime::parse_bank(text).map_err(|e| format!("{name}: {e}"));
+        Ok(Self {
+            device_id: saved.device_id.clone(),
+            refresh_token: Secret::new(saved.refresh_token.clone()),
+            auth_token: Secret::new(saved.auth_token.clone()),
+            server_public: crypto::public_jwk_from_value(&saved.server_public).map_err(|e| format!("serverPublic: {e}"))?,
+            expires_at: time("expiresAt", &saved.expires_at)?,
+            authorized_at: time("authorizedAt", &saved.authorized_at)?,
+        })
+    }
+}
+
+/// What a session file holds. `baseUrl` and the merchant key's thumbprint tie it to one bank
+/// and one merchant, so a file is never used against another.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SavedSession {
+    pub format: u32,
+    pub base_url: String,
+    pub merchant_key_thumbprint: String,
+    pub device_id: String,
+    pub refresh_token: String,
+    pub auth_token: String,
+    pub server_public: Value,
+    pub expires_at: String,
+    pub authorized_at: String,
+}
+
+impl Drop for SavedSession {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.refresh_token.zeroize();
+        self.auth_token.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alliancepay_jose::PrivateJwk;
+
+    fn server_public() -> String {
+        let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        crypto::public_jwk_to_string(key.public_jwk())
+    }
+
+    fn payload(extra: &str) -> String {
+        format!(
+            r#"{{"refreshToken":"0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f","authToken":"7c1e9a40-5b2d-4f86-a3e1-6d0c9b8a7f21","deviceId":"e4d2c1b0-9a8f-47e6-b5d4-c3b2a1908f7e","serverPublic":{}{extra}}}"#,
+            server_public()
+        )
+    }
+
+    fn now() -> UtcTime {
+        UtcTime::parse_bank("2026-03-09 09:15:02 +0000").unwrap()
+    }
+
+    #[test]
+    fn expiry_from_either_format() {
+        let utc = Session::from_payload(payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(), now()).unwrap();
+        let kyiv = Session::from_payload(payload(r#","tokenExpiration":"2026-03-10 11:15:02.081+02:00""#).as_bytes(), now()).unwrap();
+        assert_eq!(utc.expires_at, kyiv.expires_at);
+        assert_eq!(utc.expires_at.to_rfc3339(), "2026-03-10T09:15:02Z");
+        // The UTC field wins over a disagreeing Kyiv one; an unreadable UTC field falls back.
+        let both = Session::from_payload(payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000","tokenExpiration":"2030-01-01 00:00:00.000+02:00""#).as_bytes(), now()).unwrap();
+        assert_eq!(both.expires_at, utc.expires_at);
+        let fallback = Session::from_payload(payload(r#","tokenExpirationDateTime":"soon","tokenExpiration":"2026-03-10 11:15:02.081+02:00""#).as_bytes(), now()).unwrap();
+        assert_eq!(fallback.expires_at, utc.expires_at);
+        let neither = Session::from_payload(payload("").as_bytes(), now()).unwrap();
+        assert_eq!(neither.expires_at, now().plus(DEFAULT_SESSION_SECS));
+    }
+
+    #[test]
+    fn server_public_key_alias_is_accepted() {
+        let text = payload("").replace("serverPublic", "serverPublicKey");
+        assert!(Session::from_payload(text.as_bytes(), now()).is_ok());
+    }
+
+    #[test]
+    fn missing_members_are_named() {
+        for (member, edited) in [
+            ("deviceId", payload("").replace("deviceId", "deviceID")),
+            ("refreshToken", payload("").replace("\"refreshToken\":\"0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f\"", "\"refreshToken\":7")),
+            ("serverPublic", payload("").replace("serverPublic", "server")),
+        ] {
+            let err = Session::from_payload(edited.as_bytes(), now()).unwrap_err().to_string();
+            assert!(err.contains(member), "{member}: {err}");
+        }
+        let bad_key = payload("").replace("\"crv\":\"P-384\"", "\"crv\":\"P-256\"");
+        assert!(Session::from_payload(bad_key.as_bytes(), now()).unwrap_err().to_string().contains("serverPublic"));
+    }
+
+    #[test]
+    fn renewal_margin_and_age() {
+        let s = Session::from_payload(payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(), now()).unwrap();
+        let policy = RenewalPolicy { margin_secs: 600, max_age_secs: 86_400 };
+        assert!(!s.needs_renewal(now().plus(86_400 - 601), policy));
+        assert!(s.needs_renewal(now().plus(86_400 - 600), policy));
+        assert!(s.needs_renewal(now().plus(3600), RenewalPolicy { margin_secs: 0, max_age_secs: 3600 }));
+    }
+
+    #[test]
+    fn debug_hides_tokens() {
+        let s = Session::from_payload(payload("").as_bytes(), now()).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("0b6f7d1e") && !shown.contains("7c1e9a40"), "{shown}");
+        assert!(shown.contains("e4d2c1b0"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Files: the merchant key and the saved session, written atomically and readable by the
+//! owner only.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use alliancepay_jose::PrivateJwk;
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `contents` to `path` atomically: a temporary file beside it (mode 0600 on Unix),
+/// flushed to disk, then renamed over `path`. A crash leaves the old file or the new one,
+/// never half of one.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        // Make the rename itself durable; not every platform lets a directory be opened.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result.map_err(io_error(path))
+}
+
+/// Whether a file is readable or writable by group or others (always `false` off Unix).
+#[must_use]
+pub fn is_exposed(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// Reads a private JWK from `path`, warning (through `log`) when others may read the file.
+///
+/// # Errors
+/// [`Error::Io`] if unreadable; [`Error::Config`] naming the file and the JWK's problem.
+pub fn load_private_key(path: &Path) -> Result<PrivateJwk, Error> {
+    let text = Zeroizing::new(fs::read(path).map_err(io_error(path))?);
+    if is_exposed(path) {
+        log::warn!(
+            "private key file {} is readable by other users; run: chmod 600 {}",
+            path.display(),
+            path.display()
+        );
+    }
+    PrivateJwk::from_json(text.trim_ascii())
+        .map_err(|e| Error::Config(format!("{}: not a usable private P-384 JWK: {e}", path.display())))
+}
+
+/// Reads a public JWK (a private one is accepted and its public half used).
+///
+/// # Errors
+/// [`Error::Io`] if unreadable; [`Error::Config`] naming the file and the JWK's problem.
+pub fn load_public_key(path: &Path) -> Result<alliancepay_jose::PublicJwk, Error> {
+    let text = fs::read(path).map_err(io_error(path))?;
+    alliancepay_jose::PublicJwk::from_json(text.trim_ascii())
+        .or_else(|e| PrivateJwk::from_json(text.trim_ascii()).map(|k| *k.public_jwk()).map_err(|_| e))
+        .map_err(|e| Error::Config(format!("{}: not a usable P-384 JWK: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("alliancepay-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_restricts() {
+        let dir = temp_dir("atomic");
+        let path = dir.join("session.json");
+        write_private_file(&path, b"one").unwrap();
+        write_private_file(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert!(!is_exposed(&path));
+        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(Result::ok).filter(|e| e.file_name() != "session.json").collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let missing = write_private_file(&dir.join("no/such/dir/x"), b"x").unwrap_err();
+        assert!(missing.to_string().contains("no/such/dir"), "{missing}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exposed_key_files_are_detected() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("exposed");
+        let path = dir.join("key.jwk");
+        let key = PrivateJwk::generate(&mut crate::crypto::os_rng()).unwrap();
+        write_private_file(&path, crate::crypto::private_jwk_to_string(&key).as_bytes()).unwrap();
+        assert!(!is_exposed(&path));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(is_exposed(&path));
+        assert_eq!(load_private_key(&path).unwrap().public_jwk(), key.public_jwk());
+        assert_eq!(load_public_key(&path).unwrap(), *key.public_jwk());
+        fs::write(&path, b"{\"kty\":\"EC\"}").unwrap();
+        assert!(load_private_key(&path).unwrap_err().to_string().contains("key.jwk"));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

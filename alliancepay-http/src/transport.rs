@@ -1,0 +1,93 @@
+//! Moving an [`HttpRequest`] to the bank and an [`HttpResponse`] back: the only I/O of the
+//! client. [`UreqTransport`] is the blocking default; anything implementing [`Transport`]
+//! (a test double, a terminal's modem) can replace it.
+//!
+//! Why `ureq`: blocking HTTP/1.1 without an async runtime, rustls instead of OpenSSL, a small
+//! dependency tree, and bounded bodies and timeouts that are easy to set. An async transport
+//! would drive the same [`crate::protocol`] functions.
+
+use std::time::Duration;
+
+use crate::protocol::{HttpRequest, HttpResponse};
+
+/// Why a request did not produce a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// A configured timeout expired.
+    Timeout(String),
+    /// Anything else: DNS, connect, reset, TLS, an unreadable response.
+    Failed(String),
+}
+
+/// Sends one request to `base_url` + `request.path` and returns the response, whatever its
+/// status.
+pub trait Transport: Send + Sync {
+    /// # Errors
+    /// [`TransportError`] when no complete response arrived.
+    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
+}
+
+/// Largest response body read; the bank's answers are a few KiB.
+pub const MAX_RESPONSE_BYTES: u64 = 1 << 20;
+
+/// The blocking default transport, over `ureq` with rustls.
+#[derive(Debug)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+}
+
+impl UreqTransport {
+    /// A transport whose every call must finish within `timeout`.
+    #[must_use]
+    pub fn new(timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .user_agent(concat!("alliancepay-http/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Self {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(30))
+    }
+}
+
+fn classify(e: ureq::Error) -> TransportError {
+    match e {
+        ureq::Error::Timeout(t) => TransportError::Timeout(format!("{t} timeout")),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportError::Timeout(io.to_string()),
+        other => TransportError::Failed(other.to_string()),
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        let url = format!("{}{}", base_url.trim_end_matches('/'), request.path);
+        let mut builder = self.agent.post(&url).header("Content-Type", request.content_type);
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let mut response = builder.send(&request.body[..]).map_err(classify)?;
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (content_type, request_id) = (header("content-type"), header("x-request_id"));
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+            .map_err(classify)?;
+        Ok(HttpResponse {
+            status,
+            content_type,
+            request_id,
+            body,
+        })
+    }
+}
