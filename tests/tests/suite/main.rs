@@ -6,4 +6,5 @@
 
 mod interop;
 mod negative;
+mod props;
 mod vectors;
