@@ -1,0 +1,535 @@
+//! Same-run comparison of our JWE against its peers for the bank's profile (`ECDH-ES+A256KW`,
+//! `A256GCM`, P-384) and a 399-byte session payload.
+//!
+//! In this process: ours, `josekit` (OpenSSL) and bare `p384` arithmetic (the floor our JOSE layer
+//! sits on), on the same key and payload, alternating in rounds so that a noisy neighbour hurts
+//! all of them alike. Then, as subprocesses on the same key, payload and token, Python
+//! `jwcrypto` and Node `jose` through the scripts in `benches/peers/`. Each token every
+//! implementation makes is decrypted by another one first, so all of them do the same work.
+//!
+//! Output: one `OP IMPL OPS_PER_S` line per measurement (the median over rounds), then
+//! `OP ratio OURS/PEER VALUE` lines. Lines starting with `#` are notes. See `benches/README.md`.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use alliancepay_benches::{Fixture, rng};
+use alliancepay_jose::p384::elliptic_curve::Generate;
+use alliancepay_jose::p384::elliptic_curve::sec1::ToSec1Point;
+use alliancepay_jose::p384::{self, PublicKey, SecretKey, ecdh::EphemeralSecret};
+use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, decrypt, encrypt, token_len};
+use josekit::jwe::{self, ECDH_ES_A256KW, JweHeader};
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ec::EcCurve;
+
+/// With p384's run-time basepoint table compiled in, ours and bare p384 are different
+/// implementations; their names say so, so that a table from both builds reads unambiguously.
+const TABLES: bool = cfg!(feature = "precomputed");
+const OURS: &str = if TABLES { "ours+tables" } else { "ours" };
+const BARE: &str = if TABLES {
+    "bare-p384+tables"
+} else {
+    "bare-p384"
+};
+const JOSEKIT: &str = "josekit";
+const OPS: [&str; 3] = ["keygen", "encrypt", "decrypt"];
+
+const USAGE: &str = "\
+usage: compare [--rounds N] [--seconds S] [--ops LIST] [--no-peers]
+       compare --write-fixture DIR
+       compare --callgrind OP COUNT [--impl ours|josekit|bare-p384]
+
+  --rounds N         rounds of alternating measurements, median reported (default 10)
+  --seconds S        length of one measurement of one implementation (default 0.25)
+  --ops LIST         comma-separated subset of keygen,encrypt,decrypt (default all)
+  --no-peers         skip the Python jwcrypto and Node jose subprocesses
+  --write-fixture    write a key, the 399-byte payload and a token of ours into DIR and exit
+  --callgrind        do COUNT operations of one kind, untimed, for instruction counting;
+                     run it once more with COUNT 0 and subtract that baseline";
+
+struct Args {
+    rounds: usize,
+    seconds: f64,
+    ops: Vec<&'static str>,
+    peers: bool,
+    write_fixture: Option<PathBuf>,
+    callgrind: Option<(&'static str, u64)>,
+    implementation: String,
+}
+
+fn parse_op(text: &str) -> Result<&'static str, String> {
+    OPS.iter()
+        .copied()
+        .find(|op| *op == text)
+        .ok_or_else(|| format!("unknown operation {text:?}"))
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        rounds: 10,
+        seconds: 0.25,
+        ops: OPS.to_vec(),
+        peers: true,
+        write_fixture: None,
+        callgrind: None,
+        implementation: "ours".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "--rounds" => {
+                args.rounds = value("--rounds")?
+                    .parse()
+                    .map_err(|e| format!("--rounds: {e}"))?;
+            }
+            "--seconds" => {
+                args.seconds = value("--seconds")?
+                    .parse()
+                    .map_err(|e| format!("--seconds: {e}"))?;
+            }
+            "--ops" => {
+                args.ops = value("--ops")?
+                    .split(',')
+                    .map(parse_op)
+                    .collect::<Result<_, _>>()?;
+            }
+            "--no-peers" => args.peers = false,
+            "--write-fixture" => args.write_fixture = Some(value("--write-fixture")?.into()),
+            "--callgrind" => {
+                let op = parse_op(&value("--callgrind")?)?;
+                let count = value("--callgrind")?
+                    .parse()
+                    .map_err(|e| format!("--callgrind COUNT: {e}"))?;
+                args.callgrind = Some((op, count));
+            }
+            "--impl" => args.implementation = value("--impl")?,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if args.rounds == 0 || args.seconds.is_nan() || args.seconds <= 0.0 {
+        return Err("--rounds and --seconds must be positive".to_owned());
+    }
+    Ok(args)
+}
+
+/// Everything the measured closures share, prepared once, outside any timing.
+struct Subjects {
+    fixture: Fixture,
+    josekit_encrypter: jwe::alg::ecdh_es::EcdhEsJweEncrypter,
+    josekit_decrypter: jwe::alg::ecdh_es::EcdhEsJweDecrypter,
+    josekit_header: JweHeader,
+    /// The ephemeral public key inside `fixture.token`: what bare ECDH on decrypt multiplies.
+    token_epk: PublicKey,
+}
+
+impl Subjects {
+    fn new() -> Result<Self, String> {
+        let fixture = Fixture::new();
+        let public = Jwk::from_bytes(fixture.public_json.as_bytes()).map_err(|e| e.to_string())?;
+        let private =
+            Jwk::from_bytes(fixture.private_json.as_bytes()).map_err(|e| e.to_string())?;
+        let josekit_encrypter = ECDH_ES_A256KW
+            .encrypter_from_jwk(&public)
+            .map_err(|e| e.to_string())?;
+        let josekit_decrypter = ECDH_ES_A256KW
+            .decrypter_from_jwk(&private)
+            .map_err(|e| e.to_string())?;
+        let mut josekit_header = JweHeader::new();
+        josekit_header.set_content_encryption("A256GCM");
+        let token_epk = epk_of(&fixture.token)?;
+        Ok(Self {
+            fixture,
+            josekit_encrypter,
+            josekit_decrypter,
+            josekit_header,
+            token_epk,
+        })
+    }
+
+    /// One closure doing one operation of one implementation; `None` if it has no such thing.
+    fn job(&self, op: &str, implementation: &str) -> Option<Box<dyn FnMut() + '_>> {
+        let fx = &self.fixture;
+        let recipient_public = fx.recipient.public_jwk();
+        let mut rng = rng();
+        let job: Box<dyn FnMut() + '_> = match (op, implementation) {
+            ("keygen", "ours") => Box::new(move || {
+                let key = PrivateJwk::generate(&mut rng).expect("OS random source");
+                black_box(key.public_jwk().coordinates());
+            }),
+            ("encrypt", "ours") => {
+                let mut out = vec![0u8; token_len(fx.payload.len())];
+                Box::new(move || {
+                    let token = encrypt(
+                        recipient_public,
+                        &fx.payload,
+                        &EncryptOptions::BANK,
+                        &mut rng,
+                        &mut out,
+                    )
+                    .expect("our encrypt");
+                    black_box(token);
+                })
+            }
+            ("decrypt", "ours") => {
+                let mut out = vec![0u8; fx.payload.len()];
+                Box::new(move || {
+                    let plain = decrypt(
+                        &fx.recipient,
+                        fx.token.as_bytes(),
+                        AllowList::default(),
+                        &mut out,
+                    )
+                    .expect("our decrypt");
+                    black_box(plain);
+                })
+            }
+            ("keygen", "josekit") => Box::new(|| {
+                let pair = ECDH_ES_A256KW
+                    .generate_ec_key_pair(EcCurve::P384)
+                    .expect("josekit keygen");
+                black_box(pair);
+            }),
+            ("encrypt", "josekit") => Box::new(|| {
+                let token = jwe::serialize_compact(
+                    &fx.payload,
+                    &self.josekit_header,
+                    &self.josekit_encrypter,
+                )
+                .expect("josekit encrypt");
+                black_box(token);
+            }),
+            ("decrypt", "josekit") => Box::new(|| {
+                let plain = jwe::deserialize_compact(&fx.token, &self.josekit_decrypter)
+                    .expect("josekit decrypt");
+                black_box(plain);
+            }),
+            // The arithmetic our JOSE layer cannot avoid: a key pair (one fixed-base
+            // multiplication, one inversion to affine) and, for encrypt and decrypt, the
+            // variable-base multiplication of ECDH with its own inversion.
+            ("keygen", "bare-p384") => Box::new(move || {
+                let secret = SecretKey::try_generate_from_rng(&mut rng).expect("OS random source");
+                black_box(secret.public_key().to_sec1_point(false));
+            }),
+            ("encrypt", "bare-p384") => Box::new(move || {
+                let ephemeral =
+                    EphemeralSecret::try_generate_from_rng(&mut rng).expect("OS random source");
+                black_box(ephemeral.public_key().to_sec1_point(false));
+                let shared = ephemeral.diffie_hellman(recipient_public.public_key());
+                black_box(shared.raw_secret_bytes());
+            }),
+            ("decrypt", "bare-p384") => Box::new(|| {
+                let shared = p384::ecdh::diffie_hellman(
+                    fx.recipient.secret_key().to_nonzero_scalar(),
+                    self.token_epk.as_affine(),
+                );
+                black_box(shared.raw_secret_bytes());
+            }),
+            _ => return None,
+        };
+        Some(job)
+    }
+
+    /// Each implementation's token opens with the other one, and both open ours: proof that the
+    /// measurements below do the same work.
+    fn cross_check(&self) -> Result<(), String> {
+        let fx = &self.fixture;
+        let (plain, _) = jwe::deserialize_compact(&fx.token, &self.josekit_decrypter)
+            .map_err(|e| format!("josekit cannot decrypt our token: {e}"))?;
+        if plain != fx.payload {
+            return Err("josekit decrypted our token to other bytes".to_owned());
+        }
+        let theirs =
+            jwe::serialize_compact(&fx.payload, &self.josekit_header, &self.josekit_encrypter)
+                .map_err(|e| format!("josekit encrypt: {e}"))?;
+        check_ours_opens("josekit", &fx.recipient, &theirs, &fx.payload)?;
+        println!(
+            "# checked: josekit opens our token ({} bytes); we open josekit's ({} bytes)",
+            fx.token.len(),
+            theirs.len()
+        );
+        Ok(())
+    }
+}
+
+fn check_ours_opens(
+    peer: &str,
+    key: &PrivateJwk,
+    token: &str,
+    payload: &[u8],
+) -> Result<(), String> {
+    let mut out = vec![0u8; payload.len()];
+    let plain = decrypt(key, token.trim().as_bytes(), AllowList::default(), &mut out)
+        .map_err(|e| format!("we cannot decrypt {peer}'s token: {e}"))?;
+    if plain != payload {
+        return Err(format!("{peer}'s token decrypted to other bytes"));
+    }
+    Ok(())
+}
+
+/// The `epk` of one of our tokens, read with our own header parser.
+fn epk_of(token: &str) -> Result<PublicKey, String> {
+    let text = token.split('.').next().unwrap_or_default();
+    let mut json = [0u8; alliancepay_jose::MAX_HEADER_LEN];
+    let json =
+        alliancepay_jose::b64::decode(text.as_bytes(), &mut json).map_err(|e| e.to_string())?;
+    let header = alliancepay_jose::ProtectedHeader::parse(json).map_err(|e| e.to_string())?;
+    Ok(header.epk)
+}
+
+/// Runs `job` for about `seconds`; returns operations per second.
+fn measure(job: &mut dyn FnMut(), seconds: f64) -> f64 {
+    let start = Instant::now();
+    let mut count = 0u64;
+    loop {
+        job();
+        count += 1;
+        let elapsed = start.elapsed().as_secs_f64();
+        if elapsed >= seconds {
+            return count as f64 / elapsed;
+        }
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// (op, impl) → ops/s, in print order.
+type Results = Vec<(String, String, f64)>;
+
+fn run_in_process(subjects: &Subjects, args: &Args) -> Results {
+    let impls = ["ours", JOSEKIT, "bare-p384"];
+    let label = |name: &str| match name {
+        "ours" => OURS,
+        "bare-p384" => BARE,
+        _ => JOSEKIT,
+    };
+    let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for &op in &args.ops {
+        let mut jobs: Vec<_> = impls
+            .iter()
+            .filter_map(|&name| subjects.job(op, name).map(|job| (name, job)))
+            .collect();
+        // Warm caches, page in code, and (with tables) build p384's table before any timing.
+        for (_, job) in &mut jobs {
+            measure(job.as_mut(), args.seconds.min(0.1));
+        }
+        for round in 0..args.rounds {
+            // Rotate who goes first, so that no implementation always follows the same one.
+            let n = jobs.len();
+            for k in 0..n {
+                let (name, job) = &mut jobs[(round + k) % n];
+                let rate = measure(job.as_mut(), args.seconds);
+                samples.entry((op, *name)).or_default().push(rate);
+            }
+        }
+    }
+    let mut results = Results::new();
+    for &op in &args.ops {
+        for name in impls {
+            if let Some(values) = samples.get_mut(&(op, name)) {
+                results.push((op.to_owned(), label(name).to_owned(), median(values)));
+            }
+        }
+    }
+    results
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs one peer script; returns its result lines, or why it could not be measured.
+fn run_peer(
+    name: &str,
+    mut command: Command,
+    dir: &Path,
+    fixture: &Fixture,
+    args: &Args,
+) -> Result<Results, String> {
+    command
+        .arg("--dir")
+        .arg(dir)
+        .args(["--rounds", &args.rounds.to_string()])
+        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--ops", &args.ops.join(",")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    let output = command
+        .output()
+        .map_err(|e| format!("could not start: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("exited with {}", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut results = Results::new();
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [op, implementation, rate] = fields[..]
+            && let Ok(rate) = rate.parse::<f64>()
+        {
+            results.push((op.to_owned(), implementation.to_owned(), rate));
+        } else if line.starts_with('#') {
+            println!("{line}");
+        }
+    }
+    // The peer left its own token beside ours; it must open with our decrypt.
+    let token = std::fs::read_to_string(dir.join(format!("{name}.jwe")))
+        .map_err(|e| format!("no token from {name}: {e}"))?;
+    check_ours_opens(name, &fixture.recipient, &token, &fixture.payload)?;
+    println!("# checked: {name} opened our token; we open {name}'s");
+    Ok(results)
+}
+
+fn run_peers(fixture: &Fixture, args: &Args) -> Results {
+    let dir = std::env::temp_dir().join(format!("alliancepay-compare-{}", std::process::id()));
+    if let Err(e) = fixture.write_dir(&dir) {
+        println!("# peers skipped: cannot write {}: {e}", dir.display());
+        return Results::new();
+    }
+    let root = workspace_root();
+    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let node = std::env::var("INTEROP_NODE").unwrap_or_else(|_| "node".to_owned());
+    let mut python_command = Command::new(python);
+    python_command.arg(root.join("benches/peers/jwcrypto_bench.py"));
+    let mut node_command = Command::new(node);
+    node_command.arg(root.join("benches/peers/jose_bench.mjs"));
+    let mut results = Results::new();
+    for (name, command) in [("jwcrypto", python_command), ("node-jose", node_command)] {
+        match run_peer(name, command, &dir, fixture, args) {
+            Ok(lines) => results.extend(lines),
+            Err(e) => println!("# {name} not measured: {e}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    results
+}
+
+fn print_results(results: &Results) {
+    for (op, implementation, rate) in results {
+        println!("{op} {implementation} {rate:.1}");
+    }
+    for op in OPS {
+        let rate_of = |name: &str| {
+            results
+                .iter()
+                .find(|(o, i, _)| o == op && i == name)
+                .map(|r| r.2)
+        };
+        let Some(ours) = rate_of(OURS) else { continue };
+        for (o, peer, rate) in results {
+            if o == op && peer != OURS {
+                println!("{op} ratio {OURS}/{peer} {:.2}", ours / rate);
+            }
+        }
+        if let Some(bare) = rate_of(BARE) {
+            // Time per operation over the bare arithmetic's: what the JOSE layer costs.
+            println!(
+                "# {op}: JOSE layer costs {:+.1} % over {BARE}",
+                (bare / ours - 1.0) * 100.0
+            );
+        }
+    }
+}
+
+/// With the tables compiled in, the first fixed-base multiplication in the process builds them.
+/// Its time, and that of the next one, is the first-use cost.
+fn report_first_use() {
+    if !TABLES {
+        return;
+    }
+    let mut rng = rng();
+    let secrets: Vec<_> = (0..2)
+        .map(|_| SecretKey::try_generate_from_rng(&mut rng).expect("OS random source"))
+        .collect();
+    let mut times = Vec::new();
+    for secret in &secrets {
+        let start = Instant::now();
+        let point = secret.public_key();
+        times.push(start.elapsed());
+        black_box(point);
+    }
+    // p384 keeps 49 tables of 8 projective points (1 + 48 bytes of scalar, radix 16, every
+    // other digit) in one static.
+    let table_bytes = 49 * 8 * size_of::<p384::ProjectivePoint>();
+    println!(
+        "# first fixed-base multiplication (builds the table): {:.0} us; the next: {:.0} us; \
+         table: {table_bytes} bytes of static memory",
+        times[0].as_secs_f64() * 1e6,
+        times[1].as_secs_f64() * 1e6,
+    );
+}
+
+fn run_callgrind(op: &str, count: u64, implementation: &str) -> Result<(), String> {
+    let subjects = Subjects::new()?;
+    let mut job = subjects
+        .job(op, implementation)
+        .ok_or_else(|| format!("no {op} for {implementation:?} (ours, josekit, bare-p384)"))?;
+    for _ in 0..count {
+        job();
+    }
+    eprintln!("# callgrind mode: {count} x {op} by {implementation}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("compare: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = if let Some((op, count)) = args.callgrind {
+        run_callgrind(op, count, &args.implementation)
+    } else if let Some(dir) = &args.write_fixture {
+        Fixture::new()
+            .write_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))
+    } else {
+        compare(&args)
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn compare(args: &Args) -> Result<(), String> {
+    report_first_use();
+    let subjects = Subjects::new()?;
+    subjects.cross_check()?;
+    println!(
+        "# {} rounds of {} s per implementation and operation; medians; payload {} bytes",
+        args.rounds,
+        args.seconds,
+        subjects.fixture.payload.len()
+    );
+    let mut results = run_in_process(&subjects, args);
+    if args.peers {
+        results.extend(run_peers(&subjects.fixture, args));
+    }
+    print_results(&results);
+    Ok(())
+}
