@@ -1,0 +1,5 @@
+//! The fuzz harness of `alliancepay-jose`: the properties live in [`checks`], one function per
+//! target in `fuzz_targets/`, so the stable test suite can replay seeds and crashes through the
+//! same code (it includes `checks.rs` by path; see that module's docs).
+
+pub mod checks;
