@@ -28,6 +28,7 @@ use cortex_m_semihosting::{debug, hprintln};
 /// are made up; the shape and lengths are the bank's.
 const SESSION: &[u8] = br#"{"refreshToken":"4e293720-5bcc-4906-9f57-371e3b4d9dbd","authToken":"dca77053-a7a2-4f83-ac53-0d5180779975","deviceId":"928d79b5-0f25-44be-bb06-988c4a150678","serverPublic":{"kty":"EC","crv":"P-384","x":"EM4hB2hXX0IWg2mlNbTdeq8ivMXykXWC7Wjg98QdRs4TQ0Ic1DCAfglCfN5Knl3f","y":"pFYzFR7M8nwaHE1Wx2dceiJ6qtph7ABFkX0ySTgQrLjmphdxVpNmYrG6KNqF9YLA"},"tokenExpirationDateTime":"2025-02-14 22:45:24.0463 +0000"}"#;
 const SESSION_LEN: usize = 399;
+const _: () = assert!(SESSION.len() == SESSION_LEN);
 const TOKEN_LEN: usize = token_len(SESSION_LEN);
 
 /// Bytes painted below the stack pointer before each measured call. Far more than any budget, so
