@@ -1,1 +1,443 @@
-//! placeholder
+//! A local AlliancePay bank for tests, demos and clients in other languages: a real HTTP/1.1
+//! server on loopback with real cryptography (bank-api.md §6.1).
+//!
+//! What it is: the endpoints of bank-api.md §3 (device authorization, HPP create-order and
+//! order data, refund, the two H2H lookups), the session policy of §1 and §4.2, the error
+//! bodies and statuses of §4, an HPP order state machine whose customer you play with
+//! [`Simulator::pay`], callbacks with the bank's retry schedule, and fault injection.
+//! What it is not: a payment processor (no cards, no 3-D Secure, no A2A flow), nor the bank's
+//! test cipher helpers, which it deliberately does not offer (§2.4).
+//!
+//! ```no_run
+//! use alliancepay_http::alliancepay_jose::PrivateJwk;
+//! use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
+//! use alliancepay_http::{Client, ClientConfig, CreateOrder};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let key: PrivateJwk = todo!();
+//! let sim = Simulator::start(SimulatorConfig {
+//!     merchants: vec![MerchantRegistration {
+//!         service_code: "service-1".into(),
+//!         merchant_id: "merchant-1".into(),
+//!         public_key: *key.public_jwk(),
+//!     }],
+//!     ..SimulatorConfig::default()
+//! })?;
+//! let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key);
+//! let order = client.create_order(&CreateOrder::purchase("merchant-1", 100, "c-1", "https://s/ok", "https://s/fail"))?;
+//! sim.pay(&order.hpp_order_id, alliancepay_http::simulator::PaymentOutcome::Success)?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Behaviour worth knowing
+//! - **Sessions.** Each authorization makes fresh UUIDs and a fresh P-384 server key; by
+//!   default it supersedes the service code's previous session, whose tokens then answer
+//!   `b_used_token` (or `b_previous_auth_token_expired`, see
+//!   [`SimulatorConfig::superseded_code`]). Expiry follows the simulated clock.
+//! - **Orders** expire after `expirationTimeMinutes` (default 24 h [inferred]) of simulated
+//!   time while PENDING; then order data answers `b_hpp_order_expired` (HTTP 500).
+//! - **Refunds** answer with the operation in status `PENDING`, and are settled at once:
+//!   every later lookup shows `SUCCESS` (or `FAIL` for 17 or 18 kopecks, the bank's test
+//!   table). A partial refund makes the order `PARTIAL_REFUND`, a full one `CANCELED`
+//!   [inferred]. A refund whose `date` is more than 10 minutes off the simulated clock is
+//!   recorded as a `FAIL` operation with `errorDetails` `b_security_time_in_request_not_correct`.
+//!   Refunds are idempotent by `merchantRequestId`: the same request again (any `date`)
+//!   returns the same operation; a different one answers `b_duplicate_field_value`.
+//! - **Callbacks** go to `notificationUrl` after a payment (the order, `operations` as one
+//!   object) or a refund (the operation record), as `{"jwe"}` to the merchant key when
+//!   `notificationEncryption` is true.
+//! - **Counters**: [`Simulator::requests`] counts bank-API requests (faulted and malformed
+//!   ones included), not the `/__sim/` control routes.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+use alliancepay_jose::PublicJwk;
+use serde_json::json;
+
+mod bank;
+mod callbacks;
+mod control;
+mod errors;
+mod faults;
+mod formats;
+mod http;
+mod validate;
+
+pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
+pub use callbacks::RETRY_SCHEDULE_SECS;
+pub use faults::{Fault, FaultKind};
+
+use bank::{Bank, Policy};
+use callbacks::{CallbackSender, Stop};
+use faults::Faults;
+use http::{Reply, Request, Response};
+
+/// A merchant the simulated bank knows: its service code, merchant id and the public half of
+/// its P-384 key, to which the bank encrypts sessions, answers and callbacks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerchantRegistration {
+    /// The service code the merchant authorizes with.
+    pub service_code: String,
+    /// The merchant id its orders must carry.
+    pub merchant_id: String,
+    /// The merchant's public key.
+    pub public_key: PublicJwk,
+}
+
+/// How to run the simulator.
+#[derive(Clone, Debug)]
+pub struct SimulatorConfig {
+    /// Where to listen (default `127.0.0.1:0`, a free loopback port).
+    pub listen: SocketAddr,
+    /// Session lifetime in seconds (default 86 400, the bank's 24 hours).
+    pub token_ttl_secs: i64,
+    /// The merchants known from the start; more with [`Simulator::register`].
+    pub merchants: Vec<MerchantRegistration>,
+    /// Multiplies the callback retry schedule of 5 s, 30 s, 5 min, 30 min and 1 h (default
+    /// 1.0; tests use something like 0.001).
+    pub callback_retry_scale: f64,
+    /// Whether a new authorization ends the previous session of the same service code
+    /// (default `true`, as the bank's error codes suggest).
+    pub new_authorization_invalidates_previous: bool,
+    /// What a superseded session answers: `b_used_token` (default) or
+    /// `b_previous_auth_token_expired`; other values mean `b_used_token`.
+    pub superseded_code: String,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            token_ttl_secs: 86_400,
+            merchants: Vec::new(),
+            callback_retry_scale: 1.0,
+            new_authorization_invalidates_previous: true,
+            superseded_code: "b_used_token".into(),
+        }
+    }
+}
+
+/// The customer's choice on the payment page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The payment goes through: order and operation `SUCCESS`.
+    Success,
+    /// The payment is declined: order and operation `FAIL`.
+    Fail,
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the server threads share.
+pub(crate) struct Shared {
+    pub(crate) bank: Bank,
+    pub(crate) faults: Faults,
+    callbacks: Arc<CallbackSender>,
+    requests: AtomicU64,
+    stop: Arc<Stop>,
+    connections: Mutex<HashMap<u64, TcpStream>>,
+    next_connection: AtomicU64,
+}
+
+impl Shared {
+    /// Pays an order and sends its callback; returns the new order status.
+    pub(crate) fn pay(
+        &self,
+        hpp_order_id: &str,
+        outcome: Option<PaymentOutcome>,
+    ) -> Result<String, String> {
+        let delivery = self.bank.pay(hpp_order_id, outcome)?;
+        if let Some(d) = delivery {
+            self.callbacks.send(d);
+        }
+        Ok(self
+            .bank
+            .order_summary(hpp_order_id)
+            .map(|(_, s)| s)
+            .unwrap_or_default())
+    }
+
+    pub(crate) fn stats(&self) -> serde_json::Value {
+        let (sessions, orders, operations) = self.bank.sizes();
+        json!({
+            "requests": self.requests.load(Ordering::SeqCst),
+            "authorizations": self.bank.authorizations(),
+            "callbacksDelivered": self.callbacks.delivered.load(Ordering::SeqCst),
+            "callbackAttempts": self.callbacks.attempts.load(Ordering::SeqCst),
+            "sessions": sessions,
+            "orders": orders,
+            "operations": operations,
+            "faultsPending": self.faults.pending(),
+            "now": self.bank.now().to_rfc3339(),
+        })
+    }
+
+    /// Answers one request: control routes, else the bank with any armed fault applied.
+    fn serve(&self, request: &Request) -> Reply {
+        if request.path.starts_with("/__sim/") {
+            return Reply::Send(control::handle(self, request));
+        }
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let fault = self.faults.take(&request.path);
+        let request_id = || {
+            request
+                .header("x-request_id")
+                .map_or_else(crate::crypto::new_uuid, str::to_owned)
+        };
+        let response = match fault {
+            None => self.process(request),
+            Some(FaultKind::Latency(d)) => {
+                std::thread::sleep(d);
+                self.process(request)
+            }
+            Some(FaultKind::Status(status)) => Response::empty(status),
+            Some(FaultKind::ErrorCode { status, code }) => errors::error_with(status, &code, None, &request_id(), &request.path),
+            Some(FaultKind::DropConnection) => return Reply::Drop,
+            Some(FaultKind::Unauthorized) => Response::empty(401),
+            Some(FaultKind::Html) => Response::with_body(
+                502,
+                "text/html",
+                b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n".to_vec(),
+            ),
+            Some(FaultKind::Truncated) => {
+                let mut r = self.process(request);
+                let cut = r.body.len() / 2;
+                r.body.truncate(cut);
+                r.status = 200;
+                r.content_type = Some("application/json".into());
+                r
+            }
+            Some(FaultKind::WrongContentType) => {
+                let mut r = self.process(request);
+                r.content_type = Some("application/octet-stream".into());
+                r
+            }
+            Some(FaultKind::MissingJwe) => Response::json(200, &json!({ "token": crate::crypto::new_uuid() })),
+            Some(FaultKind::ApplyThenFail) => {
+                let _applied = self.process(request);
+                errors::error("b_unknown_error", &request_id(), &request.path)
+            }
+        };
+        Reply::Send(response)
+    }
+
+    /// The bank's answer; callbacks the request caused start now.
+    fn process(&self, request: &Request) -> Response {
+        let handled = self.bank.handle(request);
+        for d in handled.deliveries {
+            self.callbacks.send(d);
+        }
+        handled.response
+    }
+}
+
+/// A running simulator. Dropping it (or [`Simulator::shutdown`]) stops the server, closes open
+/// connections and abandons pending callback retries.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stop.is_stopped() {
+            return;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("simulator: accept failed: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            }
+        };
+        let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
+        if let Ok(clone) = stream.try_clone() {
+            lock(&shared.connections).insert(id, clone);
+        }
+        let worker = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("alliancepay-sim-conn".into())
+            .spawn(move || {
+                http::serve_connection(stream, &|request| worker.serve(request));
+                lock(&worker.connections).remove(&id);
+            });
+        if let Err(e) = spawned {
+            log::warn!("simulator: could not start a connection thread: {e}");
+            lock(&shared.connections).remove(&id);
+        }
+    }
+}
+
+impl Simulator {
+    /// Binds `config.listen` and starts serving on a background thread.
+    ///
+    /// # Errors
+    /// The operating system's error if the address cannot be bound or a thread not started.
+    pub fn start(config: SimulatorConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind(config.listen)?;
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        let policy = Policy {
+            token_ttl_secs: config.token_ttl_secs,
+            new_authorization_invalidates_previous: config.new_authorization_invalidates_previous,
+            superseded_code: config.superseded_code,
+        };
+        let stop = Arc::new(Stop::default());
+        let shared = Arc::new(Shared {
+            bank: Bank::new(policy, &format!("http://{addr}")),
+            faults: Faults::default(),
+            callbacks: Arc::new(CallbackSender::new(
+                config.callback_retry_scale,
+                Arc::clone(&stop),
+            )),
+            requests: AtomicU64::new(0),
+            stop,
+            connections: Mutex::new(HashMap::new()),
+            next_connection: AtomicU64::new(0),
+        });
+        for m in config.merchants {
+            shared.bank.register(m);
+        }
+        let worker = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name("alliancepay-sim-accept".into())
+            .spawn(move || accept_loop(&listener, &worker))?;
+        log::info!("simulator listening on http://{addr}");
+        Ok(Self {
+            shared,
+            addr,
+            accept: Some(accept),
+        })
+    }
+
+    /// The base URL clients use, `http://127.0.0.1:PORT`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The registered service codes, sorted.
+    #[must_use]
+    pub fn service_codes(&self) -> Vec<String> {
+        self.shared.bank.service_codes()
+    }
+
+    /// Registers a merchant (replacing any with the same service code).
+    pub fn register(&self, m: MerchantRegistration) {
+        self.shared.bank.register(m);
+    }
+
+    /// Successful device authorizations, over all service codes.
+    #[must_use]
+    pub fn authorizations(&self) -> u64 {
+        self.shared.bank.authorizations()
+    }
+
+    /// Bank-API requests received (faulted and malformed ones included; control routes not).
+    #[must_use]
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every live session now answers `b_expired_token` (HTTP 401).
+    pub fn expire_sessions(&self) {
+        self.shared.bank.expire_sessions();
+    }
+
+    /// Every session now answers `b_session_doesnt_exist` (HTTP 401).
+    pub fn forget_sessions(&self) {
+        self.shared.bank.forget_sessions();
+    }
+
+    /// Moves the simulated clock by `secs` (sessions and orders expire by it; refund dates are
+    /// checked against it).
+    pub fn advance_clock(&self, secs: i64) {
+        self.shared.bank.advance_clock(secs);
+    }
+
+    /// The simulated clock.
+    #[must_use]
+    pub fn now(&self) -> crate::time::UtcTime {
+        self.shared.bank.now()
+    }
+
+    /// Locks a service code as the bank does after 200 idle days: authorization and calls in
+    /// its sessions answer `b_auth_token_expired` (HTTP 401). Unknown codes are ignored.
+    pub fn lock_service_code(&self, code: &str) {
+        self.shared.bank.lock_service_code(code);
+    }
+
+    /// Arms a fault for the next matching request(s).
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.inject(fault);
+    }
+
+    /// Plays the customer on the payment page of a PENDING order, then sends its callback (in
+    /// the background) if the order has a `notificationUrl`.
+    ///
+    /// # Errors
+    /// A sentence if the order is unknown, no longer PENDING, or expired.
+    pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), String> {
+        self.shared.pay(hpp_order_id, Some(outcome)).map(drop)
+    }
+
+    /// Callbacks answered with HTTP 200.
+    #[must_use]
+    pub fn callbacks_delivered(&self) -> u64 {
+        self.shared.callbacks.delivered.load(Ordering::SeqCst)
+    }
+
+    /// Callback POSTs made, answered or not.
+    #[must_use]
+    pub fn callback_attempts(&self) -> u64 {
+        self.shared.callbacks.attempts.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server: no new connections, open ones closed, callback retries abandoned.
+    /// Idempotent; dropping the simulator does the same.
+    pub fn shutdown(&mut self) {
+        let Some(accept) = self.accept.take() else {
+            return;
+        };
+        self.shared.stop.stop();
+        // Wake the accept loop, which then sees the stop flag.
+        let _ = TcpStream::connect(self.addr);
+        let _ = accept.join();
+        for (_, stream) in lock(&self.shared.connections).drain() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,1705 @@
+//! The simulated bank: its state and one function per endpoint, each taking a parsed
+//! [`Request`] and answering a [`Response`] (plus any callbacks to send). No sockets here, so
+//! every rule is unit-tested by calling [`Bank::handle`].
+//!
+//! Cryptography is real: every session has its own P-384 key pair, whose public half the
+//! authorization answer carries as `serverPublic`; `payments/*` bodies must be compact JWEs to
+//! it, and the answers (and encrypted callbacks) are JWEs to the merchant's registered key.
+//! Key generation and JWE work happen outside the state lock.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alliancepay_jose::{KeyParams, PrivateJwk, PublicJwk};
+use serde_json::{Map, Value, json};
+
+use super::callbacks::Delivery;
+use super::http::{Request, Response};
+use super::validate::{self, Invalid, OrderRequest, RefundRequest};
+use super::{MerchantRegistration, PaymentOutcome, errors, formats, lock};
+use crate::crypto::{self, new_uuid, os_rng};
+use crate::protocol::{
+    AUTHORIZE_PATH, CREATE_ORDER_PATH, OPERATION_BY_ID_PATH, OPERATION_BY_REQUEST_ID_PATH,
+    ORDER_DATA_PATH, REFUND_PATH,
+};
+use crate::time::UtcTime;
+
+/// The `x-api_version` values the bank accepts (bank-api.md §5 item 5).
+pub const API_VERSIONS: [&str; 3] = ["1", "v1", "V1"];
+/// How far a refund's `date` may be from the bank's clock.
+pub const MAX_DATE_SKEW_SECS: i64 = 600;
+/// Order lifetime when `expirationTimeMinutes` is absent [inferred: the docs state no default].
+pub const DEFAULT_ORDER_MINUTES: u64 = 24 * 60;
+/// The card mask of the simulated customer's card (the bank's test-card style).
+const TEST_CARD_MASK: &str = "537593••••••0141";
+
+/// The bank's policy knobs (a subset of [`super::SimulatorConfig`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    pub token_ttl_secs: i64,
+    pub new_authorization_invalidates_previous: bool,
+    pub superseded_code: String,
+}
+
+/// What [`Bank::handle`] produced: the answer, and callbacks to send once it is on its way.
+#[derive(Debug)]
+pub(crate) struct Handled {
+    pub response: Response,
+    pub deliveries: Vec<Delivery>,
+}
+
+impl From<Response> for Handled {
+    fn from(response: Response) -> Self {
+        Self {
+            response,
+            deliveries: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionState {
+    Live,
+    /// A newer authorization of the same service code replaced it.
+    Superseded,
+    /// [`Bank::forget_sessions`]: the bank lost it.
+    Forgotten,
+}
+
+struct Merchant {
+    merchant_id: String,
+    public_key: PublicJwk,
+    locked: bool,
+}
+
+struct Session {
+    service_code: String,
+    refresh_token: String,
+    server_key: Arc<PrivateJwk>,
+    expires_at: UtcTime,
+    state: SessionState,
+}
+
+/// What a request's session headers resolved to.
+struct Caller {
+    merchant_id: String,
+    merchant_key: PublicJwk,
+    server_key: Arc<PrivateJwk>,
+}
+
+struct Order {
+    merchant_id: String,
+    /// The key of the service code that created it: callbacks are encrypted to it.
+    merchant_key: PublicJwk,
+    merchant_request_id: String,
+    /// The members create-order answers with, except `orderStatus`.
+    document: Map<String, Value>,
+    status: String,
+    coin_amount: u64,
+    expires_ms: i64,
+    notification_url: Option<String>,
+    notification_encryption: bool,
+    operation_ids: Vec<String>,
+}
+
+impl Order {
+    fn to_value(&self, operations: Value) -> Value {
+        let mut doc = self.document.clone();
+        doc.insert("orderStatus".into(), json!(self.status));
+        if let Some(url) = &self.notification_url {
+            doc.insert("notificationUrl".into(), json!(url));
+        }
+        doc.insert("operations".into(), operations);
+        Value::Object(doc)
+    }
+}
+
+struct Operation {
+    merchant_id: String,
+    record: Map<String, Value>,
+    /// For refunds: the request without `date`, to tell a replay from a conflicting reuse.
+    fingerprint: Option<String>,
+}
+
+impl Operation {
+    fn text(&self, member: &str) -> Option<&str> {
+        self.record.get(member).and_then(Value::as_str)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    merchants: HashMap<String, Merchant>,
+    sessions: HashMap<String, Session>,
+    orders: HashMap<String, Order>,
+    order_request_ids: HashSet<(String, String)>,
+    operations: HashMap<String, Operation>,
+    operation_request_ids: HashMap<(String, String), String>,
+}
+
+/// The simulated bank.
+pub(crate) struct Bank {
+    policy: Policy,
+    base_url: String,
+    state: Mutex<State>,
+    clock_offset_ms: AtomicI64,
+    authorizations: AtomicU64,
+}
+
+/// Epoch milliseconds of the system clock.
+fn system_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The whole second containing `ms`.
+fn utc(ms: i64) -> UtcTime {
+    UtcTime::from_unix(ms.div_euclid(1000))
+}
+
+fn json_quote(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
+}
+
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, &'static str> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("b_request_is_not_correct"),
+        Err(_) => Err("b_error_parse_json"),
+    }
+}
+
+/// Per-request context for building error bodies.
+struct Ctx<'a> {
+    request_id: &'a str,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn error(&self, code: &str) -> Response {
+        errors::error(code, self.request_id, self.path)
+    }
+
+    fn invalid(&self, e: &Invalid) -> Response {
+        errors::invalid(
+            "b_request_is_not_correct",
+            &e.field,
+            &e.problem,
+            self.request_id,
+            self.path,
+        )
+    }
+}
+
+/// `{"jwe": …}` encrypting `value` to `key`.
+fn encrypted(key: &PublicJwk, value: &Value, ctx: &Ctx<'_>) -> Response {
+    match crypto::encrypt_to_string(key, value.to_string().as_bytes()) {
+        Ok(token) => Response::json(200, &json!({ "jwe": token })),
+        Err(_) => ctx.error("b_unknown_error"),
+    }
+}
+
+/// A callback body: the document, or `{"jwe"}` to the merchant key when encryption was asked.
+fn delivery(url: &str, encrypt: bool, key: &PublicJwk, document: &Value) -> Option<Delivery> {
+    let body = if encrypt {
+        let token = crypto::encrypt_to_string(key, document.to_string().as_bytes()).ok()?;
+        json!({ "jwe": token }).to_string().into_bytes()
+    } else {
+        document.to_string().into_bytes()
+    };
+    Some(Delivery {
+        url: url.to_owned(),
+        body,
+    })
+}
+
+impl Bank {
+    /// A bank with no merchants, whose pages live under `base_url`.
+    pub(crate) fn new(policy: Policy, base_url: &str) -> Self {
+        Self {
+            policy,
+            base_url: base_url.to_owned(),
+            state: Mutex::new(State::default()),
+            clock_offset_ms: AtomicI64::new(0),
+            authorizations: AtomicU64::new(0),
+        }
+    }
+
+    /// The simulated clock in epoch milliseconds.
+    pub(crate) fn now_ms(&self) -> i64 {
+        system_ms().saturating_add(self.clock_offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// The simulated clock.
+    pub(crate) fn now(&self) -> UtcTime {
+        utc(self.now_ms())
+    }
+
+    /// Moves the simulated clock.
+    pub(crate) fn advance_clock(&self, secs: i64) {
+        self.clock_offset_ms
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    /// Successful device authorizations.
+    pub(crate) fn authorizations(&self) -> u64 {
+        self.authorizations.load(Ordering::SeqCst)
+    }
+
+    /// Registers (or replaces) a merchant.
+    pub(crate) fn register(&self, m: MerchantRegistration) {
+        let merchant = Merchant {
+            merchant_id: m.merchant_id,
+            public_key: m.public_key,
+            locked: false,
+        };
+        lock(&self.state).merchants.insert(m.service_code, merchant);
+    }
+
+    /// The registered service codes, sorted.
+    pub(crate) fn service_codes(&self) -> Vec<String> {
+        let mut codes: Vec<String> = lock(&self.state).merchants.keys().cloned().collect();
+        codes.sort();
+        codes
+    }
+
+    /// Locks a service code: authorization and its sessions answer `b_auth_token_expired`.
+    /// `false` if the code is not registered.
+    pub(crate) fn lock_service_code(&self, code: &str) -> bool {
+        lock(&self.state)
+            .merchants
+            .get_mut(code)
+            .map(|m| m.locked = true)
+            .is_some()
+    }
+
+    /// Every session expires now.
+    pub(crate) fn expire_sessions(&self) {
+        let past = self.now().plus(-1);
+        for s in lock(&self.state).sessions.values_mut() {
+            s.expires_at = s.expires_at.min(past);
+        }
+    }
+
+    /// The bank forgets every session.
+    pub(crate) fn forget_sessions(&self) {
+        for s in lock(&self.state).sessions.values_mut() {
+            s.state = SessionState::Forgotten;
+        }
+    }
+
+    /// Counts for `/__sim/stats`: (sessions, orders, operations).
+    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
+        let state = lock(&self.state);
+        (
+            state.sessions.len(),
+            state.orders.len(),
+            state.operations.len(),
+        )
+    }
+
+    /// Answers one bank request. `x-request_id` is echoed (or generated) in the answer and in
+    /// any error body.
+    pub(crate) fn handle(&self, request: &Request) -> Handled {
+        let request_id = request
+            .header("x-request_id")
+            .filter(|v| !v.is_empty())
+            .map_or_else(new_uuid, str::to_owned);
+        let ctx = Ctx {
+            request_id: &request_id,
+            path: &request.path,
+        };
+        let mut handled = self.route(request, &ctx);
+        handled
+            .response
+            .headers
+            .push(("x-request_id".into(), request_id.clone()));
+        handled
+    }
+
+    fn route(&self, request: &Request, ctx: &Ctx<'_>) -> Handled {
+        let path = request.path.as_str();
+        let known = [
+            AUTHORIZE_PATH,
+            CREATE_ORDER_PATH,
+            ORDER_DATA_PATH,
+            REFUND_PATH,
+            OPERATION_BY_ID_PATH,
+            OPERATION_BY_REQUEST_ID_PATH,
+        ];
+        if !known.contains(&path) {
+            return ctx.error("b_service_unavailable").into();
+        }
+        if request.method != "POST" {
+            return errors::error_with(
+                405,
+                "b_invalid_request",
+                Some(("method", "must be POST")),
+                ctx.request_id,
+                path,
+            )
+            .into();
+        }
+        if request.query.is_some() {
+            // Never accept parameters (the serviceCode above all) in the query string.
+            return errors::invalid(
+                "b_request_is_not_correct",
+                "query",
+                "must be absent; send the body",
+                ctx.request_id,
+                path,
+            )
+            .into();
+        }
+        if !request
+            .header("x-api_version")
+            .is_some_and(|v| API_VERSIONS.contains(&v))
+        {
+            return errors::invalid(
+                "b_invalid_request",
+                "x-api_version",
+                "must be 1, v1 or V1",
+                ctx.request_id,
+                path,
+            )
+            .into();
+        }
+        if path == AUTHORIZE_PATH {
+            return self.authorize(request, ctx).into();
+        }
+        let caller = match self.caller(request) {
+            Ok(c) => c,
+            Err(code) => return ctx.error(code).into(),
+        };
+        match path {
+            CREATE_ORDER_PATH => self.create_order(request, &caller, ctx).into(),
+            ORDER_DATA_PATH => self.order_data(request, &caller, ctx).into(),
+            REFUND_PATH => self.refund(request, &caller, ctx),
+            _ => self.lookup(request, &caller, ctx).into(),
+        }
+    }
+
+    /// `POST /api-gateway/authorize_virtual_device` (bank-api.md §3.1).
+    fn authorize(&self, request: &Request, ctx: &Ctx<'_>) -> Response {
+        let body = match parse_object(&request.body) {
+            Ok(b) => b,
+            Err(code) => return ctx.error(code),
+        };
+        let service_code = match body.get("serviceCode") {
+            Some(Value::String(s)) if !s.trim().is_empty() && body.len() == 1 => s.clone(),
+            Some(Value::String(_)) if body.len() > 1 => {
+                let field = body
+                    .keys()
+                    .find(|k| *k != "serviceCode")
+                    .cloned()
+                    .unwrap_or_default();
+                return errors::invalid(
+                    "b_request_is_not_correct",
+                    &field,
+                    "is not part of the request",
+                    ctx.request_id,
+                    ctx.path,
+                );
+            }
+            _ => {
+                return errors::invalid(
+                    "b_request_is_not_correct",
+                    "serviceCode",
+                    "is required",
+                    ctx.request_id,
+                    ctx.path,
+                );
+            }
+        };
+        let merchant_key = match lock(&self.state).merchants.get(&service_code) {
+            None => return ctx.error("b_virtual_device_not_found"),
+            Some(m) if m.locked => return ctx.error("b_auth_token_expired"),
+            Some(m) => m.public_key,
+        };
+        let Ok(server_key) = PrivateJwk::generate(&mut os_rng()) else {
+            return ctx.error("b_unknown_error");
+        };
+        // The bank's serverPublic carries only kty, crv, x and y.
+        let server_public = crypto::public_jwk_to_string(
+            &server_key.public_jwk().with_params(KeyParams::default()),
+        );
+        let (device_id, refresh_token, auth_token) = (new_uuid(), new_uuid(), new_uuid());
+        let expires_at = self.now().plus(self.policy.token_ttl_secs);
+        {
+            let mut state = lock(&self.state);
+            if self.policy.new_authorization_invalidates_previous {
+                for s in state
+                    .sessions
+                    .values_mut()
+                    .filter(|s| s.service_code == service_code && s.state == SessionState::Live)
+                {
+                    s.state = SessionState::Superseded;
+                }
+            }
+            state.sessions.insert(
+                device_id.clone(),
+                Session {
+                    service_code,
+                    refresh_token: refresh_token.clone(),
+                    server_key: Arc::new(server_key),
+                    expires_at,
+                    state: SessionState::Live,
+                },
+            );
+        }
+        self.authorizations.fetch_add(1, Ordering::SeqCst);
+        // Members in the bank's order (bank-api.md §1.2), hence written by hand.
+        let payload = format!(
+            r#"{{"refreshToken":{},"authToken":{},"deviceId":{},"serverPublic":{server_public},"tokenExpirationDateTime":{},"tokenExpiration":{}}}"#,
+            json_quote(&refresh_token),
+            json_quote(&auth_token),
+            json_quote(&device_id),
+            json_quote(&expires_at.to_bank_utc()),
+            json_quote(&expires_at.to_bank_kyiv()),
+        );
+        match crypto::encrypt_to_string(&merchant_key, payload.as_bytes()) {
+            Ok(token) => Response::json(200, &json!({ "jwe": token })),
+            Err(_) => ctx.error("b_unknown_error"),
+        }
+    }
+
+    /// Resolves the session headers (bank-api.md §1.3, §4.2) to the calling merchant.
+    fn caller(&self, request: &Request) -> Result<Caller, &'static str> {
+        let (Some(device_id), Some(refresh_token)) = (
+            request.header("x-device_id"),
+            request.header("x-refresh_token"),
+        ) else {
+            return Err("b_refresh_token_absent");
+        };
+        let now = self.now();
+        let state = lock(&self.state);
+        let session = state.sessions.get(device_id).ok_or("b_unknown_device")?;
+        let merchant = state
+            .merchants
+            .get(&session.service_code)
+            .ok_or("b_unknown_device")?;
+        match session.state {
+            SessionState::Forgotten => return Err("b_session_doesnt_exist"),
+            SessionState::Superseded => {
+                return Err(
+                    if self.policy.superseded_code == "b_previous_auth_token_expired" {
+                        "b_previous_auth_token_expired"
+                    } else {
+                        "b_used_token"
+                    },
+                );
+            }
+            SessionState::Live => {}
+        }
+        if session.refresh_token != refresh_token {
+            return Err("b_used_token");
+        }
+        if merchant.locked {
+            return Err("b_auth_token_expired");
+        }
+        if now >= session.expires_at {
+            return Err("b_expired_token");
+        }
+        Ok(Caller {
+            merchant_id: merchant.merchant_id.clone(),
+            merchant_key: merchant.public_key,
+            server_key: Arc::clone(&session.server_key),
+        })
+    }
+
+    /// `POST …/hpp/v1/create-order` (bank-api.md §3.2).
+    fn create_order(&self, request: &Request, caller: &Caller, ctx: &Ctx<'_>) -> Response {
+        let body = match parse_object(&request.body) {
+            Ok(b) => b,
+            Err(code) => return ctx.error(code),
+        };
+        let order = match validate::order(&body) {
+            Ok(o) => o,
+            Err(e) => return ctx.invalid(&e),
+        };
+        if order.merchant_id != caller.merchant_id {
+            return ctx.error("b_user_merchant_request_mismatch");
+        }
+        let now_ms = self.now_ms();
+        let hpp_order_id = formats::bank_id(now_ms);
+        let minutes = order.expiration_minutes.unwrap_or(DEFAULT_ORDER_MINUTES);
+        let expires_ms =
+            now_ms.saturating_add(i64::try_from(minutes).unwrap_or(0).saturating_mul(60_000));
+        let document = self.order_document(&order, &hpp_order_id, now_ms, expires_ms);
+        let mut state = lock(&self.state);
+        if !state
+            .order_request_ids
+            .insert((order.merchant_id.clone(), order.merchant_request_id.clone()))
+        {
+            return errors::invalid(
+                "b_duplicate_field_value",
+                "merchantRequestId",
+                "was used before",
+                ctx.request_id,
+                ctx.path,
+            );
+        }
+        let record = Order {
+            merchant_id: order.merchant_id,
+            merchant_key: caller.merchant_key,
+            merchant_request_id: order.merchant_request_id,
+            document,
+            status: "PENDING".into(),
+            coin_amount: order.coin_amount,
+            expires_ms,
+            notification_url: order.notification_url,
+            notification_encryption: order.notification_encryption,
+            operation_ids: Vec::new(),
+        };
+        let mut answer = record.document.clone();
+        answer.insert("orderStatus".into(), json!("PENDING"));
+        state.orders.insert(hpp_order_id, record);
+        Response::json(200, &Value::Object(answer))
+    }
+
+    fn order_document(
+        &self,
+        order: &OrderRequest,
+        hpp_order_id: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Map<String, Value> {
+        let page = format!("{}/__sim/hpp/{hpp_order_id}", self.base_url);
+        let json = json!({
+            "hppOrderId": hpp_order_id,
+            "ecomOrderId": new_uuid(),
+            "merchantRequestId": order.merchant_request_id,
+            "merchantId": order.merchant_id,
+            "hppPayType": order.hpp_pay_type,
+            "paymentMethods": order.payment_methods,
+            "coinAmount": order.coin_amount,
+            "redirectUrl": page,
+            "statusUrl": if order.hpp_pay_type == "A2A" { Value::Null } else { json!(format!("{page}/status")) },
+            "createDate": formats::order_date(now_ms),
+            "expiredOrderDate": formats::order_date(expires_ms),
+            "nbuQrCode": if order.generate_qr_nbu { json!(format!("{page}/qr")) } else { Value::Null },
+        });
+        match json {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// `POST …/hpp/v1/operations` (bank-api.md §3.3).
+    fn order_data(&self, request: &Request, caller: &Caller, ctx: &Ctx<'_>) -> Response {
+        let body = match parse_object(&request.body) {
+            Ok(b) => b,
+            Err(code) => return ctx.error(code),
+        };
+        let id = match validate::lookup_key(&body, "hppOrderId") {
+            Ok(id) => id,
+            Err(e) => return ctx.invalid(&e),
+        };
+        let now_ms = self.now_ms();
+        let state = lock(&self.state);
+        let Some(order) = state
+            .orders
+            .get(&id)
+            .filter(|o| o.merchant_id == caller.merchant_id)
+        else {
+            return ctx.error("b_hpp_order_not_found");
+        };
+        if order.status == "PENDING" && now_ms >= order.expires_ms {
+            return ctx.error("b_hpp_order_expired");
+        }
+        let operations: Vec<Value> = order
+            .operation_ids
+            .iter()
+            .filter_map(|id| state.operations.get(id))
+            .map(|op| Value::Object(op.record.clone()))
+            .collect();
+        Response::json(200, &order.to_value(Value::Array(operations)))
+    }
+
+    /// Plays the customer: a PENDING order becomes SUCCESS or FAIL with a PURCHASE operation;
+    /// returns the callback to send, if the order has a `notificationUrl`. `outcome` `None`
+    /// follows the bank's test table: 5 and 6 kopecks fail, anything else succeeds.
+    ///
+    /// # Errors
+    /// A sentence saying why the order cannot be paid.
+    pub(crate) fn pay(
+        &self,
+        hpp_order_id: &str,
+        outcome: Option<PaymentOutcome>,
+    ) -> Result<Option<Delivery>, String> {
+        let now_ms = self.now_ms();
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        let order = state
+            .orders
+            .get_mut(hpp_order_id)
+            .ok_or_else(|| format!("no order {hpp_order_id}"))?;
+        if order.status != "PENDING" {
+            return Err(format!(
+                "order {hpp_order_id} is {}, not PENDING",
+                order.status
+            ));
+        }
+        if now_ms >= order.expires_ms {
+            return Err(format!("order {hpp_order_id} has expired"));
+        }
+        let outcome = outcome.unwrap_or(if matches!(order.coin_amount, 5 | 6) {
+            PaymentOutcome::Fail
+        } else {
+            PaymentOutcome::Success
+        });
+        let (status, info) = match outcome {
+            PaymentOutcome::Success => (
+                "SUCCESS",
+                json!({"actionCode":"0","responseCode":"00","description":"approved"}),
+            ),
+            PaymentOutcome::Fail => (
+                "FAIL",
+                json!({"actionCode":"116","responseCode":"51","description":"insufficient funds"}),
+            ),
+        };
+        let operation_id = formats::bank_id(now_ms);
+        let date = formats::operation_date(now_ms);
+        let record = json!({
+            "type": "PURCHASE",
+            "status": status,
+            "operationId": operation_id,
+            "ecomOperationId": new_uuid(),
+            "merchantRequestId": order.merchant_request_id,
+            "merchantId": order.merchant_id,
+            "hppOrderId": hpp_order_id,
+            "coinAmount": order.coin_amount,
+            "transactionType": 35,
+            "transactionCurrency": "980",
+            // Test terminals answer rrn "-1" and no approval code (bank-api.md §5 item 14).
+            "rrn": "-1",
+            "transactionResponseInfo": info,
+            "creationDateTime": date,
+            "transactionCreateDateTime": date,
+            "processingDateTime": date,
+            "paymentServiceType": "CARD",
+            "paymentSystem": "MASTERCARD",
+            "productType": "ECOM",
+            "cardNumberMask": TEST_CARD_MASK,
+        });
+        let Value::Object(record) = record else {
+            return Err("internal: record is not an object".into());
+        };
+        order.status = status.into();
+        order.operation_ids.push(operation_id.clone());
+        let callback = order.notification_url.clone().map(|url| {
+            (
+                url,
+                order.notification_encryption,
+                order.merchant_key,
+                order.to_value(Value::Object(record.clone())),
+            )
+        });
+        let merchant_id = order.merchant_id.clone();
+        let key = (merchant_id.clone(), order.merchant_request_id.clone());
+        state
+            .operation_request_ids
+            .entry(key)
+            .or_insert_with(|| operation_id.clone());
+        state.operations.insert(
+            operation_id,
+            Operation {
+                merchant_id,
+                record,
+                fingerprint: None,
+            },
+        );
+        drop(guard);
+        // In the HPP callback `operations` is one object, not an array (bank-api.md §3.6).
+        Ok(callback.and_then(|(url, encrypt, key, doc)| delivery(&url, encrypt, &key, &doc)))
+    }
+
+    /// `POST …/payments/v3/refund` (bank-api.md §3.4).
+    fn refund(&self, request: &Request, caller: &Caller, ctx: &Ctx<'_>) -> Handled {
+        let body = match Self::decrypt_body(request, caller) {
+            Ok(b) => b,
+            Err(code) => return ctx.error(code).into(),
+        };
+        let refund = match validate::refund(&body) {
+            Ok(r) => r,
+            Err(e) => return ctx.invalid(&e).into(),
+        };
+        if refund.merchant_id != caller.merchant_id {
+            return ctx.error("b_user_merchant_request_mismatch").into();
+        }
+        let now_ms = self.now_ms();
+        let outcome = self.apply_refund(&refund, caller, now_ms);
+        match outcome {
+            Ok((answer, settled)) => {
+                let deliveries = settled
+                    .and_then(|doc| {
+                        delivery(
+                            refund.notification_url.as_deref()?,
+                            refund.notification_encryption,
+                            &caller.merchant_key,
+                            &doc,
+                        )
+                    })
+                    .into_iter()
+                    .collect();
+                Handled {
+                    response: encrypted(&caller.merchant_key, &answer, ctx),
+                    deliveries,
+                }
+            }
+            Err(code) => ctx.error(code).into(),
+        }
+    }
+
+    /// The refund rules under one lock. Returns the answer (status PENDING for a new refund)
+    /// and, for a new refund, the settled record for the callback.
+    fn apply_refund(
+        &self,
+        refund: &RefundRequest,
+        caller: &Caller,
+        now_ms: i64,
+    ) -> Result<(Value, Option<Value>), &'static str> {
+        let mut state = lock(&self.state);
+        let state = &mut *state;
+        let key = (
+            caller.merchant_id.clone(),
+            refund.merchant_request_id.clone(),
+        );
+        if let Some(existing) = state
+            .operation_request_ids
+            .get(&key)
+            .and_then(|id| state.operations.get(id))
+        {
+            // Idempotency: the same refund again is the same operation; anything else reusing
+            // the merchantRequestId is a conflict.
+            return if existing.fingerprint.as_deref() == Some(refund.fingerprint.as_str()) {
+                Ok((Value::Object(existing.record.clone()), None))
+            } else {
+                Err("b_duplicate_field_value")
+            };
+        }
+        let original = state
+            .operations
+            .get(&refund.operation_id)
+            .filter(|op| op.merchant_id == caller.merchant_id)
+            .ok_or("b_operation_not_found")?;
+        if original.text("type") != Some("PURCHASE") || original.text("status") != Some("SUCCESS") {
+            return Err("b_payment_invalid_refund_status");
+        }
+        let original_amount = original
+            .record
+            .get("coinAmount")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let hpp_order_id = original.text("hppOrderId").map(str::to_owned);
+        let original_ecom_id = original
+            .record
+            .get("ecomOperationId")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let stale = UtcTime::parse_bank(&refund.date)
+            .map_or(true, |d| d.since(utc(now_ms)).abs() > MAX_DATE_SKEW_SECS);
+        let refunded: u64 = state
+            .operations
+            .values()
+            .filter(|op| {
+                op.text("originalOperationId") == Some(refund.operation_id.as_str())
+                    && op.text("status") != Some("FAIL")
+            })
+            .filter_map(|op| op.record.get("coinAmount").and_then(Value::as_u64))
+            .sum();
+        if !stale && refunded.saturating_add(refund.coin_amount) > original_amount {
+            return Err("b_payment_invalid_refund_amount");
+        }
+        let operation_id = formats::bank_id(now_ms);
+        let date = formats::operation_date(now_ms);
+        let mut record = json!({
+            "type": "REFUND",
+            "status": "PENDING",
+            "operationId": operation_id,
+            "ecomOperationId": new_uuid(),
+            "merchantRequestId": refund.merchant_request_id,
+            "merchantId": caller.merchant_id,
+            "coinAmount": refund.coin_amount,
+            "transactionType": 76,
+            "transactionCurrency": "980",
+            "rrn": "-1",
+            "originalOperationId": refund.operation_id,
+            "originalCoinAmount": original_amount,
+            "originalEcomOperationId": original_ecom_id,
+            "rrnOriginal": "-1",
+            "productType": "ECOM",
+            "creationDateTime": date,
+            "modificationDateTime": date,
+        });
+        if let Some(comment) = &refund.merchant_comment {
+            record["comment"] = json!(comment);
+        }
+        if let Some(url) = &refund.notification_url {
+            record["notificationUrl"] = json!(url);
+            record["notificationEncryption"] = json!(refund.notification_encryption);
+        }
+        if let Some(id) = &hpp_order_id {
+            record["hppOrderId"] = json!(id);
+        }
+        let answer;
+        if stale {
+            record["status"] = json!("FAIL");
+            record["errorDetails"] = json!("b_security_time_in_request_not_correct");
+            answer = record.clone();
+        } else {
+            answer = record.clone();
+            // Settled at once: the answer says PENDING, every later read the outcome. The
+            // bank's test table: refunds of 17 or 18 kopecks fail.
+            let ok = !matches!(refund.coin_amount, 17 | 18);
+            record["status"] = json!(if ok { "SUCCESS" } else { "FAIL" });
+            record["transactionResponseInfo"] = if ok {
+                json!({"actionCode":"0","responseCode":"00","description":"approved"})
+            } else {
+                json!({"actionCode":"909","responseCode":"96","description":"refund declined"})
+            };
+            if let (true, Some(order)) = (
+                ok,
+                hpp_order_id
+                    .as_ref()
+                    .and_then(|id| state.orders.get_mut(id)),
+            ) {
+                let total = refunded.saturating_add(refund.coin_amount);
+                // A full refund leaves no documented status but CANCELED [inferred].
+                order.status = if total < original_amount {
+                    "PARTIAL_REFUND"
+                } else {
+                    "CANCELED"
+                }
+                .into();
+            }
+        }
+        if let Some(order) = hpp_order_id
+            .as_ref()
+            .and_then(|id| state.orders.get_mut(id))
+        {
+            order.operation_ids.push(operation_id.clone());
+        }
+        let Value::Object(stored) = record.clone() else {
+            return Err("b_unknown_error");
+        };
+        state
+            .operation_request_ids
+            .insert(key, operation_id.clone());
+        state.operations.insert(
+            operation_id,
+            Operation {
+                merchant_id: caller.merchant_id.clone(),
+                record: stored,
+                fingerprint: Some(refund.fingerprint.clone()),
+            },
+        );
+        Ok((answer, (!stale).then_some(record)))
+    }
+
+    /// `POST …/payments/v1/operations` and `…/operation/by_merchant_request_id` (§3.5).
+    fn lookup(&self, request: &Request, caller: &Caller, ctx: &Ctx<'_>) -> Response {
+        let body = match Self::decrypt_body(request, caller) {
+            Ok(b) => b,
+            Err(code) => return ctx.error(code),
+        };
+        let by_id = request.path == OPERATION_BY_ID_PATH;
+        let key = match validate::lookup_key(&body, if by_id { "id" } else { "merchantRequestId" })
+        {
+            Ok(k) => k,
+            Err(e) => return ctx.invalid(&e),
+        };
+        let record = {
+            let state = lock(&self.state);
+            let id = if by_id {
+                Some(&key)
+            } else {
+                state
+                    .operation_request_ids
+                    .get(&(caller.merchant_id.clone(), key))
+            };
+            match id
+                .and_then(|id| state.operations.get(id))
+                .filter(|op| op.merchant_id == caller.merchant_id)
+            {
+                Some(op) => Value::Object(op.record.clone()),
+                None => return ctx.error("b_operation_not_found"),
+            }
+        };
+        encrypted(&caller.merchant_key, &record, ctx)
+    }
+
+    /// The JSON object inside an encrypted body: a compact JWE to the session's key.
+    fn decrypt_body(
+        request: &Request,
+        caller: &Caller,
+    ) -> Result<Map<String, Value>, &'static str> {
+        let text =
+            std::str::from_utf8(&request.body).map_err(|_| "b_encryptor_failed_decrypt_message")?;
+        let plain = crypto::decrypt_to_vec(&caller.server_key, text)
+            .map_err(|_| "b_encryptor_failed_decrypt_message")?;
+        parse_object(&plain)
+    }
+
+    /// A plain-text summary of an order for the HPP page, or `None` if unknown.
+    pub(crate) fn order_summary(&self, hpp_order_id: &str) -> Option<(u64, String)> {
+        lock(&self.state)
+            .orders
+            .get(hpp_order_id)
+            .map(|o| (o.coin_amount, o.status.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CreateOrder, OperationQuery, Refund};
+    use crate::protocol::{self, HttpRequest, HttpResponse, Reply};
+    use crate::session::Session as ClientSession;
+    use crate::simulator::errors::code_of;
+
+    const CODE: &str = "a51e68aa-c6fa-11ed-afa1-0242ac120005";
+    const MERCHANT: &str = "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a";
+
+    struct Fixture {
+        bank: Bank,
+        key: PrivateJwk,
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            token_ttl_secs: 86_400,
+            new_authorization_invalidates_previous: true,
+            superseded_code: "b_used_token".into(),
+        }
+    }
+
+    fn fixture_with(policy: Policy) -> Fixture {
+        let bank = Bank::new(policy, "http://127.0.0.1:1");
+        let key = PrivateJwk::generate(&mut os_rng()).unwrap();
+        bank.register(MerchantRegistration {
+            service_code: CODE.into(),
+            merchant_id: MERCHANT.into(),
+            public_key: *key.public_jwk(),
+        });
+        Fixture { bank, key }
+    }
+
+    fn fixture() -> Fixture {
+        fixture_with(policy())
+    }
+
+    fn to_request(r: &HttpRequest) -> Request {
+        let mut headers: Vec<(&str, &str)> =
+            r.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        headers.push(("content-type", r.content_type));
+        Request::post(r.path, &headers, &r.body)
+    }
+
+    fn to_response(r: &Response) -> HttpResponse {
+        HttpResponse {
+            status: r.status,
+            content_type: r.content_type.clone(),
+            request_id: r
+                .headers
+                .iter()
+                .find(|(n, _)| n == "x-request_id")
+                .map(|(_, v)| v.clone()),
+            body: r.body.clone(),
+        }
+    }
+
+    fn raw(bank: &Bank, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        bank.handle(&Request::post(path, headers, body.as_bytes()))
+            .response
+    }
+
+    fn code(r: &Response) -> (u16, String) {
+        (
+            r.status,
+            code_of(&r.json_body()).unwrap_or("none").to_owned(),
+        )
+    }
+
+    impl Fixture {
+        fn authorize_raw(&self) -> Response {
+            let r = protocol::authorize_request(CODE, "v1");
+            self.bank.handle(&to_request(&r)).response
+        }
+
+        fn authorize(&self) -> ClientSession {
+            let response = self.authorize_raw();
+            protocol::read_authorize_response(&to_response(&response), &self.key, self.bank.now())
+                .unwrap()
+        }
+
+        fn call<C: protocol::Call>(&self, call: &C, session: &ClientSession) -> Handled {
+            let request = protocol::call_request(call, session, "v1", self.bank.now()).unwrap();
+            self.bank.handle(&to_request(&request))
+        }
+
+        fn done<C: protocol::Call>(&self, call: &C, session: &ClientSession) -> C::Output {
+            let handled = self.call(call, session);
+            match protocol::read_call_response::<C::Output>(
+                &to_response(&handled.response),
+                &self.key,
+            ) {
+                Ok(Reply::Done(out)) => out,
+                Ok(_) => panic!(
+                    "not done: {}",
+                    String::from_utf8_lossy(&handled.response.body)
+                ),
+                Err(e) => panic!("{e}: {}", String::from_utf8_lossy(&handled.response.body)),
+            }
+        }
+
+        fn session_headers<'a>(&self, s: &'a ClientSession) -> Vec<(&'static str, &'a str)> {
+            vec![
+                ("x-api_version", "v1"),
+                ("x-device_id", s.device_id.as_str()),
+                ("x-refresh_token", s.refresh_token.expose()),
+            ]
+        }
+
+        fn order(&self, session: &ClientSession, amount: u64) -> crate::model::Order {
+            self.done(
+                &CreateOrder::purchase(
+                    MERCHANT,
+                    amount,
+                    "cust-1",
+                    "https://shop/ok",
+                    "https://shop/fail",
+                ),
+                session,
+            )
+        }
+
+        fn paid_operation(&self, session: &ClientSession, amount: u64) -> (String, String) {
+            let order = self.order(session, amount);
+            self.bank
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
+                .unwrap();
+            let data = self.done(
+                &crate::model::OrderQuery {
+                    hpp_order_id: order.hpp_order_id.clone(),
+                },
+                session,
+            );
+            (
+                order.hpp_order_id,
+                data.operations[0].operation_id.clone().unwrap(),
+            )
+        }
+    }
+
+    fn b64_decode(text: &str) -> Vec<u8> {
+        let mut out = vec![0u8; text.len()];
+        let n = alliancepay_jose::b64::decode(text.as_bytes(), &mut out)
+            .unwrap()
+            .len();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn authorization_payload_has_the_bank_members_order_and_header() {
+        let f = fixture();
+        let response = f.authorize_raw();
+        assert_eq!(response.status, 200);
+        let token = response.json_body()["jwe"].as_str().unwrap().to_owned();
+        let header = String::from_utf8(b64_decode(token.split('.').next().unwrap())).unwrap();
+        assert!(
+            header.starts_with(r#"{"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{"kty":"EC","#),
+            "{header}"
+        );
+        assert!(!header.contains("kid") && !header.contains("cty") && !header.contains("zip"));
+        let plain = crypto::decrypt_to_vec(&f.key, &token).unwrap();
+        let text = std::str::from_utf8(&plain).unwrap();
+        let order: Vec<usize> = [
+            "\"refreshToken\"",
+            "\"authToken\"",
+            "\"deviceId\"",
+            "\"serverPublic\"",
+            "\"tokenExpirationDateTime\"",
+            "\"tokenExpiration\"",
+        ]
+        .iter()
+        .map(|m| {
+            text.find(m)
+                .unwrap_or_else(|| panic!("{m} missing in {text}"))
+        })
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let value: Value = serde_json::from_str(text).unwrap();
+        let public: Vec<&String> = value["serverPublic"].as_object().unwrap().keys().collect();
+        assert_eq!(public.len(), 4, "{public:?}");
+        let utc = value["tokenExpirationDateTime"].as_str().unwrap();
+        let kyiv = value["tokenExpiration"].as_str().unwrap();
+        assert_eq!(
+            UtcTime::parse_bank(utc).unwrap(),
+            UtcTime::parse_bank(kyiv).unwrap()
+        );
+        assert_eq!(UtcTime::parse_bank(utc).unwrap(), f.bank.now().plus(86_400));
+        assert_eq!(f.bank.authorizations(), 1);
+    }
+
+    #[test]
+    fn authorization_refusals() {
+        let f = fixture();
+        let path = AUTHORIZE_PATH;
+        for version in API_VERSIONS {
+            assert_eq!(
+                raw(
+                    &f.bank,
+                    path,
+                    &[("x-api_version", version)],
+                    &format!(r#"{{"serviceCode":"{CODE}"}}"#)
+                )
+                .status,
+                200
+            );
+        }
+        let v1 = [("x-api_version", "v1")];
+        assert_eq!(
+            code(&raw(&f.bank, path, &v1, r#"{"serviceCode":"nope"}"#)),
+            (200, "b_virtual_device_not_found".into())
+        );
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                path,
+                &v1,
+                r#"{"serviceCode":"x","clientPublicKey":"k"}"#
+            )),
+            (400, "b_request_is_not_correct".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, path, &v1, r#"{"serviceCode":""}"#)),
+            (400, "b_request_is_not_correct".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, path, &v1, "{")),
+            (400, "b_error_parse_json".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, path, &[("x-api_version", "v2")], "{}")),
+            (200, "b_invalid_request".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, path, &[], "{}")),
+            (200, "b_invalid_request".into())
+        );
+        let mut query = Request::post(
+            path,
+            &v1,
+            format!(r#"{{"serviceCode":"{CODE}"}}"#).as_bytes(),
+        );
+        query.query = Some(format!("serviceCode={CODE}"));
+        assert_eq!(
+            code(&f.bank.handle(&query).response),
+            (400, "b_request_is_not_correct".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, "/api-gateway/other", &v1, "{}")),
+            (404, "b_service_unavailable".into())
+        );
+        f.bank.lock_service_code(CODE);
+        assert_eq!(
+            code(&f.authorize_raw()),
+            (401, "b_auth_token_expired".into())
+        );
+        assert_eq!(f.bank.authorizations(), 3);
+    }
+
+    #[test]
+    fn request_id_is_echoed_or_generated() {
+        let f = fixture();
+        let r = raw(
+            &f.bank,
+            AUTHORIZE_PATH,
+            &[("x-api_version", "v1"), ("x-request_id", "rid-7")],
+            r#"{"serviceCode":"nope"}"#,
+        );
+        assert_eq!(r.json_body()["requestId"], "rid-7");
+        assert!(r.headers.contains(&("x-request_id".into(), "rid-7".into())));
+        let r = raw(
+            &f.bank,
+            AUTHORIZE_PATH,
+            &[("x-api_version", "v1")],
+            r#"{"serviceCode":"nope"}"#,
+        );
+        assert_eq!(r.json_body()["requestId"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn session_policy() {
+        let f = fixture();
+        let old = f.authorize();
+        let new = f.authorize();
+        let query = |s: &ClientSession| {
+            code(&raw(
+                &f.bank,
+                ORDER_DATA_PATH,
+                &f.session_headers(s),
+                r#"{"hppOrderId":"1773131702417Qm3vTz8_kLp"}"#,
+            ))
+        };
+        assert_eq!(query(&old), (401, "b_used_token".into()));
+        assert_eq!(query(&new), (404, "b_hpp_order_not_found".into()));
+        let mut wrong = f.session_headers(&new);
+        wrong[2].1 = "0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f";
+        assert_eq!(
+            code(&raw(&f.bank, ORDER_DATA_PATH, &wrong, "{}")),
+            (401, "b_used_token".into())
+        );
+        wrong[1].1 = "e4d2c1b0-9a8f-47e6-b5d4-c3b2a1908f7e";
+        assert_eq!(
+            code(&raw(&f.bank, ORDER_DATA_PATH, &wrong, "{}")),
+            (401, "b_unknown_device".into())
+        );
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                ORDER_DATA_PATH,
+                &[("x-api_version", "V1")],
+                "{}"
+            )),
+            (200, "b_refresh_token_absent".into())
+        );
+        f.bank.advance_clock(86_399);
+        assert_eq!(query(&new), (404, "b_hpp_order_not_found".into()));
+        f.bank.advance_clock(1);
+        assert_eq!(query(&new), (401, "b_expired_token".into()));
+        let fresh = f.authorize();
+        f.bank.expire_sessions();
+        assert_eq!(query(&fresh), (401, "b_expired_token".into()));
+        let fresh = f.authorize();
+        f.bank.forget_sessions();
+        assert_eq!(query(&fresh), (401, "b_session_doesnt_exist".into()));
+        let fresh = f.authorize();
+        f.bank.lock_service_code(CODE);
+        assert_eq!(query(&fresh), (401, "b_auth_token_expired".into()));
+    }
+
+    #[test]
+    fn superseding_is_configurable() {
+        let f = fixture_with(Policy {
+            new_authorization_invalidates_previous: false,
+            ..policy()
+        });
+        let (a, b) = (f.authorize(), f.authorize());
+        for s in [&a, &b] {
+            assert_eq!(
+                f.order(s, 100).order_status,
+                crate::model::OrderStatus::Pending
+            );
+        }
+        let f = fixture_with(Policy {
+            superseded_code: "b_previous_auth_token_expired".into(),
+            ..policy()
+        });
+        let old = f.authorize();
+        f.authorize();
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                ORDER_DATA_PATH,
+                &f.session_headers(&old),
+                "{}"
+            )),
+            (401, "b_previous_auth_token_expired".into())
+        );
+    }
+
+    #[test]
+    fn create_order_answers_in_bank_format_and_enforces_rules() {
+        let f = fixture();
+        let s = f.authorize();
+        let request = CreateOrder::purchase(
+            MERCHANT,
+            125_050,
+            "cust-1",
+            "https://shop/ok",
+            "https://shop/fail",
+        );
+        let response = f.call(&request, &s).response;
+        assert_eq!(response.status, 200);
+        let order = response.json_body();
+        let id = order["hppOrderId"].as_str().unwrap();
+        assert!(
+            id.len() == 24 && id[..13].bytes().all(|b| b.is_ascii_digit()),
+            "{id}"
+        );
+        assert_eq!(order["orderStatus"], "PENDING");
+        assert_eq!(
+            order["merchantRequestId"].as_str(),
+            Some(request.merchant_request_id.as_str())
+        );
+        assert!(order["redirectUrl"].as_str().unwrap().ends_with(id));
+        let created = UtcTime::parse_bank(order["createDate"].as_str().unwrap()).unwrap();
+        let expires = UtcTime::parse_bank(order["expiredOrderDate"].as_str().unwrap()).unwrap();
+        assert_eq!(expires.since(created), 86_400);
+        assert!(order.get("operations").is_none());
+        // The same merchantRequestId again.
+        assert_eq!(
+            code(&f.call(&request, &s).response),
+            (400, "b_duplicate_field_value".into())
+        );
+        // Another merchant's id.
+        let other = CreateOrder {
+            merchant_id: "someone-else".into(),
+            ..CreateOrder::purchase(MERCHANT, 1, "c", "https://s/ok", "https://s/f")
+        };
+        assert_eq!(
+            code(&f.call(&other, &s).response),
+            (400, "b_user_merchant_request_mismatch".into())
+        );
+        // null and "" for optional members, straight on the wire.
+        let headers = f.session_headers(&s);
+        let mut body = serde_json::to_value(CreateOrder::purchase(
+            MERCHANT,
+            1,
+            "c",
+            "https://s/ok",
+            "https://s/f",
+        ))
+        .unwrap();
+        body["priorityBankCode"] = Value::Null;
+        let r = raw(&f.bank, CREATE_ORDER_PATH, &headers, &body.to_string());
+        assert_eq!(code(&r), (400, "b_request_is_not_correct".into()));
+        assert_eq!(r.json_body()["msgAttrs"]["field"], "priorityBankCode");
+        body["priorityBankCode"] = json!("");
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                CREATE_ORDER_PATH,
+                &headers,
+                &body.to_string()
+            )),
+            (400, "b_request_is_not_correct".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, CREATE_ORDER_PATH, &headers, "[1]")),
+            (400, "b_request_is_not_correct".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, CREATE_ORDER_PATH, &headers, "{\"a\":")),
+            (400, "b_error_parse_json".into())
+        );
+    }
+
+    #[test]
+    fn order_data_pay_and_expiry() {
+        let f = fixture();
+        let s = f.authorize();
+        let order = f.order(&s, 125_050);
+        let query = crate::model::OrderQuery {
+            hpp_order_id: order.hpp_order_id.clone(),
+        };
+        let data = f.call(&query, &s).response.json_body();
+        assert_eq!(data["operations"], json!([]));
+        assert_eq!(
+            f.bank
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success)),
+            Ok(None)
+        );
+        let data = f.call(&query, &s).response.json_body();
+        assert_eq!(data["orderStatus"], "SUCCESS");
+        let op = &data["operations"][0];
+        assert_eq!(
+            (
+                op["type"].as_str(),
+                op["status"].as_str(),
+                op["transactionType"].as_u64()
+            ),
+            (Some("PURCHASE"), Some("SUCCESS"), Some(35))
+        );
+        assert_eq!(
+            (op["rrn"].as_str(), op["coinAmount"].as_u64()),
+            (Some("-1"), Some(125_050))
+        );
+        assert!(
+            f.bank
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Fail))
+                .unwrap_err()
+                .contains("not PENDING")
+        );
+        assert!(f.bank.pay("nope", None).is_err());
+        // Amount 5 fails by the bank's test table.
+        let five = f.order(&s, 5);
+        f.bank.pay(&five.hpp_order_id, None).unwrap();
+        assert_eq!(f.bank.order_summary(&five.hpp_order_id).unwrap().1, "FAIL");
+        // A pending order expires by the simulated clock; a paid one stays readable.
+        let pending = f.order(&s, 100);
+        f.bank.advance_clock(86_400);
+        let s = f.authorize();
+        let r = f
+            .call(
+                &crate::model::OrderQuery {
+                    hpp_order_id: pending.hpp_order_id.clone(),
+                },
+                &s,
+            )
+            .response;
+        assert_eq!(code(&r), (500, "b_hpp_order_expired".into()));
+        assert!(
+            f.bank
+                .pay(&pending.hpp_order_id, None)
+                .unwrap_err()
+                .contains("expired")
+        );
+        assert_eq!(f.call(&query, &s).response.status, 200);
+        // Another merchant cannot read it.
+        let other = PrivateJwk::generate(&mut os_rng()).unwrap();
+        f.bank.register(MerchantRegistration {
+            service_code: "other".into(),
+            merchant_id: "m-2".into(),
+            public_key: *other.public_jwk(),
+        });
+        let r = f
+            .bank
+            .handle(&to_request(&protocol::authorize_request("other", "v1")))
+            .response;
+        let s2 = protocol::read_authorize_response(&to_response(&r), &other, f.bank.now()).unwrap();
+        assert_eq!(
+            code(&f.call(&query, &s2).response),
+            (404, "b_hpp_order_not_found".into())
+        );
+    }
+
+    #[test]
+    fn callbacks_are_plain_or_encrypted_with_one_operation_object() {
+        let f = fixture();
+        let s = f.authorize();
+        for encrypt in [false, true] {
+            let mut request =
+                CreateOrder::purchase(MERCHANT, 300, "c", "https://s/ok", "https://s/f");
+            request.notification_url = Some("http://127.0.0.1:9/hook".into());
+            request.notification_encryption = Some(encrypt);
+            let order = f.done(&request, &s);
+            let delivery = f
+                .bank
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
+                .unwrap()
+                .unwrap();
+            assert_eq!(delivery.url, "http://127.0.0.1:9/hook");
+            let body: Value = serde_json::from_slice(&delivery.body).unwrap();
+            let doc: Value = if encrypt {
+                serde_json::from_slice(
+                    &crypto::decrypt_to_vec(&f.key, body["jwe"].as_str().unwrap()).unwrap(),
+                )
+                .unwrap()
+            } else {
+                body
+            };
+            assert_eq!(
+                doc["hppOrderId"].as_str(),
+                Some(order.hpp_order_id.as_str())
+            );
+            assert_eq!(doc["orderStatus"], "SUCCESS");
+            assert!(doc["operations"].is_object(), "{doc}");
+            assert!(matches!(
+                crate::callback::parse_callback(&delivery.body, &f.key),
+                Ok(crate::Callback::Order(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn refunds() {
+        let f = fixture();
+        let s = f.authorize();
+        let (hpp_order_id, op_id) = f.paid_operation(&s, 10_000);
+        // Partial refund: answered PENDING, settled SUCCESS, order PARTIAL_REFUND.
+        let refund = Refund::new(MERCHANT, &op_id, 2_500);
+        let answer = f.done(&refund, &s);
+        assert_eq!(
+            (
+                answer.kind.as_deref(),
+                answer.status.as_deref(),
+                answer.coin_amount
+            ),
+            (Some("REFUND"), Some("PENDING"), Some(2_500))
+        );
+        assert_eq!(answer.other["transactionType"], 76);
+        assert_eq!(
+            answer.other["originalOperationId"].as_str(),
+            Some(op_id.as_str())
+        );
+        let refund_id = answer.operation_id.clone().unwrap();
+        let looked_up = f.done(
+            &OperationQuery::ById {
+                id: refund_id.clone(),
+            },
+            &s,
+        );
+        assert_eq!(looked_up.status.as_deref(), Some("SUCCESS"));
+        let by_request = f.done(
+            &OperationQuery::ByMerchantRequestId {
+                merchant_request_id: refund.merchant_request_id.clone(),
+            },
+            &s,
+        );
+        assert_eq!(by_request.operation_id.as_deref(), Some(refund_id.as_str()));
+        assert_eq!(
+            f.bank.order_summary(&hpp_order_id).unwrap().1,
+            "PARTIAL_REFUND"
+        );
+        // The same refund again (fresh date) is the same operation, not a second refund.
+        f.bank.advance_clock(5);
+        let again = f.done(&refund, &s);
+        assert_eq!(again.operation_id.as_deref(), Some(refund_id.as_str()));
+        // The same merchantRequestId with another body.
+        let conflict = Refund {
+            coin_amount: 100,
+            ..refund.clone()
+        };
+        assert_eq!(
+            code(&f.call(&conflict, &s).response),
+            (400, "b_duplicate_field_value".into())
+        );
+        // More than what is left.
+        assert_eq!(
+            code(&f.call(&Refund::new(MERCHANT, &op_id, 7_501), &s).response),
+            (400, "b_payment_invalid_refund_amount".into())
+        );
+        // A failing refund (17 kopecks) does not count against the total.
+        let failing = f.done(&Refund::new(MERCHANT, &op_id, 17), &s);
+        let failing = f.done(
+            &OperationQuery::ById {
+                id: failing.operation_id.unwrap(),
+            },
+            &s,
+        );
+        assert_eq!(failing.status.as_deref(), Some("FAIL"));
+        // The rest: the order is fully refunded.
+        f.done(&Refund::new(MERCHANT, &op_id, 7_500), &s);
+        assert_eq!(f.bank.order_summary(&hpp_order_id).unwrap().1, "CANCELED");
+        assert_eq!(
+            code(&f.call(&Refund::new(MERCHANT, &op_id, 1), &s).response),
+            (400, "b_payment_invalid_refund_amount".into())
+        );
+        // Refunding a refund, an unknown operation, a failed purchase.
+        assert_eq!(
+            code(&f.call(&Refund::new(MERCHANT, &refund_id, 1), &s).response),
+            (400, "b_payment_invalid_refund_status".into())
+        );
+        assert_eq!(
+            code(&f.call(&Refund::new(MERCHANT, "nope", 1), &s).response),
+            (404, "b_operation_not_found".into())
+        );
+        let five = f.order(&s, 5);
+        f.bank.pay(&five.hpp_order_id, None).unwrap();
+        let five = f.done(
+            &crate::model::OrderQuery {
+                hpp_order_id: five.hpp_order_id,
+            },
+            &s,
+        );
+        let failed_op = five.operations[0].operation_id.clone().unwrap();
+        assert_eq!(
+            code(&f.call(&Refund::new(MERCHANT, &failed_op, 1), &s).response),
+            (400, "b_payment_invalid_refund_status".into())
+        );
+        assert_eq!(
+            code(&f.call(&Refund::new("m-x", &op_id, 1), &s).response),
+            (400, "b_user_merchant_request_mismatch".into())
+        );
+    }
+
+    #[test]
+    fn refund_date_far_from_the_clock_is_an_operation_error() {
+        let f = fixture();
+        let s = f.authorize();
+        let (_, op_id) = f.paid_operation(&s, 1_000);
+        let refund = Refund::new(MERCHANT, &op_id, 100);
+        // Built 11 minutes in the past.
+        let request = protocol::call_request(&refund, &s, "v1", f.bank.now().plus(-660)).unwrap();
+        let response = f.bank.handle(&to_request(&request)).response;
+        let Ok(Reply::Done(op)) =
+            protocol::read_call_response::<crate::Operation>(&to_response(&response), &f.key)
+        else {
+            panic!()
+        };
+        assert_eq!(op.status.as_deref(), Some("FAIL"));
+        assert_eq!(
+            op.other["errorDetails"],
+            "b_security_time_in_request_not_correct"
+        );
+        // 9 minutes is fine.
+        let request = protocol::call_request(
+            &Refund::new(MERCHANT, &op_id, 100),
+            &s,
+            "v1",
+            f.bank.now().plus(-540),
+        )
+        .unwrap();
+        let response = f.bank.handle(&to_request(&request)).response;
+        let Ok(Reply::Done(op)) =
+            protocol::read_call_response::<crate::Operation>(&to_response(&response), &f.key)
+        else {
+            panic!()
+        };
+        assert_eq!(op.status.as_deref(), Some("PENDING"));
+    }
+
+    #[test]
+    fn encrypted_bodies_must_be_for_the_current_session_key() {
+        let f = fixture();
+        let old = f.authorize();
+        let (_, op_id) = f.paid_operation(&old, 1_000);
+        let new = f.authorize();
+        // Encrypted to the old session's key, sent with the new session's headers.
+        let stale =
+            protocol::call_request(&Refund::new(MERCHANT, &op_id, 1), &old, "v1", f.bank.now())
+                .unwrap();
+        let mut request = to_request(&stale);
+        request
+            .headers
+            .retain(|(n, _)| n != "x-device_id" && n != "x-refresh_token");
+        request
+            .headers
+            .push(("x-device_id".into(), new.device_id.clone()));
+        request.headers.push((
+            "x-refresh_token".into(),
+            new.refresh_token.expose().to_owned(),
+        ));
+        assert_eq!(
+            code(&f.bank.handle(&request).response),
+            (200, "b_encryptor_failed_decrypt_message".into())
+        );
+        // Plain JSON where a JWE belongs.
+        let headers = f.session_headers(&new);
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                REFUND_PATH,
+                &headers,
+                r#"{"merchantRequestId":"x"}"#
+            )),
+            (200, "b_encryptor_failed_decrypt_message".into())
+        );
+        assert_eq!(
+            code(&raw(&f.bank, OPERATION_BY_ID_PATH, &headers, "a.b.c.d.e")),
+            (200, "b_encryptor_failed_decrypt_message".into())
+        );
+        // Lookups of unknown operations.
+        assert_eq!(
+            code(
+                &f.call(&OperationQuery::ById { id: "nope".into() }, &new)
+                    .response
+            ),
+            (404, "b_operation_not_found".into())
+        );
+        let by_request = OperationQuery::ByMerchantRequestId {
+            merchant_request_id: "nope".into(),
+        };
+        assert_eq!(
+            code(&f.call(&by_request, &new).response),
+            (404, "b_operation_not_found".into())
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Callback delivery (bank-api.md §3.6): POST the body to `notificationUrl` on a background
+//! thread, and on anything but HTTP 200 try again after 5 s, 30 s, 5 min, 30 min and 1 h
+//! (each multiplied by the configured scale); the first 200 ends it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// The bank's resend schedule, in seconds after each failed attempt.
+pub const RETRY_SCHEDULE_SECS: [u64; 5] = [5, 30, 300, 1800, 3600];
+
+/// One callback to deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// The order's or refund's `notificationUrl`.
+    pub url: String,
+    /// The JSON body: the plain document or `{"jwe": …}`.
+    pub body: Vec<u8>,
+}
+
+/// A stop signal that sleeping threads wake up for.
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Signals every waiter.
+    pub(crate) fn stop(&self) {
+        *super::lock(&self.stopped) = true;
+        self.wake.notify_all();
+    }
+
+    /// Whether [`Stop::stop`] was called.
+    pub(crate) fn is_stopped(&self) -> bool {
+        *super::lock(&self.stopped)
+    }
+
+    /// Sleeps up to `d`; `true` if stopped meanwhile.
+    fn sleep(&self, d: Duration) -> bool {
+        let guard = super::lock(&self.stopped);
+        let (guard, _) = self
+            .wake
+            .wait_timeout_while(guard, d, |stopped| !*stopped)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard
+    }
+}
+
+/// Sends callbacks and counts them.
+#[derive(Debug)]
+pub(crate) struct CallbackSender {
+    scale: f64,
+    agent: ureq::Agent,
+    stop: Arc<Stop>,
+    /// Callbacks answered with 200.
+    pub delivered: AtomicU64,
+    /// POSTs made, successful or not.
+    pub attempts: AtomicU64,
+}
+
+impl CallbackSender {
+    /// A sender whose waits are [`RETRY_SCHEDULE_SECS`] times `scale`.
+    pub(crate) fn new(scale: f64, stop: Arc<Stop>) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .max_redirects(0)
+            .user_agent("alliancepay-simulator")
+            .build();
+        Self {
+            scale: if scale.is_finite() && scale >= 0.0 {
+                scale
+            } else {
+                1.0
+            },
+            agent: ureq::Agent::new_with_config(config),
+            stop,
+            delivered: AtomicU64::new(0),
+            attempts: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts delivering `delivery` in the background.
+    pub(crate) fn send(self: &Arc<Self>, delivery: Delivery) {
+        let sender = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("alliancepay-sim-callback".into())
+            .spawn(move || sender.deliver(&delivery));
+        if let Err(e) = spawned {
+            log::warn!("simulator: could not start a callback thread: {e}");
+        }
+    }
+
+    fn post(&self, delivery: &Delivery) -> Result<u16, ureq::Error> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let response = self
+            .agent
+            .post(&delivery.url)
+            .header("Content-Type", "application/json")
+            .send(&delivery.body[..])?;
+        Ok(response.status().as_u16())
+    }
+
+    fn deliver(&self, delivery: &Delivery) {
+        let waits = RETRY_SCHEDULE_SECS
+            .iter()
+            .map(|s| Duration::from_secs_f64(*s as f64 * self.scale));
+        for (attempt, wait) in std::iter::once(Duration::ZERO).chain(waits).enumerate() {
+            if self.stop.sleep(wait) {
+                return;
+            }
+            match self.post(delivery) {
+                Ok(200) => {
+                    self.delivered.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                Ok(status) => log::info!(
+                    "simulator: callback attempt {} to {} got HTTP {status}",
+                    attempt + 1,
+                    delivery.url
+                ),
+                Err(e) => log::info!(
+                    "simulator: callback attempt {} to {} failed: {e}",
+                    attempt + 1,
+                    delivery.url
+                ),
+            }
+        }
+        log::warn!(
+            "simulator: gave up delivering a callback to {}",
+            delivery.url
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A receiver that answers 500 twice, then 200: three attempts, one delivery.
+    #[test]
+    fn retries_until_the_first_200() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let receiver = std::thread::spawn(move || {
+            let mut bodies = Vec::new();
+            for status in [500, 500, 200] {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (request, _) = super::super::http::read_request(&mut reader).unwrap();
+                bodies.push(request.body);
+                let mut out = stream;
+                let answer = super::super::http::Response::empty(status);
+                super::super::http::write_response(&mut out, &answer, false).unwrap();
+                out.flush().unwrap();
+            }
+            bodies
+        });
+        let sender = Arc::new(CallbackSender::new(0.0001, Arc::new(Stop::default())));
+        sender.deliver(&Delivery {
+            url,
+            body: b"{\"a\":1}".to_vec(),
+        });
+        assert_eq!(receiver.join().unwrap(), vec![b"{\"a\":1}".to_vec(); 3]);
+        assert_eq!(sender.attempts.load(Ordering::SeqCst), 3);
+        assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn stop_ends_the_schedule() {
+        let stop = Arc::new(Stop::default());
+        let sender = CallbackSender::new(1.0, Arc::clone(&stop));
+        stop.stop();
+        // Nothing listens on port 9 of loopback; the first attempt fails, the first wait stops.
+        sender.deliver(&Delivery {
+            url: "http://127.0.0.1:9/".into(),
+            body: Vec::new(),
+        });
+        assert_eq!(sender.attempts.load(Ordering::SeqCst), 0);
+    }
+}

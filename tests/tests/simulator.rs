@@ -1,0 +1,442 @@
+//! The local bank simulator over real loopback HTTP: load (200 concurrent clients), every fault
+//! kind on the wire, the control routes and callback delivery. The end-to-end client scenarios
+//! live in `http_e2e.rs`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::protocol::{
+    self, AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpRequest, HttpResponse, ORDER_DATA_PATH,
+};
+use alliancepay_http::simulator::{
+    Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
+};
+use alliancepay_http::{Client, ClientConfig, CreateOrder, Error, Transport, UreqTransport};
+use serde_json::Value;
+
+const MERCHANT: &str = "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a";
+
+/// The load test and the timing-sensitive fault test run one at a time (test threads share
+/// two cores).
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn key() -> PrivateJwk {
+    PrivateJwk::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)).unwrap()
+}
+
+fn registration(code: &str, key: &PrivateJwk) -> MerchantRegistration {
+    MerchantRegistration {
+        service_code: code.into(),
+        merchant_id: MERCHANT.into(),
+        public_key: *key.public_jwk(),
+    }
+}
+
+fn simulator(key: &PrivateJwk, scale: f64) -> Simulator {
+    Simulator::start(SimulatorConfig {
+        merchants: vec![registration("service-1", key)],
+        callback_retry_scale: scale,
+        ..SimulatorConfig::default()
+    })
+    .unwrap()
+}
+
+fn order() -> CreateOrder {
+    CreateOrder::purchase(
+        MERCHANT,
+        125_050,
+        "cust-1",
+        "https://shop.example/ok",
+        "https://shop.example/fail",
+    )
+}
+
+/// One request with a hand-written HTTP/1.1 client (`Connection: close`): status and body.
+fn raw_http(base_url: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(base_url.trim_start_matches("http://")).unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// (a) 200 clients, each with its own service code, agent and connection, all at once:
+/// authorize, create an order, read it back. Zero errors allowed.
+#[test]
+fn two_hundred_concurrent_clients_without_an_error() {
+    const CLIENTS: usize = 200;
+    let _alone = alone();
+    let key = key();
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: (0..CLIENTS)
+            .map(|i| registration(&format!("service-{i}"), &key))
+            .collect(),
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (barrier, key, base) = (Arc::clone(&barrier), key.clone(), sim.base_url());
+            std::thread::spawn(move || -> Result<(), String> {
+                let client = Client::new(ClientConfig::new(&base, &format!("service-{i}")), key);
+                barrier.wait();
+                let created = client
+                    .create_order(&order())
+                    .map_err(|e| format!("client {i}: create: {e}"))?;
+                let read = client
+                    .order_data(&created.hpp_order_id)
+                    .map_err(|e| format!("client {i}: read: {e}"))?;
+                if read.hpp_order_id != created.hpp_order_id {
+                    return Err(format!("client {i}: read another order"));
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let errors: Vec<String> = threads
+        .into_iter()
+        .filter_map(|t| t.join().unwrap_or_else(|_| Err("panicked".into())).err())
+        .collect();
+    let elapsed = started.elapsed();
+    println!(
+        "simulator load: {CLIENTS} concurrent clients, {} errors, {} requests, {} authorizations, {:.2} s",
+        errors.len(),
+        sim.requests(),
+        sim.authorizations(),
+        elapsed.as_secs_f64()
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(sim.authorizations(), CLIENTS as u64);
+    assert_eq!(sim.requests(), 3 * CLIENTS as u64);
+}
+
+fn authorize(transport: &UreqTransport, base: &str) -> Result<HttpResponse, String> {
+    transport
+        .send(base, &protocol::authorize_request("service-1", "v1"))
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn json(r: &HttpResponse) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// (b) Each fault kind, armed for 2 requests, shows on exactly 2 and then the bank answers.
+#[test]
+fn every_fault_takes_effect_exactly_times_times() {
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let base = sim.base_url();
+    let transport = UreqTransport::new(Duration::from_secs(10));
+    type Shows = Box<dyn Fn(&Result<HttpResponse, String>, Duration) -> bool>;
+    let kinds: Vec<(FaultKind, Shows)> = vec![
+        (
+            FaultKind::Latency(Duration::from_millis(1500)),
+            Box::new(|r, t| {
+                t >= Duration::from_millis(1500)
+                    && r.as_ref().is_ok_and(|r| json(r)["jwe"].is_string())
+            }),
+        ),
+        (
+            FaultKind::Status(503),
+            Box::new(|r, _| {
+                r.as_ref()
+                    .is_ok_and(|r| r.status == 503 && r.body.is_empty())
+            }),
+        ),
+        (
+            FaultKind::ErrorCode {
+                status: 503,
+                code: "b_server_is_overloaded".into(),
+            },
+            Box::new(|r, _| {
+                r.as_ref().is_ok_and(|r| {
+                    r.status == 503 && json(r)["msgCode"] == "b_server_is_overloaded"
+                })
+            }),
+        ),
+        (FaultKind::DropConnection, Box::new(|r, _| r.is_err())),
+        (
+            FaultKind::Unauthorized,
+            Box::new(|r, _| {
+                r.as_ref()
+                    .is_ok_and(|r| r.status == 401 && r.body.is_empty())
+            }),
+        ),
+        (
+            FaultKind::Html,
+            Box::new(|r, _| {
+                r.as_ref().is_ok_and(|r| {
+                    r.status == 502 && r.content_type.as_deref() == Some("text/html")
+                })
+            }),
+        ),
+        (
+            FaultKind::Truncated,
+            Box::new(|r, _| {
+                r.as_ref().is_ok_and(|r| {
+                    r.status == 200
+                        && r.content_type.as_deref() == Some("application/json")
+                        && json(r).is_null()
+                        && !r.body.is_empty()
+                })
+            }),
+        ),
+        (
+            FaultKind::WrongContentType,
+            Box::new(|r, _| {
+                r.as_ref()
+                    .is_ok_and(|r| r.content_type.as_deref() == Some("application/octet-stream"))
+            }),
+        ),
+        (
+            FaultKind::MissingJwe,
+            Box::new(|r, _| {
+                r.as_ref().is_ok_and(|r| {
+                    r.status == 200 && json(r)["token"].is_string() && json(r).get("jwe").is_none()
+                })
+            }),
+        ),
+        (
+            FaultKind::ApplyThenFail,
+            Box::new(|r, _| {
+                r.as_ref()
+                    .is_ok_and(|r| r.status == 500 && json(r)["msgCode"] == "b_unknown_error")
+            }),
+        ),
+    ];
+    let _alone = alone();
+    let mut authorizations = 0;
+    for (kind, shows) in kinds {
+        sim.inject(Fault::on(AUTHORIZE_PATH, 2, kind.clone()));
+        // Another path is not affected.
+        let other = HttpRequest {
+            path: ORDER_DATA_PATH,
+            headers: vec![("x-api_version", "v1".into())],
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+        };
+        let other = transport.send(&base, &other).unwrap();
+        assert_eq!(
+            json(&other)["msgCode"],
+            "b_refresh_token_absent",
+            "{kind:?}"
+        );
+        let before = sim.requests();
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let response = authorize(&transport, &base);
+            seen.push(shows(&response, started.elapsed()));
+        }
+        assert_eq!(seen, [true, true, false], "{kind:?}");
+        assert_eq!(sim.requests() - before, 3, "{kind:?}");
+        let normal = authorize(&transport, &base).unwrap();
+        assert!(
+            json(&normal)["jwe"].is_string(),
+            "{kind:?}: after the fault the bank answers"
+        );
+        // Faults that process the request authorize; the others must not.
+        let processes = matches!(
+            kind,
+            FaultKind::Latency(_)
+                | FaultKind::Truncated
+                | FaultKind::WrongContentType
+                | FaultKind::ApplyThenFail
+        );
+        assert_eq!(
+            sim.authorizations() - authorizations,
+            2 + 2 * u64::from(processes),
+            "{kind:?}"
+        );
+        authorizations = sim.authorizations();
+    }
+}
+
+#[test]
+fn path_filter_and_apply_then_fail_reconciliation() {
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key);
+    sim.inject(Fault::on(CREATE_ORDER_PATH, 1, FaultKind::ApplyThenFail));
+    let request = order();
+    // Authorization passes untouched; the order is created, then the answer is a 500.
+    let err = client.create_order(&request).unwrap_err();
+    assert!(err.outcome_unknown(), "{err}");
+    assert_eq!(
+        err.bank_error().map(|e| e.msg_code.as_str()),
+        Some("b_unknown_error")
+    );
+    // Proof the write happened: the same merchantRequestId is now a duplicate.
+    match client.create_order(&request) {
+        Err(Error::Bank(e)) => assert_eq!(
+            (e.status, e.msg_code.as_str()),
+            (400, "b_duplicate_field_value")
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.authorizations(), 1);
+}
+
+/// A callback receiver that answers the given statuses in turn, returning the bodies.
+fn receiver(statuses: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hooks/alliancepay",
+        listener.local_addr().unwrap()
+    );
+    let handle = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for status in statuses {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            bodies.push(String::from_utf8(body).unwrap());
+            let mut out = stream;
+            write!(
+                out,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+        }
+        bodies
+    });
+    (url, handle)
+}
+
+#[test]
+fn encrypted_callback_is_retried_until_200_and_control_routes_work() {
+    let key = key();
+    let sim = simulator(&key, 0.001);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key.clone());
+    let (url, hook) = receiver(vec![500, 503, 200]);
+    let mut request = order();
+    request.notification_url = Some(url);
+    request.notification_encryption = Some(true);
+    let created = client.create_order(&request).unwrap();
+    // Pay through the control route, as a test in another language would.
+    let (status, body) = raw_http(
+        &sim.base_url(),
+        "POST",
+        "/__sim/pay",
+        &format!(
+            r#"{{"hppOrderId":"{}","outcome":"SUCCESS"}}"#,
+            created.hpp_order_id
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let bodies = hook.join().unwrap();
+    assert_eq!(bodies.len(), 3);
+    assert!(bodies.iter().all(|b| b == &bodies[0]));
+    match client.parse_callback(bodies[0].as_bytes()).unwrap() {
+        alliancepay_http::Callback::Order(o) => {
+            assert_eq!(o.hpp_order_id, created.hpp_order_id);
+            assert_eq!(o.operations.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.callbacks_delivered() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!((sim.callbacks_delivered(), sim.callback_attempts()), (1, 3));
+    // Paying twice is refused; the other control routes answer.
+    assert!(
+        sim.pay(&created.hpp_order_id, PaymentOutcome::Fail)
+            .is_err()
+    );
+    let (status, stats) = raw_http(&sim.base_url(), "GET", "/__sim/stats", "");
+    assert_eq!(status, 200);
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["callbacksDelivered"], 1);
+    assert_eq!(
+        raw_http(
+            &sim.base_url(),
+            "POST",
+            "/__sim/advance-clock",
+            r#"{"secs":60}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        raw_http(&sim.base_url(), "POST", "/__sim/expire-sessions", "").0,
+        200
+    );
+    assert_eq!(
+        raw_http(
+            &sim.base_url(),
+            "POST",
+            "/__sim/fault",
+            r#"{"times":1,"kind":"unauthorized"}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(raw_http(&sim.base_url(), "POST", "/__sim/nope", "").0, 404);
+    let (status, page) = raw_http(
+        &sim.base_url(),
+        "GET",
+        &format!("/__sim/hpp/{}", created.hpp_order_id),
+        "",
+    );
+    assert!(status == 200 && page.contains("SUCCESS"), "{page}");
+}
+
+#[test]
+fn malformed_http_gets_a_clear_400() {
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    stream
+        .write_all(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 ") && answer.contains("Content-Length"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn shutdown_stops_serving() {
+    let key = key();
+    let mut sim = simulator(&key, 1.0);
+    let addr = sim.local_addr();
+    // An idle keep-alive connection is closed by shutdown.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    sim.shutdown();
+    let mut buf = [0u8; 1];
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    assert!(TcpStream::connect(addr).is_err());
+}
