@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use alliancepay_http::alliancepay_jose::PrivateJwk;
@@ -87,34 +87,49 @@ fn two_hundred_concurrent_clients_without_an_error() {
         ..SimulatorConfig::default()
     })
     .unwrap();
-    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let (start, done) = (Barrier::new(CLIENTS), Barrier::new(CLIENTS));
+    let held = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    let threads: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let (barrier, key, base) = (Arc::clone(&barrier), key.clone(), sim.base_url());
-            std::thread::spawn(move || -> Result<(), String> {
-                let client = Client::new(ClientConfig::new(&base, &format!("service-{i}")), key);
-                barrier.wait();
-                let created = client
-                    .create_order(&order())
-                    .map_err(|e| format!("client {i}: create: {e}"))?;
-                let read = client
-                    .order_data(&created.hpp_order_id)
-                    .map_err(|e| format!("client {i}: read: {e}"))?;
-                if read.hpp_order_id != created.hpp_order_id {
-                    return Err(format!("client {i}: read another order"));
-                }
-                Ok(())
+    let errors: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                let (start, done, held, sim, key) = (&start, &done, &held, &sim, key.clone());
+                scope.spawn(move || -> Result<(), String> {
+                    let client = Client::new(
+                        ClientConfig::new(&sim.base_url(), &format!("service-{i}")),
+                        key,
+                    );
+                    start.wait();
+                    let result = (|| {
+                        let created = client
+                            .create_order(&order())
+                            .map_err(|e| format!("client {i}: create: {e}"))?;
+                        let read = client
+                            .order_data(&created.hpp_order_id)
+                            .map_err(|e| format!("client {i}: read: {e}"))?;
+                        if read.hpp_order_id == created.hpp_order_id {
+                            Ok(())
+                        } else {
+                            Err(format!("client {i}: read another order"))
+                        }
+                    })();
+                    // Every client still holds its keep-alive connection here.
+                    if done.wait().is_leader() {
+                        held.store(sim.open_connections(), std::sync::atomic::Ordering::SeqCst);
+                    }
+                    result
+                })
             })
-        })
-        .collect();
-    let errors: Vec<String> = threads
-        .into_iter()
-        .filter_map(|t| t.join().unwrap_or_else(|_| Err("panicked".into())).err())
-        .collect();
+            .collect();
+        threads
+            .into_iter()
+            .filter_map(|t| t.join().unwrap_or_else(|_| Err("panicked".into())).err())
+            .collect()
+    });
     let elapsed = started.elapsed();
     println!(
-        "simulator load: {CLIENTS} concurrent clients, {} errors, {} requests, {} authorizations, {:.2} s",
+        "simulator load: {CLIENTS} concurrent clients, {} connections open at once, {} errors, {} requests, {} authorizations, {:.2} s",
+        held.load(std::sync::atomic::Ordering::SeqCst),
         errors.len(),
         sim.requests(),
         sim.authorizations(),
@@ -123,6 +138,7 @@ fn two_hundred_concurrent_clients_without_an_error() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(sim.authorizations(), CLIENTS as u64);
     assert_eq!(sim.requests(), 3 * CLIENTS as u64);
+    assert!(held.load(std::sync::atomic::Ordering::SeqCst) >= CLIENTS);
 }
 
 fn authorize(transport: &UreqTransport, base: &str) -> Result<HttpResponse, String> {

@@ -41,6 +41,7 @@ pub(crate) struct Policy {
     pub token_ttl_secs: i64,
     pub new_authorization_invalidates_previous: bool,
     pub superseded_code: String,
+    pub session_expiration_member: bool,
 }
 
 /// What [`Bank::handle`] produced: the answer, and callbacks to send once it is on its way.
@@ -452,8 +453,16 @@ impl Bank {
         }
         self.authorizations.fetch_add(1, Ordering::SeqCst);
         // Members in the bank's order (bank-api.md §1.2), hence written by hand.
+        let session_expiration = if self.policy.session_expiration_member {
+            format!(
+                r#","sessionExpiration":{}"#,
+                json_quote(&expires_at.to_bank_kyiv())
+            )
+        } else {
+            String::new()
+        };
         let payload = format!(
-            r#"{{"refreshToken":{},"authToken":{},"deviceId":{},"serverPublic":{server_public},"tokenExpirationDateTime":{},"tokenExpiration":{}}}"#,
+            r#"{{"refreshToken":{},"authToken":{},"deviceId":{},"serverPublic":{server_public},"tokenExpirationDateTime":{},"tokenExpiration":{}{session_expiration}}}"#,
             json_quote(&refresh_token),
             json_quote(&auth_token),
             json_quote(&device_id),
@@ -974,6 +983,7 @@ mod tests {
             token_ttl_secs: 86_400,
             new_authorization_invalidates_previous: true,
             superseded_code: "b_used_token".into(),
+            session_expiration_member: false,
         }
     }
 
@@ -1282,6 +1292,29 @@ mod tests {
         let fresh = f.authorize();
         f.bank.lock_service_code(CODE);
         assert_eq!(query(&fresh), (401, "b_auth_token_expired".into()));
+    }
+
+    #[test]
+    fn session_expiration_member_is_optional() {
+        let f = fixture_with(Policy {
+            session_expiration_member: true,
+            ..policy()
+        });
+        let token = f.authorize_raw().json_body()["jwe"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let payload: Value =
+            serde_json::from_slice(&crypto::decrypt_to_vec(&f.key, &token).unwrap()).unwrap();
+        assert_eq!(payload["sessionExpiration"], payload["tokenExpiration"]);
+        let plain = fixture().authorize_raw().json_body()["jwe"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let payload: Value =
+            serde_json::from_slice(&crypto::decrypt_to_vec(&f.key, &plain).unwrap_or_default())
+                .unwrap_or_default();
+        assert!(payload.get("sessionExpiration").is_none());
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct SimulatorConfig {
     /// What a superseded session answers: `b_used_token` (default) or
     /// `b_previous_auth_token_expired`; other values mean `b_used_token`.
     pub superseded_code: String,
+    /// Whether the session payload also carries `sessionExpiration` (the Kyiv-time expiry),
+    /// which the docs omit but a 2025 bank module requires (default `false`).
+    pub session_expiration_member: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -118,6 +121,7 @@ impl Default for SimulatorConfig {
             callback_retry_scale: 1.0,
             new_authorization_invalidates_previous: true,
             superseded_code: "b_used_token".into(),
+            session_expiration_member: false,
         }
     }
 }
@@ -176,6 +180,7 @@ impl Shared {
             "orders": orders,
             "operations": operations,
             "faultsPending": self.faults.pending(),
+            "openConnections": lock(&self.connections).len(),
             "now": self.bank.now().to_rfc3339(),
         })
     }
@@ -302,6 +307,7 @@ impl Simulator {
             token_ttl_secs: config.token_ttl_secs,
             new_authorization_invalidates_previous: config.new_authorization_invalidates_previous,
             superseded_code: config.superseded_code,
+            session_expiration_member: config.session_expiration_member,
         };
         let stop = Arc::new(Stop::default());
         let shared = Arc::new(Shared {
@@ -364,6 +370,12 @@ impl Simulator {
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Client connections open right now.
+    #[must_use]
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.connections).len()
     }
 
     /// Every live session now answers `b_expired_token` (HTTP 401).
