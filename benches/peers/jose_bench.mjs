@@ -5,6 +5,11 @@
 // token in DIR/node-jose.jwe for `compare` to open.
 //
 //   jose_bench.mjs --dir DIR [--rounds N] [--seconds S] [--ops keygen,encrypt,decrypt]
+//   jose_bench.mjs --dir DIR --serve
+//
+// With --serve it prints `ready` once set up, then answers each stdin line `OP SECONDS` with one
+// line, the ops/s of OP measured for SECONDS: `compare` uses that to give it a turn in the same
+// rotation as the other implementations.
 //
 // `jose` is the copy tests/interop installs (`npm ci --prefix tests/interop`), found from this
 // file's own location, so the benches need no second npm install. INTEROP_DIR overrides it.
@@ -13,6 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 const NAME = 'node-jose';
@@ -33,6 +39,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '0.25' },
     ops: { type: 'string', default: 'keygen,encrypt,decrypt' },
+    serve: { type: 'boolean', default: false },
   },
 });
 if (args.dir === undefined) throw new Error('--dir is required');
@@ -78,11 +85,26 @@ if (Buffer.compare(Buffer.from(await jobs.decrypt()), payload) !== 0) {
 }
 writeFileSync(join(args.dir, `${NAME}.jwe`), await jobs.encrypt());
 
-for (const op of args.ops.split(',')) {
-  const job = jobs[op];
-  if (job === undefined) throw new Error(`unknown operation ${op}`);
-  await measure(job, Math.min(seconds, 0.1)); // warm up the JIT
-  const rates = [];
-  for (let i = 0; i < rounds; i += 1) rates.push(await measure(job, seconds));
-  console.log(`${op} ${NAME} ${median(rates).toFixed(1)}`);
+if (args.serve) {
+  console.log('ready');
+  const warm = new Set();
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [op, limit] = line.trim().split(/\s+/);
+    const job = jobs[op];
+    if (job === undefined) throw new Error(`unknown operation ${op}`);
+    if (!warm.has(op)) {
+      await measure(job, Math.min(Number(limit), 0.1)); // warm up the JIT
+      warm.add(op);
+    }
+    console.log((await measure(job, Number(limit))).toFixed(3));
+  }
+} else {
+  for (const op of args.ops.split(',')) {
+    const job = jobs[op];
+    if (job === undefined) throw new Error(`unknown operation ${op}`);
+    await measure(job, Math.min(seconds, 0.1)); // warm up the JIT
+    const rates = [];
+    for (let i = 0; i < rounds; i += 1) rates.push(await measure(job, seconds));
+    console.log(`${op} ${NAME} ${median(rates).toFixed(1)}`);
+  }
 }

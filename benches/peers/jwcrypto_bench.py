@@ -7,6 +7,11 @@ Prints `OP jwcrypto OPS_PER_S` per operation, the median over rounds, like `comp
 its own token in DIR/jwcrypto.jwe so that `compare` can check that ours opens it.
 
     jwcrypto_bench.py --dir DIR [--rounds N] [--seconds S] [--ops keygen,encrypt,decrypt]
+    jwcrypto_bench.py --dir DIR --serve
+
+With --serve it prints `ready` once set up, then answers each stdin line `OP SECONDS` with one
+line, the ops/s of OP measured for SECONDS: that is how `compare` gives it a turn in the same
+rotation as the other implementations.
 """
 
 import argparse
@@ -41,6 +46,7 @@ def main(argv):
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=0.25)
     parser.add_argument("--ops", default="keygen,encrypt,decrypt")
+    parser.add_argument("--serve", action="store_true")
     args = parser.parse_args(argv)
 
     private = jwk.JWK.from_json((args.dir / "recipient.jwk").read_text())
@@ -69,6 +75,16 @@ def main(argv):
     (args.dir / f"{NAME}.jwe").write_text(encrypt())
 
     jobs = {"keygen": keygen, "encrypt": encrypt, "decrypt": decrypt}
+    if args.serve:
+        print("ready", flush=True)
+        warm = set()
+        for line in sys.stdin:
+            op, seconds = line.split()
+            if op not in warm:
+                measure(jobs[op], min(float(seconds), 0.1))
+                warm.add(op)
+            print(f"{measure(jobs[op], float(seconds)):.3f}", flush=True)
+        return 0
     for op in args.ops.split(","):
         job = jobs[op]
         measure(job, min(args.seconds, 0.1))  # warm up

@@ -14,8 +14,9 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use alliancepay_benches::{Fixture, rng};
@@ -310,38 +311,172 @@ fn median(values: &mut [f64]) -> f64 {
 /// (op, impl) → ops/s, in print order.
 type Results = Vec<(String, String, f64)>;
 
-fn run_in_process(subjects: &Subjects, args: &Args) -> Results {
-    let impls = ["ours", JOSEKIT, "bare-p384"];
-    let label = |name: &str| match name {
-        "ours" => OURS,
-        "bare-p384" => BARE,
-        _ => JOSEKIT,
-    };
-    let mut samples: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+/// A peer script running beside us in `--serve` mode: it has loaded the same key, payload and
+/// token, and measures one operation for the time we ask whenever we ask, so that it takes its
+/// turn in the same rotation as the in-process implementations.
+struct Peer {
+    name: &'static str,
+    child: Child,
+    requests: ChildStdin,
+    replies: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    /// Starts `command` on the files in `dir` and waits until it has checked that it opens our
+    /// token; then checks that ours opens the token it left in `dir`.
+    fn start(
+        name: &'static str,
+        mut command: Command,
+        dir: &Path,
+        fixture: &Fixture,
+    ) -> Result<Self, String> {
+        let mut child = command
+            .arg("--dir")
+            .arg(dir)
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("could not start: {e}"))?;
+        let (Some(requests), Some(replies)) = (child.stdin.take(), child.stdout.take()) else {
+            unreachable!("both pipes were requested");
+        };
+        let mut peer = Self {
+            name,
+            child,
+            requests,
+            replies: BufReader::new(replies),
+        };
+        let ready = peer.read_line()?;
+        if ready != "ready" {
+            return Err(format!("said {ready:?} instead of ready"));
+        }
+        let token = std::fs::read_to_string(dir.join(format!("{name}.jwe")))
+            .map_err(|e| format!("left no token: {e}"))?;
+        check_ours_opens(name, &fixture.recipient, &token, &fixture.payload)?;
+        println!("# checked: {name} opens our token; we open {name}'s");
+        Ok(peer)
+    }
+
+    fn read_line(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        match self.replies.read_line(&mut line) {
+            Ok(0) => Err("exited early".to_owned()),
+            Ok(_) => Ok(line.trim().to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn measure(&mut self, op: &str, seconds: f64) -> Result<f64, String> {
+        writeln!(self.requests, "{op} {seconds}").map_err(|e| e.to_string())?;
+        self.requests.flush().map_err(|e| e.to_string())?;
+        let reply = self.read_line()?;
+        reply
+            .parse()
+            .map_err(|_| format!("answered {reply:?} to {op}"))
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Closing its stdin ends the serve loop; wait so no process outlives the run.
+        let _ = self.requests.flush();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the peers that are installed; says which are not and why.
+fn start_peers(fixture: &Fixture, dir: &Path) -> Vec<Peer> {
+    if let Err(e) = fixture.write_dir(dir) {
+        println!("# peers skipped: cannot write {}: {e}", dir.display());
+        return Vec::new();
+    }
+    let root = workspace_root();
+    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let node = std::env::var("INTEROP_NODE").unwrap_or_else(|_| "node".to_owned());
+    let mut python_command = Command::new(python);
+    python_command.arg(root.join("benches/peers/jwcrypto_bench.py"));
+    let mut node_command = Command::new(node);
+    node_command.arg(root.join("benches/peers/jose_bench.mjs"));
+    let mut peers = Vec::new();
+    for (name, command) in [("jwcrypto", python_command), ("node-jose", node_command)] {
+        match Peer::start(name, command, dir, fixture) {
+            Ok(peer) => peers.push(peer),
+            Err(e) => println!("# {name} not measured: {e}"),
+        }
+    }
+    peers
+}
+
+/// One turn in a round: an in-process closure or a request to a peer process.
+enum Turn<'a> {
+    InProcess(&'static str, Box<dyn FnMut() + 'a>),
+    Peer(usize),
+}
+
+fn run_rounds(subjects: &Subjects, peers: &mut [Peer], args: &Args) -> Results {
+    let in_process = [("ours", OURS), (JOSEKIT, JOSEKIT), ("bare-p384", BARE)];
+    let mut samples: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
+    let mut failed = vec![false; peers.len()];
     for &op in &args.ops {
-        let mut jobs: Vec<_> = impls
+        let mut turns: Vec<Turn<'_>> = in_process
             .iter()
-            .filter_map(|&name| subjects.job(op, name).map(|job| (name, job)))
+            .filter_map(|&(name, label)| {
+                subjects
+                    .job(op, name)
+                    .map(|job| Turn::InProcess(label, job))
+            })
             .collect();
-        // Warm caches, page in code, and (with tables) build p384's table before any timing.
-        for (_, job) in &mut jobs {
-            measure(job.as_mut(), args.seconds.min(0.1));
+        turns.extend((0..peers.len()).map(Turn::Peer));
+        // Warm caches, page in code, and (with tables) build p384's table before any timing;
+        // the peers warm up on their first request.
+        for turn in &mut turns {
+            if let Turn::InProcess(_, job) = turn {
+                measure(job.as_mut(), args.seconds.min(0.1));
+            }
         }
         for round in 0..args.rounds {
             // Rotate who goes first, so that no implementation always follows the same one.
-            let n = jobs.len();
+            let n = turns.len();
             for k in 0..n {
-                let (name, job) = &mut jobs[(round + k) % n];
-                let rate = measure(job.as_mut(), args.seconds);
-                samples.entry((op, *name)).or_default().push(rate);
+                match &mut turns[(round + k) % n] {
+                    Turn::InProcess(label, job) => {
+                        let rate = measure(job.as_mut(), args.seconds);
+                        samples
+                            .entry((op, (*label).to_owned()))
+                            .or_default()
+                            .push(rate);
+                    }
+                    Turn::Peer(i) if !failed[*i] => {
+                        let peer = &mut peers[*i];
+                        match peer.measure(op, args.seconds) {
+                            Ok(rate) => samples
+                                .entry((op, peer.name.to_owned()))
+                                .or_default()
+                                .push(rate),
+                            Err(e) => {
+                                println!("# {} stopped: {e}", peer.name);
+                                failed[*i] = true;
+                            }
+                        }
+                    }
+                    Turn::Peer(_) => {}
+                }
             }
         }
     }
     let mut results = Results::new();
+    let names = in_process
+        .iter()
+        .map(|&(_, label)| label)
+        .chain(peers.iter().map(|p| p.name));
+    let names: Vec<&str> = names.collect();
     for &op in &args.ops {
-        for name in impls {
-            if let Some(values) = samples.get_mut(&(op, name)) {
-                results.push((op.to_owned(), label(name).to_owned(), median(values)));
+        for &name in &names {
+            if let Some(values) = samples.get_mut(&(op, name.to_owned())) {
+                results.push((op.to_owned(), name.to_owned(), median(values)));
             }
         }
     }
@@ -352,72 +487,6 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-/// Runs one peer script; returns its result lines, or why it could not be measured.
-fn run_peer(
-    name: &str,
-    mut command: Command,
-    dir: &Path,
-    fixture: &Fixture,
-    args: &Args,
-) -> Result<Results, String> {
-    command
-        .arg("--dir")
-        .arg(dir)
-        .args(["--rounds", &args.rounds.to_string()])
-        .args(["--seconds", &args.seconds.to_string()])
-        .args(["--ops", &args.ops.join(",")])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    let output = command
-        .output()
-        .map_err(|e| format!("could not start: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("exited with {}", output.status));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut results = Results::new();
-    for line in stdout.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if let [op, implementation, rate] = fields[..]
-            && let Ok(rate) = rate.parse::<f64>()
-        {
-            results.push((op.to_owned(), implementation.to_owned(), rate));
-        } else if line.starts_with('#') {
-            println!("{line}");
-        }
-    }
-    // The peer left its own token beside ours; it must open with our decrypt.
-    let token = std::fs::read_to_string(dir.join(format!("{name}.jwe")))
-        .map_err(|e| format!("no token from {name}: {e}"))?;
-    check_ours_opens(name, &fixture.recipient, &token, &fixture.payload)?;
-    println!("# checked: {name} opened our token; we open {name}'s");
-    Ok(results)
-}
-
-fn run_peers(fixture: &Fixture, args: &Args) -> Results {
-    let dir = std::env::temp_dir().join(format!("alliancepay-compare-{}", std::process::id()));
-    if let Err(e) = fixture.write_dir(&dir) {
-        println!("# peers skipped: cannot write {}: {e}", dir.display());
-        return Results::new();
-    }
-    let root = workspace_root();
-    let python = std::env::var("INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let node = std::env::var("INTEROP_NODE").unwrap_or_else(|_| "node".to_owned());
-    let mut python_command = Command::new(python);
-    python_command.arg(root.join("benches/peers/jwcrypto_bench.py"));
-    let mut node_command = Command::new(node);
-    node_command.arg(root.join("benches/peers/jose_bench.mjs"));
-    let mut results = Results::new();
-    for (name, command) in [("jwcrypto", python_command), ("node-jose", node_command)] {
-        match run_peer(name, command, &dir, fixture, args) {
-            Ok(lines) => results.extend(lines),
-            Err(e) => println!("# {name} not measured: {e}"),
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    results
 }
 
 fn print_results(results: &Results) {
@@ -526,10 +595,15 @@ fn compare(args: &Args) -> Result<(), String> {
         args.seconds,
         subjects.fixture.payload.len()
     );
-    let mut results = run_in_process(&subjects, args);
-    if args.peers {
-        results.extend(run_peers(&subjects.fixture, args));
-    }
+    let dir = std::env::temp_dir().join(format!("alliancepay-compare-{}", std::process::id()));
+    let mut peers = if args.peers {
+        start_peers(&subjects.fixture, &dir)
+    } else {
+        Vec::new()
+    };
+    let results = run_rounds(&subjects, &mut peers, args);
+    drop(peers);
+    let _ = std::fs::remove_dir_all(&dir);
     print_results(&results);
     Ok(())
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Instructions per operation, counted by valgrind's callgrind on the `compare` binary: stable on
+# a noisy machine, so this is the figure to compare from change to change.
+#
+#   benches/callgrind.sh [COUNT] [IMPL...]      (default 20 operations; ours bare-p384 josekit)
+#
+# For each implementation and operation it runs `compare --callgrind OP COUNT` and the same with
+# 0 operations (key set-up, process start), and prints (total - baseline) / COUNT. Set
+# COMPARE_FEATURES=precomputed to count the build with p384's basepoint table. Profiles stay in
+# $CALLGRIND_DIR (default target/callgrind) for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count="${1:-20}"
+shift || true
+impls=("$@")
+[ ${#impls[@]} -gt 0 ] || impls=(ours bare-p384 josekit)
+features="${COMPARE_FEATURES:-}"
+out="${CALLGRIND_DIR:-${CARGO_TARGET_DIR:-target}/callgrind}${features:+-$features}"
+mkdir -p "$out"
+
+cargo build -q --release -p alliancepay-benches --bin compare ${features:+--features "$features"}
+bin="${CARGO_TARGET_DIR:-target}/release/compare"
+
+total() { # the "totals:" line of a callgrind profile is its instruction count
+    awk '/^totals:/ { print $2 }' "$1"
+}
+
+echo "# instructions per operation (callgrind; $count operations minus a 0-operation baseline)"
+for impl in "${impls[@]}"; do
+    for op in keygen encrypt decrypt; do
+        for n in 0 "$count"; do
+            valgrind --tool=callgrind --callgrind-out-file="$out/$op-$impl-$n.out" \
+                "$bin" --callgrind "$op" "$n" --impl "$impl" >/dev/null 2>&1
+        done
+        base=$(total "$out/$op-$impl-0.out")
+        all=$(total "$out/$op-$impl-$count.out")
+        echo "$op $impl${features:++tables} $(( (all - base) / count ))"
+    done
+done
