@@ -30,7 +30,7 @@ use crate::time::UtcTime;
 pub const API_VERSIONS: [&str; 3] = ["1", "v1", "V1"];
 /// How far a refund's `date` may be from the bank's clock.
 pub const MAX_DATE_SKEW_SECS: i64 = 600;
-/// Order lifetime when `expirationTimeMinutes` is absent [inferred: the docs state no default].
+/// Order lifetime when `expirationTimeMinutes` is absent (inferred: the docs state no default).
 pub const DEFAULT_ORDER_MINUTES: u64 = 24 * 60;
 /// The card mask of the simulated customer's card (the bank's test-card style).
 const TEST_CARD_MASK: &str = "537593••••••0141";
@@ -877,7 +877,7 @@ impl Bank {
                     .and_then(|id| state.orders.get_mut(id)),
             ) {
                 let total = refunded.saturating_add(refund.coin_amount);
-                // A full refund leaves no documented status but CANCELED [inferred].
+                // A full refund leaves no documented status but CANCELED (inferred).
                 order.status = if total < original_amount {
                     "PARTIAL_REFUND"
                 } else {

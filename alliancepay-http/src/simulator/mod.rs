@@ -34,19 +34,19 @@
 //!   default it supersedes the service code's previous session, whose tokens then answer
 //!   `b_used_token` (or `b_previous_auth_token_expired`, see
 //!   [`SimulatorConfig::superseded_code`]). Expiry follows the simulated clock.
-//! - **Orders** expire after `expirationTimeMinutes` (default 24 h [inferred]) of simulated
+//! - **Orders** expire after `expirationTimeMinutes` (default 24 h (inferred)) of simulated
 //!   time while PENDING; then order data answers `b_hpp_order_expired` (HTTP 500).
 //! - **Refunds** answer with the operation in status `PENDING`, and are settled at once:
 //!   every later lookup shows `SUCCESS` (or `FAIL` for 17 or 18 kopecks, the bank's test
 //!   table). A partial refund makes the order `PARTIAL_REFUND`, a full one `CANCELED`
-//!   [inferred]. A refund whose `date` is more than 10 minutes off the simulated clock is
+//!   (inferred). A refund whose `date` is more than 10 minutes off the simulated clock is
 //!   recorded as a `FAIL` operation with `errorDetails` `b_security_time_in_request_not_correct`.
 //!   Refunds are idempotent by `merchantRequestId`: the same request again (any `date`)
 //!   returns the same operation; a different one answers `b_duplicate_field_value`.
 //! - **Callbacks** go to `notificationUrl` after a payment (the order, `operations` as one
 //!   object) or a refund (the operation record), as `{"jwe"}` to the merchant key when
 //!   `notificationEncryption` is true.
-//! - **Counters**: [`Simulator::requests`] counts bank-API requests (faulted and malformed
+//! - **Counters**: [`Simulator::requests`] counts bank-API requests (faulted and refused
 //!   ones included), not the `/__sim/` control routes.
 
 use std::collections::HashMap;
@@ -366,7 +366,8 @@ impl Simulator {
         self.shared.bank.authorizations()
     }
 
-    /// Bank-API requests received (faulted and malformed ones included; control routes not).
+    /// Bank-API requests received: faulted and refused ones included; control routes and
+    /// requests the HTTP layer could not read (answered 400) not.
     #[must_use]
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
