@@ -49,12 +49,13 @@ impl core::error::Error for Base64Error {}
 /// Number of characters the unpadded base64url encoding of `len` bytes takes.
 #[must_use]
 pub const fn encoded_len(len: usize) -> usize {
-    (len / 3) * 4
-        + match len % 3 {
-            0 => 0,
-            1 => 2,
-            _ => 3,
-        }
+    // Saturating: a length near usize::MAX has no encoding that fits in memory anyway, and the
+    // callers compare it with a real buffer length.
+    (len / 3).saturating_mul(4).saturating_add(match len % 3 {
+        0 => 0,
+        1 => 2,
+        _ => 3,
+    })
 }
 
 /// Number of bytes a valid unpadded base64url string of `len` characters decodes to.

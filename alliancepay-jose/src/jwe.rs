@@ -108,16 +108,14 @@ impl Default for EncryptOptions<'_> {
     }
 }
 
+/// Saturates at `usize::MAX` for plaintexts no buffer could hold, so it never overflows.
 const fn compact_len(header_len: usize, encrypted_key_len: usize, plaintext_len: usize) -> usize {
-    b64::encoded_len(header_len)
-        + 1
+    let fixed = b64::encoded_len(header_len)
         + b64::encoded_len(encrypted_key_len)
-        + 1
         + b64::encoded_len(IV_LEN)
-        + 1
-        + b64::encoded_len(plaintext_len)
-        + 1
         + b64::encoded_len(TAG_LEN)
+        + 4; // the four dots
+    b64::encoded_len(plaintext_len).saturating_add(fixed)
 }
 
 /// Exact length of the token [`encrypt`] writes with [`EncryptOptions::BANK`] for a plaintext of

@@ -208,8 +208,9 @@ fn parse(json_text: &[u8]) -> Result<ParsedJwk, JwkError> {
     let secret = match d {
         None => None,
         Some(d) => {
-            let secret = SecretKey::from_bytes(&FieldBytes::from(*d))
-                .map_err(|_| JwkError::ScalarOutOfRange)?;
+            // From the zeroized buffer itself: no unwiped copy of `d` on the stack.
+            let secret =
+                SecretKey::from_slice(d.as_slice()).map_err(|_| JwkError::ScalarOutOfRange)?;
             if secret.public_key() != key {
                 return Err(JwkError::KeyMismatch);
             }
@@ -425,7 +426,7 @@ impl PrivateJwk {
     /// [`Error::BufferTooSmall`] if `out` is too short.
     pub fn write_json<'o>(&self, out: &'o mut [u8]) -> Result<&'o str, Error> {
         let (x, y) = self.public.encoded_coordinates();
-        let scalar = Zeroizing::new(<[u8; COORDINATE_LEN]>::from(self.secret.to_bytes()));
+        let scalar = Zeroizing::new(self.secret.to_bytes());
         let mut d = Zeroizing::new([0u8; COORDINATE_CHARS]);
         let _ = b64::encode(scalar.as_slice(), d.as_mut_slice());
         let members = JwkMembers {
