@@ -108,7 +108,11 @@ impl Client {
 
     /// A client over any [`Transport`].
     #[must_use]
-    pub fn with_transport(config: ClientConfig, merchant: PrivateJwk, transport: Box<dyn Transport>) -> Self {
+    pub fn with_transport(
+        config: ClientConfig,
+        merchant: PrivateJwk,
+        transport: Box<dyn Transport>,
+    ) -> Self {
         let client = Self {
             inner: Arc::new(Inner {
                 config,
@@ -176,7 +180,13 @@ impl Client {
 
     fn current(&self) -> Result<Current, Error> {
         match self.snapshot() {
-            Some(c) if !c.session.needs_renewal(self.now(), self.inner.config.renewal) => Ok(c),
+            Some(c)
+                if !c
+                    .session
+                    .needs_renewal(self.now(), self.inner.config.renewal) =>
+            {
+                Ok(c)
+            }
             Some(c) => self.renew(Some(c.generation), false),
             None => self.renew(None, false),
         }
@@ -189,17 +199,27 @@ impl Client {
         let _only_one = lock(&self.inner.authorizing);
         if let Some(c) = self.snapshot().filter(|_| !always) {
             let replaced_meanwhile = Some(c.generation) != stale;
-            if replaced_meanwhile && !c.session.needs_renewal(self.now(), self.inner.config.renewal) {
+            if replaced_meanwhile
+                && !c
+                    .session
+                    .needs_renewal(self.now(), self.inner.config.renewal)
+            {
                 return Ok(c);
             }
         }
         let config = &self.inner.config;
-        let request = protocol::authorize_request(config.service_code.expose(), &config.api_version);
+        let request =
+            protocol::authorize_request(config.service_code.expose(), &config.api_version);
         log::info!("authorizing the virtual device at {}", config.base_url);
         self.inner.authorizations.fetch_add(1, Ordering::SeqCst);
         let response = self.send(&request)?;
-        let session = protocol::read_authorize_response(&response, &self.inner.merchant, self.now())?;
-        log::info!("new session for device {} until {}", session.device_id, session.expires_at);
+        let session =
+            protocol::read_authorize_response(&response, &self.inner.merchant, self.now())?;
+        log::info!(
+            "new session for device {} until {}",
+            session.device_id,
+            session.expires_at
+        );
         let current = Current {
             session: Arc::new(session),
             generation: self.inner.generations.fetch_add(1, Ordering::SeqCst) + 1,
@@ -220,7 +240,8 @@ impl Client {
     }
 
     fn send_call<C: Call>(&self, call: &C, session: &Session) -> Result<Reply<C::Output>, Error> {
-        let request = protocol::call_request(call, session, &self.inner.config.api_version, self.now())?;
+        let request =
+            protocol::call_request(call, session, &self.inner.config.api_version, self.now())?;
         let response = self.send(&request)?;
         log::debug!(
             "{} answered HTTP {} (x-request_id {:?})",
@@ -301,7 +322,10 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::call`].
-    pub fn operation_by_merchant_request_id(&self, merchant_request_id: &str) -> Result<Operation, Error> {
+    pub fn operation_by_merchant_request_id(
+        &self,
+        merchant_request_id: &str,
+    ) -> Result<Operation, Error> {
         self.call(&OperationQuery::ByMerchantRequestId {
             merchant_request_id: merchant_request_id.to_owned(),
         })
@@ -316,11 +340,18 @@ impl Client {
     }
 
     fn thumbprint(&self) -> String {
-        self.inner.merchant.public_jwk().thumbprint().to_base64url().to_string()
+        self.inner
+            .merchant
+            .public_jwk()
+            .thumbprint()
+            .to_base64url()
+            .to_string()
     }
 
     fn save_session(&self, session: &Session) {
-        let Some(path) = &self.inner.config.session_file else { return };
+        let Some(path) = &self.inner.config.session_file else {
+            return;
+        };
         let saved = session.to_saved(&self.thumbprint(), &self.inner.config.base_url);
         let text = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&saved).unwrap_or_default());
         if let Err(e) = store::write_private_file(path, &text) {
@@ -329,17 +360,30 @@ impl Client {
     }
 
     fn load_saved_session(&self) {
-        let Some(path) = &self.inner.config.session_file else { return };
-        let Ok(text) = std::fs::read(path).map(zeroize::Zeroizing::new) else { return };
+        let Some(path) = &self.inner.config.session_file else {
+            return;
+        };
+        let Ok(text) = std::fs::read(path).map(zeroize::Zeroizing::new) else {
+            return;
+        };
         if store::is_exposed(path) {
-            log::warn!("session file {} is readable by other users; run: chmod 600 {}", path.display(), path.display());
+            log::warn!(
+                "session file {} is readable by other users; run: chmod 600 {}",
+                path.display(),
+                path.display()
+            );
         }
         let saved: SavedSession = match serde_json::from_slice(&text) {
             Ok(s) => s,
             Err(e) => return log::warn!("ignoring session file {}: {e}", path.display()),
         };
-        if saved.base_url != self.inner.config.base_url || saved.merchant_key_thumbprint != self.thumbprint() {
-            return log::info!("session file {} belongs to another bank or key; ignoring it", path.display());
+        if saved.base_url != self.inner.config.base_url
+            || saved.merchant_key_thumbprint != self.thumbprint()
+        {
+            return log::info!(
+                "session file {} belongs to another bank or key; ignoring it",
+                path.display()
+            );
         }
         match Session::from_saved(saved) {
             Ok(session) if !session.needs_renewal(self.now(), self.inner.config.renewal) => {

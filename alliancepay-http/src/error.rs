@@ -109,9 +109,9 @@ impl Error {
     #[must_use]
     pub const fn bank_error(&self) -> Option<&BankError> {
         match self {
-            Self::Bank(e) | Self::ServiceCodeLocked(e) | Self::SessionRejectedAfterReauthorization(e) => {
-                Some(e)
-            }
+            Self::Bank(e)
+            | Self::ServiceCodeLocked(e)
+            | Self::SessionRejectedAfterReauthorization(e) => Some(e),
             _ => None,
         }
     }
@@ -153,7 +153,10 @@ impl fmt::Display for Error {
                 "could not decrypt the {what}: {source}; is the merchant key the one registered with the bank?"
             ),
             Self::MalformedResponse { status, problem } => {
-                write!(f, "unexpected response from the bank (HTTP {status}): {problem}")
+                write!(
+                    f,
+                    "unexpected response from the bank (HTTP {status}): {problem}"
+                )
             }
             Self::InvalidInput { field, problem } => write!(f, "invalid {field}: {problem}"),
             Self::Config(d) => f.write_str(d),

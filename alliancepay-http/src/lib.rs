@@ -35,7 +35,10 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod callback;
 pub mod client;
@@ -56,7 +59,9 @@ pub use alliancepay_jose;
 pub use callback::{Callback, parse_callback};
 pub use client::{Client, ClientConfig};
 pub use error::{BankError, Error};
-pub use model::{CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate};
+pub use model::{
+    CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate,
+};
 pub use secret::Secret;
 pub use session::{RenewalPolicy, Session};
 pub use time::UtcTime;

@@ -29,7 +29,10 @@ fn required(field: &str, value: &str, max: usize) -> Result<(), Error> {
 fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
     let n = value.chars().count();
     if n > max {
-        return Err(Error::invalid(field, format!("is {n} characters long; at most {max} allowed")));
+        return Err(Error::invalid(
+            field,
+            format!("is {n} characters long; at most {max} allowed"),
+        ));
     }
     Ok(())
 }
@@ -48,8 +51,14 @@ fn http_url(field: &str, value: &str) -> Result<(), Error> {
 
 /// Letters, digits, space and `,.;:@#$%'-=+`: the charset of `merchantComment`.
 fn comment_charset(field: &str, value: &str) -> Result<(), Error> {
-    match value.chars().find(|c| !(c.is_alphanumeric() || " ,.;:@#$%'-=+".contains(*c))) {
-        Some(c) => Err(Error::invalid(field, format!("contains {c:?}; allowed are letters, digits, space and ,.;:@#$%'-=+"))),
+    match value
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || " ,.;:@#$%'-=+".contains(*c)))
+    {
+        Some(c) => Err(Error::invalid(
+            field,
+            format!("contains {c:?}; allowed are letters, digits, space and ,.;:@#$%'-=+"),
+        )),
         None => Ok(()),
     }
 }
@@ -127,38 +136,67 @@ pub struct CustomerData {
 fn person_name(field: &str, value: Option<&String>) -> Result<(), Error> {
     let Some(v) = value else { return Ok(()) };
     required(field, v, 30)?;
-    let ok_chars = v.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''));
+    let ok_chars = v
+        .chars()
+        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''));
     let inner = !v.starts_with([' ', '-']) && !v.ends_with([' ', '-']);
     if !ok_chars || !inner {
-        return Err(Error::invalid(field, "only letters, inner spaces or hyphens, and apostrophes are allowed"));
+        return Err(Error::invalid(
+            field,
+            "only letters, inner spaces or hyphens, and apostrophes are allowed",
+        ));
     }
-    if ["NULL", "3D SECURE", "SURNAME", "CARDHOLDER", "UNKNOWN"].contains(&v.to_uppercase().as_str()) {
-        return Err(Error::invalid(field, format!("{v:?} is a placeholder the bank refuses")));
+    if ["NULL", "3D SECURE", "SURNAME", "CARDHOLDER", "UNKNOWN"]
+        .contains(&v.to_uppercase().as_str())
+    {
+        return Err(Error::invalid(
+            field,
+            format!("{v:?} is a placeholder the bank refuses"),
+        ));
     }
     Ok(())
 }
 
 impl Validate for CustomerData {
     fn validate(&self) -> Result<(), Error> {
-        required("customerData.senderCustomerId", &self.sender_customer_id, 255)?;
-        person_name("customerData.senderFirstName", self.sender_first_name.as_ref())?;
-        person_name("customerData.senderLastName", self.sender_last_name.as_ref())?;
+        required(
+            "customerData.senderCustomerId",
+            &self.sender_customer_id,
+            255,
+        )?;
+        person_name(
+            "customerData.senderFirstName",
+            self.sender_first_name.as_ref(),
+        )?;
+        person_name(
+            "customerData.senderLastName",
+            self.sender_last_name.as_ref(),
+        )?;
         if let Some(email) = &self.sender_email {
             required("customerData.senderEmail", email, 256)?;
             if !email.contains('@') {
-                return Err(Error::invalid("customerData.senderEmail", "is not an e-mail address"));
+                return Err(Error::invalid(
+                    "customerData.senderEmail",
+                    "is not an e-mail address",
+                ));
             }
         }
         if let Some(phone) = &self.sender_phone {
             required("customerData.senderPhone", phone, 20)?;
             if !phone.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid("customerData.senderPhone", "must be digits only"));
+                return Err(Error::invalid(
+                    "customerData.senderPhone",
+                    "must be digits only",
+                ));
             }
         }
-        if let Some(country) = &self.sender_country {
-            if country.len() != 3 || !country.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid("customerData.senderCountry", "must be a 3-digit ISO 3166 numeric code, such as 804"));
-            }
+        if let Some(country) = &self.sender_country
+            && (country.len() != 3 || !country.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Error::invalid(
+                "customerData.senderCountry",
+                "must be a 3-digit ISO 3166 numeric code, such as 804",
+            ));
         }
         optional("customerData.senderCity", self.sender_city.as_ref(), 25)
     }
@@ -168,7 +206,7 @@ impl Validate for CustomerData {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateOrder {
-    /// Our idempotency and reconciliation key, at most 36 characters. [`CreateOrder::new`]
+    /// Our idempotency and reconciliation key, at most 36 characters. [`CreateOrder::purchase`]
     /// makes a UUID: store it before sending, and reuse it to look the order up.
     pub merchant_request_id: String,
     /// The bank's merchant id for this service code.
@@ -205,7 +243,7 @@ pub struct CreateOrder {
     /// Payment purpose, at most 255 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
-    /// Required for A2A (14 to 255 characters); the charset of [`comment_charset`].
+    /// Required for A2A (14 to 255 characters): letters, digits, space and `,.;:@#$%'-=+`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merchant_comment: Option<String>,
 }
@@ -214,7 +252,13 @@ impl CreateOrder {
     /// A card purchase with a fresh UUID as `merchantRequestId` and the bank's defaults for
     /// the rest; set optional fields on the result.
     #[must_use]
-    pub fn purchase(merchant_id: &str, coin_amount: u64, customer_id: &str, success_url: &str, fail_url: &str) -> Self {
+    pub fn purchase(
+        merchant_id: &str,
+        coin_amount: u64,
+        customer_id: &str,
+        success_url: &str,
+        fail_url: &str,
+    ) -> Self {
         Self {
             merchant_request_id: crate::crypto::new_uuid(),
             merchant_id: merchant_id.to_owned(),
@@ -249,18 +293,27 @@ impl Validate for CreateOrder {
             return Err(Error::invalid("coinAmount", "must be at least 1 kopeck"));
         }
         if self.payment_methods.is_empty() {
-            return Err(Error::invalid("paymentMethods", "needs at least one method"));
+            return Err(Error::invalid(
+                "paymentMethods",
+                "needs at least one method",
+            ));
         }
         http_url("successUrl", &self.success_url)?;
         http_url("failUrl", &self.fail_url)?;
         self.customer_data.validate()?;
-        if self.expiration_time_minutes.is_some_and(|m| m == 0 || m > 9999) {
+        if self
+            .expiration_time_minutes
+            .is_some_and(|m| m == 0 || m > 9999)
+        {
             return Err(Error::invalid("expirationTimeMinutes", "must be 1 to 9999"));
         }
-        if let Some(lang) = &self.language {
-            if !LANGUAGES.contains(&lang.as_str()) {
-                return Err(Error::invalid("language", format!("{lang:?} is not one of {}", LANGUAGES.join(", "))));
-            }
+        if let Some(lang) = &self.language
+            && !LANGUAGES.contains(&lang.as_str())
+        {
+            return Err(Error::invalid(
+                "language",
+                format!("{lang:?} is not one of {}", LANGUAGES.join(", ")),
+            ));
         }
         if let Some(url) = &self.notification_url {
             http_url("notificationUrl", url)?;
@@ -268,12 +321,18 @@ impl Validate for CreateOrder {
         optional("purpose", self.purpose.as_ref(), 255)?;
         match (&self.merchant_comment, self.hpp_pay_type) {
             (None, HppPayType::A2a) => {
-                return Err(Error::invalid("merchantComment", "is required for A2A orders"));
+                return Err(Error::invalid(
+                    "merchantComment",
+                    "is required for A2A orders",
+                ));
             }
             (Some(c), pay_type) => {
                 required("merchantComment", c, 255)?;
                 if pay_type == HppPayType::A2a && c.chars().count() < 14 {
-                    return Err(Error::invalid("merchantComment", "must be at least 14 characters for A2A orders"));
+                    return Err(Error::invalid(
+                        "merchantComment",
+                        "must be at least 14 characters for A2A orders",
+                    ));
                 }
                 comment_charset("merchantComment", c)?;
             }
@@ -377,9 +436,9 @@ impl Validate for OperationQuery {
     fn validate(&self) -> Result<(), Error> {
         match self {
             Self::ById { id } => required("id", id, 255),
-            Self::ByMerchantRequestId { merchant_request_id } => {
-                required("merchantRequestId", merchant_request_id, 36)
-            }
+            Self::ByMerchantRequestId {
+                merchant_request_id,
+            } => required("merchantRequestId", merchant_request_id, 36),
         }
     }
 }
@@ -447,13 +506,21 @@ pub struct Order {
     /// Where the order stands.
     pub order_status: OrderStatus,
     /// Amount in kopecks.
-    #[serde(default, deserialize_with = "lenient_amount", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_amount",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub coin_amount: Option<u64>,
     /// Send the customer here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
     /// Purchase attempts and refunds (an array in order data, one object in callbacks).
-    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub operations: Vec<Operation>,
     /// Every other member, as sent (dates stay raw text).
     #[serde(flatten)]
@@ -477,7 +544,11 @@ pub struct Operation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_request_id: Option<String>,
     /// Amount in kopecks.
-    #[serde(default, deserialize_with = "lenient_amount", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_amount",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub coin_amount: Option<u64>,
     /// Every other member, as sent.
     #[serde(flatten)]
@@ -507,9 +578,17 @@ pub struct ErrorBody {
 fn lenient_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| serde::de::Error::custom("coinAmount is not a whole number of kopecks")),
-        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| serde::de::Error::custom("coinAmount is not a string of digits")),
-        Some(_) => Err(serde::de::Error::custom("coinAmount is neither a number nor a string")),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("coinAmount is not a whole number of kopecks")),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("coinAmount is not a string of digits")),
+        Some(_) => Err(serde::de::Error::custom(
+            "coinAmount is neither a number nor a string",
+        )),
     }
 }
 
@@ -546,38 +625,92 @@ mod tests {
     use super::*;
 
     fn order() -> CreateOrder {
-        CreateOrder::purchase("3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a", 125_050, "cust-48213", "https://shop.example/ok", "https://shop.example/fail")
+        CreateOrder::purchase(
+            "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a",
+            125_050,
+            "cust-48213",
+            "https://shop.example/ok",
+            "https://shop.example/fail",
+        )
     }
 
     #[test]
     fn unset_optional_fields_are_omitted() {
         let json = serde_json::to_value(order()).unwrap();
-        let members: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        for absent in ["notificationUrl", "language", "purpose", "merchantComment", "directType"] {
+        let members: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for absent in [
+            "notificationUrl",
+            "language",
+            "purpose",
+            "merchantComment",
+            "directType",
+        ] {
             assert!(!members.contains(&absent), "{absent} sent while unset");
         }
         assert!(!serde_json::to_string(&json).unwrap().contains("null"));
-        assert_eq!(json["customerData"], serde_json::json!({"senderCustomerId": "cust-48213"}));
+        assert_eq!(
+            json["customerData"],
+            serde_json::json!({"senderCustomerId": "cust-48213"})
+        );
     }
 
     #[test]
     fn validation_names_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut CreateOrder)>, &str)> = vec![
-            (Box::new(|o| o.merchant_request_id = "x".repeat(37)), "merchantRequestId"),
+        type Edit = Box<dyn Fn(&mut CreateOrder)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|o| o.merchant_request_id = "x".repeat(37)),
+                "merchantRequestId",
+            ),
             (Box::new(|o| o.merchant_id.clear()), "merchantId"),
             (Box::new(|o| o.coin_amount = 0), "coinAmount"),
             (Box::new(|o| o.payment_methods.clear()), "paymentMethods"),
             (Box::new(|o| o.success_url = "ftp://x".into()), "successUrl"),
-            (Box::new(|o| o.customer_data.sender_customer_id.clear()), "customerData.senderCustomerId"),
-            (Box::new(|o| o.customer_data.sender_email = Some("nobody".into())), "customerData.senderEmail"),
-            (Box::new(|o| o.customer_data.sender_first_name = Some("CARDHOLDER".into())), "customerData.senderFirstName"),
-            (Box::new(|o| o.customer_data.sender_phone = Some("+380".into())), "customerData.senderPhone"),
+            (
+                Box::new(|o| o.customer_data.sender_customer_id.clear()),
+                "customerData.senderCustomerId",
+            ),
+            (
+                Box::new(|o| o.customer_data.sender_email = Some("nobody".into())),
+                "customerData.senderEmail",
+            ),
+            (
+                Box::new(|o| o.customer_data.sender_first_name = Some("CARDHOLDER".into())),
+                "customerData.senderFirstName",
+            ),
+            (
+                Box::new(|o| o.customer_data.sender_phone = Some("+380".into())),
+                "customerData.senderPhone",
+            ),
             (Box::new(|o| o.language = Some("ru".into())), "language"),
-            (Box::new(|o| o.notification_url = Some(String::new())), "notificationUrl"),
-            (Box::new(|o| o.expiration_time_minutes = Some(10_000)), "expirationTimeMinutes"),
-            (Box::new(|o| o.hpp_pay_type = HppPayType::A2a), "merchantComment"),
-            (Box::new(|o| { o.hpp_pay_type = HppPayType::A2a; o.merchant_comment = Some("too short".into()); }), "merchantComment"),
-            (Box::new(|o| o.merchant_comment = Some("order <48213>".into())), "merchantComment"),
+            (
+                Box::new(|o| o.notification_url = Some(String::new())),
+                "notificationUrl",
+            ),
+            (
+                Box::new(|o| o.expiration_time_minutes = Some(10_000)),
+                "expirationTimeMinutes",
+            ),
+            (
+                Box::new(|o| o.hpp_pay_type = HppPayType::A2a),
+                "merchantComment",
+            ),
+            (
+                Box::new(|o| {
+                    o.hpp_pay_type = HppPayType::A2a;
+                    o.merchant_comment = Some("too short".into());
+                }),
+                "merchantComment",
+            ),
+            (
+                Box::new(|o| o.merchant_comment = Some("order <48213>".into())),
+                "merchantComment",
+            ),
         ];
         assert!(order().validate().is_ok());
         for (edit, field) in cases {
@@ -594,7 +727,14 @@ mod tests {
     fn refund_amount_is_a_string_of_digits() {
         let r = Refund::new("m", "op-1", 25_000);
         assert_eq!(serde_json::to_value(&r).unwrap()["coinAmount"], "25000");
-        assert!(Refund { coin_amount: 0, ..r.clone() }.validate().is_err());
+        assert!(
+            Refund {
+                coin_amount: 0,
+                ..r.clone()
+            }
+            .validate()
+            .is_err()
+        );
         assert!(r.validate().is_ok());
     }
 
@@ -606,14 +746,19 @@ mod tests {
         assert_eq!(order.order_status, OrderStatus::Success);
         assert_eq!(order.coin_amount, Some(125_050));
         assert_eq!(order.operations.len(), 1);
-        assert_eq!(order.operations[0].operation_id.as_deref(), Some("1773131790112aZ4-pQr7WsX"));
+        assert_eq!(
+            order.operations[0].operation_id.as_deref(),
+            Some("1773131790112aZ4-pQr7WsX")
+        );
         assert_eq!(order.operations[0].other["rrn"], "607012345678");
         assert_eq!(order.other["createDate"], "2026.03.10 10:35:02.410");
     }
 
     #[test]
     fn unknown_status_is_kept() {
-        let order: Order = serde_json::from_str(r#"{"hppOrderId":"x","orderStatus":"ON_HOLD","operations":[]}"#).unwrap();
+        let order: Order =
+            serde_json::from_str(r#"{"hppOrderId":"x","orderStatus":"ON_HOLD","operations":[]}"#)
+                .unwrap();
         assert_eq!(order.order_status, OrderStatus::Other("ON_HOLD".into()));
     }
 }

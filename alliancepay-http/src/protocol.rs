@@ -27,7 +27,8 @@ pub const REFUND_PATH: &str = "/ecom/execute_request/payments/v3/refund";
 /// Path of the H2H lookup by operation id.
 pub const OPERATION_BY_ID_PATH: &str = "/ecom/execute_request/payments/v1/operations";
 /// Path of the H2H lookup by `merchantRequestId`.
-pub const OPERATION_BY_REQUEST_ID_PATH: &str = "/ecom/execute_request/payments/v1/operation/by_merchant_request_id";
+pub const OPERATION_BY_REQUEST_ID_PATH: &str =
+    "/ecom/execute_request/payments/v1/operation/by_merchant_request_id";
 
 /// Error codes that mean "this session is no longer good": re-authorize once, retry once
 /// (bank-api.md §4.2). `b_auth_token_expired` is here too: on a regular call it earns one
@@ -78,7 +79,10 @@ impl HttpRequest {
     /// The value of header `name`, if set.
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -152,7 +156,8 @@ impl Call for Refund {
     /// Adds `date`: the bank refuses a refund whose stated time is far from its clock, so a
     /// retried refund is rebuilt with a fresh date (and the same `merchantRequestId`).
     fn json_body(&self, now: UtcTime) -> Result<Vec<u8>, Error> {
-        let mut value = serde_json::to_value(self).map_err(|e| Error::invalid("request", e.to_string()))?;
+        let mut value =
+            serde_json::to_value(self).map_err(|e| Error::invalid("request", e.to_string()))?;
         if let Value::Object(members) = &mut value {
             members.insert("date".into(), Value::String(now.to_request_date()));
         }
@@ -181,9 +186,14 @@ impl Call for OperationQuery {
 pub fn authorize_request(service_code: &str, api_version: &str) -> HttpRequest {
     HttpRequest {
         path: AUTHORIZE_PATH,
-        headers: vec![("x-api_version", api_version.to_owned()), ("x-request_id", crypto::new_uuid())],
+        headers: vec![
+            ("x-api_version", api_version.to_owned()),
+            ("x-request_id", crypto::new_uuid()),
+        ],
         content_type: "application/json",
-        body: serde_json::json!({ "serviceCode": service_code }).to_string().into_bytes(),
+        body: serde_json::json!({ "serviceCode": service_code })
+            .to_string()
+            .into_bytes(),
     }
 }
 
@@ -193,17 +203,35 @@ pub fn authorize_request(service_code: &str, api_version: &str) -> HttpRequest {
 /// [`Error::ServiceCodeLocked`] for `b_auth_token_expired`, [`Error::Bank`] for other refusals,
 /// [`Error::Decryption`] if the JWE is not for `merchant`, [`Error::MalformedResponse`] for
 /// anything not shaped like the contract.
-pub fn read_authorize_response(response: &HttpResponse, merchant: &PrivateJwk, now: UtcTime) -> Result<Session, Error> {
+pub fn read_authorize_response(
+    response: &HttpResponse,
+    merchant: &PrivateJwk,
+    now: UtcTime,
+) -> Result<Session, Error> {
     let value = json_body(response)?;
     if let Some(e) = bank_error(response, &value) {
-        return Err(if e.msg_code == "b_auth_token_expired" { Error::ServiceCodeLocked(e) } else { Error::Bank(e) });
+        return Err(if e.msg_code == "b_auth_token_expired" {
+            Error::ServiceCodeLocked(e)
+        } else {
+            Error::Bank(e)
+        });
     }
     if response.status != 200 {
-        return Err(Error::malformed(response.status, "an authorization answer that is neither a session nor an error body"));
+        return Err(Error::malformed(
+            response.status,
+            "an authorization answer that is neither a session nor an error body",
+        ));
     }
-    let token = jwe_member(response, &value)?
-        .ok_or_else(|| Error::malformed(response.status, "the authorization answer has no \"jwe\" member"))?;
-    let payload = crypto::decrypt_to_vec(merchant, token).map_err(|source| Error::Decryption { what: "session", source })?;
+    let token = jwe_member(response, &value)?.ok_or_else(|| {
+        Error::malformed(
+            response.status,
+            "the authorization answer has no \"jwe\" member",
+        )
+    })?;
+    let payload = crypto::decrypt_to_vec(merchant, token).map_err(|source| Error::Decryption {
+        what: "session",
+        source,
+    })?;
     Session::from_payload(&payload, now)
 }
 
@@ -213,7 +241,12 @@ pub fn read_authorize_response(response: &HttpResponse, merchant: &PrivateJwk, n
 ///
 /// # Errors
 /// [`Error::InvalidInput`] naming the field that fails the documented limits.
-pub fn call_request<C: Call>(call: &C, session: &Session, api_version: &str, now: UtcTime) -> Result<HttpRequest, Error> {
+pub fn call_request<C: Call>(
+    call: &C,
+    session: &Session,
+    api_version: &str,
+    now: UtcTime,
+) -> Result<HttpRequest, Error> {
     call.validate()?;
     let json = call.json_body(now)?;
     let (content_type, body) = if call.encrypted() {
@@ -254,10 +287,15 @@ pub enum Reply<T> {
 /// # Errors
 /// [`Error::Bank`] for refusals other than session ones, [`Error::Decryption`] for a `jwe`
 /// that is not for `merchant`, [`Error::MalformedResponse`] for anything else off-contract.
-pub fn read_call_response<T: DeserializeOwned>(response: &HttpResponse, merchant: &PrivateJwk) -> Result<Reply<T>, Error> {
+pub fn read_call_response<T: DeserializeOwned>(
+    response: &HttpResponse,
+    merchant: &PrivateJwk,
+) -> Result<Reply<T>, Error> {
     let value = match json_body(response) {
         // A 401 is a session error even without a readable body.
-        Err(_) if response.status == 401 => return Ok(Reply::SessionRejected(unauthorized(response))),
+        Err(_) if response.status == 401 => {
+            return Ok(Reply::SessionRejected(unauthorized(response)));
+        }
         other => other?,
     };
     if let Some(e) = bank_error(response, &value) {
@@ -273,18 +311,28 @@ pub fn read_call_response<T: DeserializeOwned>(response: &HttpResponse, merchant
         return Ok(Reply::SessionRejected(unauthorized(response)));
     }
     if response.status != 200 {
-        return Err(Error::malformed(response.status, "a non-200 answer without an error body"));
+        return Err(Error::malformed(
+            response.status,
+            "a non-200 answer without an error body",
+        ));
     }
     let decoded = match jwe_member(response, &value)? {
         Some(token) => {
-            let plain = crypto::decrypt_to_vec(merchant, token).map_err(|source| Error::Decryption { what: "response", source })?;
+            let plain =
+                crypto::decrypt_to_vec(merchant, token).map_err(|source| Error::Decryption {
+                    what: "response",
+                    source,
+                })?;
             serde_json::from_slice(&plain)
         }
         None => serde_json::from_value(value),
     };
-    decoded
-        .map(Reply::Done)
-        .map_err(|e| Error::malformed(response.status, format!("the answer does not have the documented shape: {e}")))
+    decoded.map(Reply::Done).map_err(|e| {
+        Error::malformed(
+            response.status,
+            format!("the answer does not have the documented shape: {e}"),
+        )
+    })
 }
 
 fn unauthorized(response: &HttpResponse) -> BankError {
@@ -301,21 +349,40 @@ fn unauthorized(response: &HttpResponse) -> BankError {
 fn json_body(response: &HttpResponse) -> Result<Value, Error> {
     let status = response.status;
     let body = response.body.trim_ascii();
-    let content_type = response.content_type.as_deref().unwrap_or("").to_ascii_lowercase();
+    let content_type = response
+        .content_type
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if content_type.starts_with("text/html") || body.first() == Some(&b'<') {
-        return Err(Error::malformed(status, "an HTML page instead of JSON (a proxy or gateway error page?)"));
+        return Err(Error::malformed(
+            status,
+            "an HTML page instead of JSON (a proxy or gateway error page?)",
+        ));
     }
     if body.is_empty() {
         return Err(Error::malformed(status, "an empty body"));
     }
-    if !(content_type.is_empty() || content_type.contains("json") || content_type.starts_with("text/plain")) {
-        return Err(Error::malformed(status, format!("content type {content_type:?} where JSON was expected")));
+    if !(content_type.is_empty()
+        || content_type.contains("json")
+        || content_type.starts_with("text/plain"))
+    {
+        return Err(Error::malformed(
+            status,
+            format!("content type {content_type:?} where JSON was expected"),
+        ));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(v @ Value::Object(_)) => Ok(v),
         Ok(_) => Err(Error::malformed(status, "JSON that is not an object")),
-        Err(e) if e.is_eof() => Err(Error::malformed(status, format!("a truncated JSON body ({} bytes)", body.len()))),
-        Err(e) => Err(Error::malformed(status, format!("a body that is not JSON: {e}"))),
+        Err(e) if e.is_eof() => Err(Error::malformed(
+            status,
+            format!("a truncated JSON body ({} bytes)", body.len()),
+        )),
+        Err(e) => Err(Error::malformed(
+            status,
+            format!("a body that is not JSON: {e}"),
+        )),
     }
 }
 
@@ -340,7 +407,10 @@ fn jwe_member<'v>(response: &HttpResponse, value: &'v Value) -> Result<Option<&'
     match value.get("jwe") {
         None => Ok(None),
         Some(Value::String(s)) if s.split('.').count() == 5 => Ok(Some(s)),
-        Some(_) => Err(Error::malformed(response.status, "\"jwe\" is not a compact JWE of five parts")),
+        Some(_) => Err(Error::malformed(
+            response.status,
+            "\"jwe\" is not a compact JWE of five parts",
+        )),
     }
 }
 
@@ -357,7 +427,12 @@ mod tests {
     }
 
     fn response(status: u16, content_type: &str, body: &str) -> HttpResponse {
-        HttpResponse { status, content_type: Some(content_type.into()), request_id: Some("rid-1".into()), body: body.as_bytes().to_vec() }
+        HttpResponse {
+            status,
+            content_type: Some(content_type.into()),
+            request_id: Some("rid-1".into()),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     fn session_payload(server: &PrivateJwk) -> String {
@@ -372,14 +447,19 @@ mod tests {
     }
 
     fn error_body(code: &str) -> String {
-        format!(r#"{{"requestId":"r-9","serviceId":"api-gateway","msgType":"ERROR","msgCode":"{code}","msgText":"@Text","isLocalized":false,"msgAttrs":{{}},"errorCauses":[]}}"#)
+        format!(
+            r#"{{"requestId":"r-9","serviceId":"api-gateway","msgType":"ERROR","msgCode":"{code}","msgText":"@Text","isLocalized":false,"msgAttrs":{{}},"errorCauses":[]}}"#
+        )
     }
 
     #[test]
     fn authorize_sends_only_the_service_code() {
         let req = authorize_request("svc", "v1");
         assert_eq!(req.path, AUTHORIZE_PATH);
-        assert_eq!(serde_json::from_slice::<Value>(&req.body).unwrap(), serde_json::json!({"serviceCode": "svc"}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&req.body).unwrap(),
+            serde_json::json!({"serviceCode": "svc"})
+        );
         assert!(req.header("x-refresh_token").is_none() && req.header("x-device_id").is_none());
         assert_eq!(req.header("x-api_version"), Some("v1"));
     }
@@ -387,23 +467,48 @@ mod tests {
     #[test]
     fn authorize_response_decrypts_to_a_session() {
         let (merchant, server) = (merchant(), merchant());
-        let jwe = crypto::encrypt_to_string(merchant.public_jwk(), session_payload(&server).as_bytes()).unwrap();
+        let jwe =
+            crypto::encrypt_to_string(merchant.public_jwk(), session_payload(&server).as_bytes())
+                .unwrap();
         let ok = response(200, "application/json", &format!(r#"{{"jwe":"{jwe}"}}"#));
         let s = read_authorize_response(&ok, &merchant, now()).unwrap();
         assert_eq!(s.device_id, "dev-1");
         assert_eq!(s.server_public, *server.public_jwk());
         // Encrypted to somebody else: a decryption error, not a panic or a malformed one.
         let other = read_authorize_response(&ok, &server, now()).unwrap_err();
-        assert!(matches!(other, Error::Decryption { what: "session", .. }), "{other:?}");
+        assert!(
+            matches!(
+                other,
+                Error::Decryption {
+                    what: "session",
+                    ..
+                }
+            ),
+            "{other:?}"
+        );
     }
 
     #[test]
     fn authorize_failures_are_classified() {
         let m = merchant();
-        let locked = read_authorize_response(&response(401, "application/json", &error_body("b_auth_token_expired")), &m, now());
-        assert!(matches!(locked, Err(Error::ServiceCodeLocked(_))), "{locked:?}");
-        let refused = read_authorize_response(&response(200, "application/json", &error_body("b_merchant_not_found")), &m, now());
-        assert!(matches!(refused, Err(Error::Bank(ref e)) if e.msg_code == "b_merchant_not_found" && e.request_id.as_deref() == Some("r-9")), "{refused:?}");
+        let locked = read_authorize_response(
+            &response(401, "application/json", &error_body("b_auth_token_expired")),
+            &m,
+            now(),
+        );
+        assert!(
+            matches!(locked, Err(Error::ServiceCodeLocked(_))),
+            "{locked:?}"
+        );
+        let refused = read_authorize_response(
+            &response(200, "application/json", &error_body("b_merchant_not_found")),
+            &m,
+            now(),
+        );
+        assert!(
+            matches!(refused, Err(Error::Bank(ref e)) if e.msg_code == "b_merchant_not_found" && e.request_id.as_deref() == Some("r-9")),
+            "{refused:?}"
+        );
         for (body, what) in [
             (r#"{"token":"a.b.c.d.e"}"#, "no \"jwe\""),
             (r#"{"jwe":"a.b.c"}"#, "five parts"),
@@ -413,20 +518,38 @@ mod tests {
             ("", "empty"),
             ("[1,2]", "not an object"),
         ] {
-            let e = read_authorize_response(&response(200, "application/json", body), &m, now()).unwrap_err();
-            assert!(matches!(e, Error::MalformedResponse { .. }) && e.to_string().contains(what), "{body}: {e}");
+            let e = read_authorize_response(&response(200, "application/json", body), &m, now())
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::MalformedResponse { .. }) && e.to_string().contains(what),
+                "{body}: {e}"
+            );
         }
-        let wrong_type = read_authorize_response(&response(200, "application/octet-stream", "{}"), &m, now()).unwrap_err();
-        assert!(wrong_type.to_string().contains("content type"), "{wrong_type}");
+        let wrong_type =
+            read_authorize_response(&response(200, "application/octet-stream", "{}"), &m, now())
+                .unwrap_err();
+        assert!(
+            wrong_type.to_string().contains("content type"),
+            "{wrong_type}"
+        );
     }
 
     #[test]
     fn call_request_carries_the_session_headers() {
         let server = merchant();
         let s = session(&server);
-        let order = CreateOrder::purchase("m-1", 100, "c-1", "https://a.example/ok", "https://a.example/no");
+        let order = CreateOrder::purchase(
+            "m-1",
+            100,
+            "c-1",
+            "https://a.example/ok",
+            "https://a.example/no",
+        );
         let req = call_request(&order, &s, "v1", now()).unwrap();
-        assert_eq!((req.path, req.content_type), (CREATE_ORDER_PATH, "application/json"));
+        assert_eq!(
+            (req.path, req.content_type),
+            (CREATE_ORDER_PATH, "application/json")
+        );
         assert_eq!(req.header("x-device_id"), Some("dev-1"));
         assert_eq!(req.header("x-refresh_token"), Some("rt-1"));
         assert_eq!(req.header("x-request_id").map(str::len), Some(36));
@@ -440,9 +563,13 @@ mod tests {
         let refund = Refund::new("m-1", "op-1", 2500);
         let req = call_request(&refund, &s, "v1", now()).unwrap();
         assert_eq!(req.content_type, "text/plain");
-        let plain = crypto::decrypt_to_vec(&server, std::str::from_utf8(&req.body).unwrap()).unwrap();
+        let plain =
+            crypto::decrypt_to_vec(&server, std::str::from_utf8(&req.body).unwrap()).unwrap();
         let body: Value = serde_json::from_slice(&plain).unwrap();
-        assert_eq!(body["merchantRequestId"], refund.merchant_request_id.as_str());
+        assert_eq!(
+            body["merchantRequestId"],
+            refund.merchant_request_id.as_str()
+        );
         assert_eq!(body["coinAmount"], "2500");
         assert_eq!(body["date"], "2026-03-09 11:15:02.00+02:00");
     }
@@ -451,23 +578,46 @@ mod tests {
     fn invalid_input_is_refused_before_anything_is_built() {
         let s = session(&merchant());
         let refund = Refund::new("m-1", "", 2500);
-        assert!(matches!(call_request(&refund, &s, "v1", now()), Err(Error::InvalidInput { ref field, .. }) if field == "operationId"));
+        assert!(
+            matches!(call_request(&refund, &s, "v1", now()), Err(Error::InvalidInput { ref field, .. }) if field == "operationId")
+        );
     }
 
     #[test]
     fn call_responses_are_classified_by_msg_code() {
         let m = merchant();
-        let read = |status, body: &str| read_call_response::<Order>(&response(status, "application/json", body), &m);
+        let read = |status, body: &str| {
+            read_call_response::<Order>(&response(status, "application/json", body), &m)
+        };
         for code in SESSION_ERROR_CODES {
-            assert!(matches!(read(401, &error_body(code)), Ok(Reply::SessionRejected(ref e)) if e.msg_code == code), "{code}");
+            assert!(
+                matches!(read(401, &error_body(code)), Ok(Reply::SessionRejected(ref e)) if e.msg_code == code),
+                "{code}"
+            );
         }
-        assert!(matches!(read(200, &error_body("b_virtual_device_not_found")), Ok(Reply::SessionRejected(_))));
-        assert!(matches!(read(200, &error_body(STALE_ENCRYPTION_CODE)), Ok(Reply::StaleEncryption(_))));
-        assert!(matches!(read(401, ""), Ok(Reply::SessionRejected(ref e)) if e.msg_code == "http_401"));
-        assert!(matches!(read(401, "<html>denied</html>"), Ok(Reply::SessionRejected(_))));
-        assert!(matches!(read(400, &error_body("b_duplicate_field_value")), Err(Error::Bank(ref e)) if e.status == 400));
+        assert!(matches!(
+            read(200, &error_body("b_virtual_device_not_found")),
+            Ok(Reply::SessionRejected(_))
+        ));
+        assert!(matches!(
+            read(200, &error_body(STALE_ENCRYPTION_CODE)),
+            Ok(Reply::StaleEncryption(_))
+        ));
+        assert!(
+            matches!(read(401, ""), Ok(Reply::SessionRejected(ref e)) if e.msg_code == "http_401")
+        );
+        assert!(matches!(
+            read(401, "<html>denied</html>"),
+            Ok(Reply::SessionRejected(_))
+        ));
+        assert!(
+            matches!(read(400, &error_body("b_duplicate_field_value")), Err(Error::Bank(ref e)) if e.status == 400)
+        );
         // An error body with HTTP 200 is still an error.
-        assert!(matches!(read(200, &error_body("b_invalid_request")), Err(Error::Bank(_))));
+        assert!(matches!(
+            read(200, &error_body("b_invalid_request")),
+            Err(Error::Bank(_))
+        ));
         let e = read(503, "").unwrap_err();
         assert!(e.outcome_unknown(), "{e}");
         let plain = read(200, r#"{"hppOrderId":"h-1","orderStatus":"PENDING"}"#).unwrap();
@@ -479,10 +629,27 @@ mod tests {
     #[test]
     fn encrypted_responses_are_decrypted_with_the_merchant_key() {
         let m = merchant();
-        let jwe = crypto::encrypt_to_string(m.public_jwk(), br#"{"type":"REFUND","status":"PENDING","operationId":"op-2"}"#).unwrap();
-        let reply = read_call_response::<Operation>(&response(200, "application/json", &format!(r#"{{"jwe":"{jwe}"}}"#)), &m).unwrap();
+        let jwe = crypto::encrypt_to_string(
+            m.public_jwk(),
+            br#"{"type":"REFUND","status":"PENDING","operationId":"op-2"}"#,
+        )
+        .unwrap();
+        let reply = read_call_response::<Operation>(
+            &response(200, "application/json", &format!(r#"{{"jwe":"{jwe}"}}"#)),
+            &m,
+        )
+        .unwrap();
         assert!(matches!(reply, Reply::Done(ref op) if op.operation_id.as_deref() == Some("op-2")));
-        let wrong = read_call_response::<Operation>(&response(200, "application/json", &format!(r#"{{"jwe":"{jwe}"}}"#)), &merchant());
-        assert!(matches!(wrong, Err(Error::Decryption { what: "response", .. })));
+        let wrong = read_call_response::<Operation>(
+            &response(200, "application/json", &format!(r#"{{"jwe":"{jwe}"}}"#)),
+            &merchant(),
+        );
+        assert!(matches!(
+            wrong,
+            Err(Error::Decryption {
+                what: "response",
+                ..
+            })
+        ));
     }
 }

@@ -70,7 +70,10 @@ struct Payload {
 fn text_member(value: Option<Value>, name: &str) -> Result<String, Error> {
     match value {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
-        Some(_) => Err(Error::malformed(200, format!("the session's {name} is not a non-empty string"))),
+        Some(_) => Err(Error::malformed(
+            200,
+            format!("the session's {name} is not a non-empty string"),
+        )),
         None => Err(Error::malformed(200, format!("the session has no {name}"))),
     }
 }
@@ -83,21 +86,33 @@ impl Session {
     /// # Errors
     /// [`Error::MalformedResponse`] naming the missing or invalid member.
     pub fn from_payload(json: &[u8], now: UtcTime) -> Result<Self, Error> {
-        let payload: Payload = serde_json::from_slice(json)
-            .map_err(|e| Error::malformed(200, format!("the session payload is not the expected JSON object: {e}")))?;
+        let payload: Payload = serde_json::from_slice(json).map_err(|e| {
+            Error::malformed(
+                200,
+                format!("the session payload is not the expected JSON object: {e}"),
+            )
+        })?;
         let server_public = payload
             .server_public
             .ok_or_else(|| Error::malformed(200, "the session has no serverPublic key"))?;
-        let server_public = crypto::public_jwk_from_value(&server_public)
-            .map_err(|e| Error::malformed(200, format!("the session's serverPublic is not a usable P-384 key: {e}")))?;
+        let server_public = crypto::public_jwk_from_value(&server_public).map_err(|e| {
+            Error::malformed(
+                200,
+                format!("the session's serverPublic is not a usable P-384 key: {e}"),
+            )
+        })?;
         let expiry = |v: Option<Value>| match v {
             Some(Value::String(s)) => UtcTime::parse_bank(&s).map_err(|e| (s, e)).map(Some),
             _ => Ok(None),
         };
-        let expires_at = match (expiry(payload.token_expiration_date_time), expiry(payload.token_expiration)) {
+        let expires_at = match (
+            expiry(payload.token_expiration_date_time),
+            expiry(payload.token_expiration),
+        ) {
             (Ok(Some(t)), _) | (_, Ok(Some(t))) => t,
             (utc, kyiv) => {
-                for (name, problem) in [("tokenExpirationDateTime", utc), ("tokenExpiration", kyiv)] {
+                for (name, problem) in [("tokenExpirationDateTime", utc), ("tokenExpiration", kyiv)]
+                {
                     if let Err((text, e)) = problem {
                         log::warn!("unreadable {name} {text:?} in the session ({e})");
                     }
@@ -122,7 +137,8 @@ impl Session {
     /// Whether the client should re-authorize before using this session at `now`.
     #[must_use]
     pub fn needs_renewal(&self, now: UtcTime, policy: RenewalPolicy) -> bool {
-        now >= self.expires_at.plus(-policy.margin_secs) || now.since(self.authorized_at) >= policy.max_age_secs
+        now >= self.expires_at.plus(-policy.margin_secs)
+            || now.since(self.authorized_at) >= policy.max_age_secs
     }
 
     /// The persisted form (with secrets: the caller protects the file).
@@ -134,19 +150,22 @@ impl Session {
             device_id: self.device_id.clone(),
             refresh_token: self.refresh_token.expose().to_owned(),
             auth_token: self.auth_token.expose().to_owned(),
-            server_public: serde_json::from_str(&crypto::public_jwk_to_string(&self.server_public)).unwrap_or(Value::Null),
+            server_public: serde_json::from_str(&crypto::public_jwk_to_string(&self.server_public))
+                .unwrap_or(Value::Null),
             expires_at: self.expires_at.to_rfc3339(),
             authorized_at: self.authorized_at.to_rfc3339(),
         }
     }
 
     pub(crate) fn from_saved(saved: SavedSession) -> Result<Self, String> {
-        let time = |name: &str, text: &str| UtcTime::parse_bank(text).map_err(|e| format!("{name}: {e}"));
+        let time =
+            |name: &str, text: &str| UtcTime::parse_bank(text).map_err(|e| format!("{name}: {e}"));
         Ok(Self {
             device_id: saved.device_id.clone(),
             refresh_token: Secret::new(saved.refresh_token.clone()),
             auth_token: Secret::new(saved.auth_token.clone()),
-            server_public: crypto::public_jwk_from_value(&saved.server_public).map_err(|e| format!("serverPublic: {e}"))?,
+            server_public: crypto::public_jwk_from_value(&saved.server_public)
+                .map_err(|e| format!("serverPublic: {e}"))?,
             expires_at: time("expiresAt", &saved.expires_at)?,
             authorized_at: time("authorizedAt", &saved.authorized_at)?,
         })
@@ -200,8 +219,16 @@ mod tests {
 
     #[test]
     fn expiry_from_either_format() {
-        let utc = Session::from_payload(payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(), now()).unwrap();
-        let kyiv = Session::from_payload(payload(r#","tokenExpiration":"2026-03-10 11:15:02.081+02:00""#).as_bytes(), now()).unwrap();
+        let utc = Session::from_payload(
+            payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(),
+            now(),
+        )
+        .unwrap();
+        let kyiv = Session::from_payload(
+            payload(r#","tokenExpiration":"2026-03-10 11:15:02.081+02:00""#).as_bytes(),
+            now(),
+        )
+        .unwrap();
         assert_eq!(utc.expires_at, kyiv.expires_at);
         assert_eq!(utc.expires_at.to_rfc3339(), "2026-03-10T09:15:02Z");
         // The UTC field wins over a disagreeing Kyiv one; an unreadable UTC field falls back.
@@ -223,30 +250,62 @@ mod tests {
     fn missing_members_are_named() {
         for (member, edited) in [
             ("deviceId", payload("").replace("deviceId", "deviceID")),
-            ("refreshToken", payload("").replace("\"refreshToken\":\"0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f\"", "\"refreshToken\":7")),
-            ("serverPublic", payload("").replace("serverPublic", "server")),
+            (
+                "refreshToken",
+                payload("").replace(
+                    "\"refreshToken\":\"0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f\"",
+                    "\"refreshToken\":7",
+                ),
+            ),
+            (
+                "serverPublic",
+                payload("").replace("serverPublic", "server"),
+            ),
         ] {
-            let err = Session::from_payload(edited.as_bytes(), now()).unwrap_err().to_string();
+            let err = Session::from_payload(edited.as_bytes(), now())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(member), "{member}: {err}");
         }
         let bad_key = payload("").replace("\"crv\":\"P-384\"", "\"crv\":\"P-256\"");
-        assert!(Session::from_payload(bad_key.as_bytes(), now()).unwrap_err().to_string().contains("serverPublic"));
+        assert!(
+            Session::from_payload(bad_key.as_bytes(), now())
+                .unwrap_err()
+                .to_string()
+                .contains("serverPublic")
+        );
     }
 
     #[test]
     fn renewal_margin_and_age() {
-        let s = Session::from_payload(payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(), now()).unwrap();
-        let policy = RenewalPolicy { margin_secs: 600, max_age_secs: 86_400 };
+        let s = Session::from_payload(
+            payload(r#","tokenExpirationDateTime":"2026-03-10 09:15:02.0081 +0000""#).as_bytes(),
+            now(),
+        )
+        .unwrap();
+        let policy = RenewalPolicy {
+            margin_secs: 600,
+            max_age_secs: 86_400,
+        };
         assert!(!s.needs_renewal(now().plus(86_400 - 601), policy));
         assert!(s.needs_renewal(now().plus(86_400 - 600), policy));
-        assert!(s.needs_renewal(now().plus(3600), RenewalPolicy { margin_secs: 0, max_age_secs: 3600 }));
+        assert!(s.needs_renewal(
+            now().plus(3600),
+            RenewalPolicy {
+                margin_secs: 0,
+                max_age_secs: 3600
+            }
+        ));
     }
 
     #[test]
     fn debug_hides_tokens() {
         let s = Session::from_payload(payload("").as_bytes(), now()).unwrap();
         let shown = format!("{s:?}");
-        assert!(!shown.contains("0b6f7d1e") && !shown.contains("7c1e9a40"), "{shown}");
+        assert!(
+            !shown.contains("0b6f7d1e") && !shown.contains("7c1e9a40"),
+            "{shown}"
+        );
         assert!(shown.contains("e4d2c1b0"));
     }
 }

@@ -24,8 +24,14 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// # Errors
 /// [`Error::Io`] naming the file.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -76,8 +82,12 @@ pub fn load_private_key(path: &Path) -> Result<PrivateJwk, Error> {
             path.display()
         );
     }
-    PrivateJwk::from_json(text.trim_ascii())
-        .map_err(|e| Error::Config(format!("{}: not a usable private P-384 JWK: {e}", path.display())))
+    PrivateJwk::from_json(text.trim_ascii()).map_err(|e| {
+        Error::Config(format!(
+            "{}: not a usable private P-384 JWK: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Reads a public JWK (a private one is accepted and its public half used).
@@ -87,7 +97,11 @@ pub fn load_private_key(path: &Path) -> Result<PrivateJwk, Error> {
 pub fn load_public_key(path: &Path) -> Result<alliancepay_jose::PublicJwk, Error> {
     let text = fs::read(path).map_err(io_error(path))?;
     alliancepay_jose::PublicJwk::from_json(text.trim_ascii())
-        .or_else(|e| PrivateJwk::from_json(text.trim_ascii()).map(|k| *k.public_jwk()).map_err(|_| e))
+        .or_else(|e| {
+            PrivateJwk::from_json(text.trim_ascii())
+                .map(|k| *k.public_jwk())
+                .map_err(|_| e)
+        })
         .map_err(|e| Error::Config(format!("{}: not a usable P-384 JWK: {e}", path.display())))
 }
 
@@ -96,7 +110,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("alliancepay-store-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("alliancepay-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -110,7 +125,11 @@ mod tests {
         write_private_file(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert!(!is_exposed(&path));
-        let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().filter_map(Result::ok).filter(|e| e.file_name() != "session.json").collect();
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() != "session.json")
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         let missing = write_private_file(&dir.join("no/such/dir/x"), b"x").unwrap_err();
         assert!(missing.to_string().contains("no/such/dir"), "{missing}");
@@ -128,10 +147,18 @@ mod tests {
         assert!(!is_exposed(&path));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(is_exposed(&path));
-        assert_eq!(load_private_key(&path).unwrap().public_jwk(), key.public_jwk());
+        assert_eq!(
+            load_private_key(&path).unwrap().public_jwk(),
+            key.public_jwk()
+        );
         assert_eq!(load_public_key(&path).unwrap(), *key.public_jwk());
         fs::write(&path, b"{\"kty\":\"EC\"}").unwrap();
-        assert!(load_private_key(&path).unwrap_err().to_string().contains("key.jwk"));
+        assert!(
+            load_private_key(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("key.jwk")
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

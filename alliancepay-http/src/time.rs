@@ -10,7 +10,9 @@ use core::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A UTC instant with one-second resolution, as seconds since 1970-01-01T00:00:00Z.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UtcTime(i64);
 
@@ -59,7 +61,8 @@ impl UtcTime {
         if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') {
             return Err(TimeParseError("expected a space or 'T' after the date"));
         }
-        let secs_of_day = parse_clock(&b[11..19]).ok_or(TimeParseError("expected HH:MM:SS after the date"))?;
+        let secs_of_day =
+            parse_clock(&b[11..19]).ok_or(TimeParseError("expected HH:MM:SS after the date"))?;
         let mut rest = &b[19..];
         if let Some((b'.', tail)) = rest.split_first() {
             let digits = tail.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -222,7 +225,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// Kyiv's offset from UTC at `t`: +3 h from the last Sunday of March 01:00 UTC to the last
@@ -236,7 +247,11 @@ fn kyiv_offset(t: UtcTime) -> i64 {
     };
     let summer_start = last_sunday(3) * 86_400 + 3600;
     let summer_end = last_sunday(10) * 86_400 + 3600;
-    if (summer_start..summer_end).contains(&t.0) { 3 * 3600 } else { 2 * 3600 }
+    if (summer_start..summer_end).contains(&t.0) {
+        3 * 3600
+    } else {
+        2 * 3600
+    }
 }
 
 #[cfg(test)]
@@ -251,14 +266,26 @@ mod tests {
     #[test]
     fn both_expiry_formats_name_the_same_instant() {
         for (utc, kyiv) in [
-            ("2025-02-14 22:45:24.0463 +0000", "2025-02-15 00:45:24.463+02:00"),
-            ("2025-02-27 12:12:34.0430 +0000", "2025-02-27 14:12:34.430+02:00"),
-            ("2026-03-10 09:15:02.0081 +0000", "2026-03-10 11:15:02.081+02:00"),
+            (
+                "2025-02-14 22:45:24.0463 +0000",
+                "2025-02-15 00:45:24.463+02:00",
+            ),
+            (
+                "2025-02-27 12:12:34.0430 +0000",
+                "2025-02-27 14:12:34.430+02:00",
+            ),
+            (
+                "2026-03-10 09:15:02.0081 +0000",
+                "2026-03-10 11:15:02.081+02:00",
+            ),
         ] {
             assert_eq!(at(utc), at(kyiv), "{utc} vs {kyiv}");
         }
         assert_eq!(at("2025-02-14 22:45:24.0463 +0000").unix(), 1_739_573_124);
-        assert_eq!(at("2023-03-18 12:34:52.0998 +0000").to_rfc3339(), "2023-03-18T12:34:52Z");
+        assert_eq!(
+            at("2023-03-18 12:34:52.0998 +0000").to_rfc3339(),
+            "2023-03-18T12:34:52Z"
+        );
     }
 
     #[test]
@@ -285,7 +312,10 @@ mod tests {
         assert_eq!(kyiv_offset(at("2025-03-30 01:00:00 +0000")), 10800);
         assert_eq!(kyiv_offset(at("2025-10-26 00:59:59 +0000")), 10800);
         assert_eq!(kyiv_offset(at("2025-10-26 01:00:00 +0000")), 7200);
-        assert_eq!(at("2025-07-01 12:00:00 +0000").to_bank_kyiv(), "2025-07-01 15:00:00.000+03:00");
+        assert_eq!(
+            at("2025-07-01 12:00:00 +0000").to_bank_kyiv(),
+            "2025-07-01 15:00:00.000+03:00"
+        );
     }
 
     #[test]

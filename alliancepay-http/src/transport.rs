@@ -61,7 +61,9 @@ impl Default for UreqTransport {
 fn classify(e: ureq::Error) -> TransportError {
     match e {
         ureq::Error::Timeout(t) => TransportError::Timeout(format!("{t} timeout")),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportError::Timeout(io.to_string()),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            TransportError::Timeout(io.to_string())
+        }
         other => TransportError::Failed(other.to_string()),
     }
 }
@@ -69,12 +71,21 @@ fn classify(e: ureq::Error) -> TransportError {
 impl Transport for UreqTransport {
     fn send(&self, base_url: &str, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let url = format!("{}{}", base_url.trim_end_matches('/'), request.path);
-        let mut builder = self.agent.post(&url).header("Content-Type", request.content_type);
+        let mut builder = self
+            .agent
+            .post(&url)
+            .header("Content-Type", request.content_type);
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
         let mut response = builder.send(&request.body[..]).map_err(classify)?;
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
         let (content_type, request_id) = (header("content-type"), header("x-request_id"));
         let status = response.status().as_u16();
         let body = response

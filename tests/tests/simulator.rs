@@ -2,8 +2,8 @@
 //! kind on the wire, the control routes and callback delivery. The end-to-end client scenarios
 //! live in `http_e2e.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,8 @@ use alliancepay_http::protocol::{
     self, AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpRequest, HttpResponse, ORDER_DATA_PATH,
 };
 use alliancepay_http::simulator::{
-    Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
+    CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
+    SimulatorConfig,
 };
 use alliancepay_http::{Client, ClientConfig, CreateOrder, Error, Transport, UreqTransport};
 use serde_json::Value;
@@ -308,54 +309,14 @@ fn path_filter_and_apply_then_fail_reconciliation() {
     assert_eq!(sim.authorizations(), 1);
 }
 
-/// A callback receiver that answers the given statuses in turn, returning the bodies.
-fn receiver(statuses: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/hooks/alliancepay",
-        listener.local_addr().unwrap()
-    );
-    let handle = std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        for status in statuses {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            bodies.push(String::from_utf8(body).unwrap());
-            let mut out = stream;
-            write!(
-                out,
-                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )
-            .unwrap();
-        }
-        bodies
-    });
-    (url, handle)
-}
-
 #[test]
 fn encrypted_callback_is_retried_until_200_and_control_routes_work() {
     let key = key();
     let sim = simulator(&key, 0.001);
     let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key.clone());
-    let (url, hook) = receiver(vec![500, 503, 200]);
+    let sink = CallbackSink::answering(vec![500, 503, 200]).unwrap();
     let mut request = order();
-    request.notification_url = Some(url);
+    request.notification_url = Some(sink.url().to_owned());
     request.notification_encryption = Some(true);
     let created = client.create_order(&request).unwrap();
     // Pay through the control route, as a test in another language would.
@@ -369,8 +330,9 @@ fn encrypted_callback_is_retried_until_200_and_control_routes_work() {
         ),
     );
     assert_eq!(status, 200, "{body}");
-    let bodies = hook.join().unwrap();
-    assert_eq!(bodies.len(), 3);
+    let bodies: Vec<String> = (0..3)
+        .map(|_| String::from_utf8(sink.next(Duration::from_secs(10)).unwrap()).unwrap())
+        .collect();
     assert!(bodies.iter().all(|b| b == &bodies[0]));
     match client.parse_callback(bodies[0].as_bytes()).unwrap() {
         alliancepay_http::Callback::Order(o) => {

@@ -138,34 +138,19 @@ impl CallbackSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufReader, Write};
-    use std::net::TcpListener;
 
     /// A receiver that answers 500 twice, then 200: three attempts, one delivery.
     #[test]
     fn retries_until_the_first_200() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let receiver = std::thread::spawn(move || {
-            let mut bodies = Vec::new();
-            for status in [500, 500, 200] {
-                let (stream, _) = listener.accept().unwrap();
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (request, _) = super::super::http::read_request(&mut reader).unwrap();
-                bodies.push(request.body);
-                let mut out = stream;
-                let answer = super::super::http::Response::empty(status);
-                super::super::http::write_response(&mut out, &answer, false).unwrap();
-                out.flush().unwrap();
-            }
-            bodies
-        });
+        let sink = super::super::CallbackSink::answering(vec![500, 500, 200]).unwrap();
         let sender = Arc::new(CallbackSender::new(0.0001, Arc::new(Stop::default())));
         sender.deliver(&Delivery {
-            url,
+            url: sink.url().to_owned(),
             body: b"{\"a\":1}".to_vec(),
         });
-        assert_eq!(receiver.join().unwrap(), vec![b"{\"a\":1}".to_vec(); 3]);
+        let bodies: Vec<_> =
+            std::iter::from_fn(|| sink.next(std::time::Duration::from_millis(200))).collect();
+        assert_eq!(bodies, vec![b"{\"a\":1}".to_vec(); 3]);
         assert_eq!(sender.attempts.load(Ordering::SeqCst), 3);
         assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
     }

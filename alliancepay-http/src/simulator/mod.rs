@@ -66,11 +66,13 @@ mod errors;
 mod faults;
 mod formats;
 mod http;
+mod sink;
 mod validate;
 
 pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
 pub use callbacks::RETRY_SCHEDULE_SECS;
 pub use faults::{Fault, FaultKind};
+pub use sink::CallbackSink;
 
 use bank::{Bank, Policy};
 use callbacks::{CallbackSender, Stop};
