@@ -212,7 +212,9 @@ pub(crate) fn write_header(
 }
 
 /// Length of the header JSON [`write_header`] produces for `fields` (the key coordinates are
-/// always 64 characters, so their value does not matter).
+/// always 64 characters, so their value does not matter). Out of line: its scratch buffer
+/// must not stay in `encrypt`'s frame during the scalar multiplications.
+#[inline(never)]
 pub(crate) fn header_len(fields: &HeaderFields<'_>) -> Result<usize, Error> {
     let mut out = [0u8; MAX_HEADER_LEN];
     let placeholder = [b'A'; COORDINATE_CHARS];

@@ -30,6 +30,7 @@ use crate::error::{Error, Part};
 use crate::header::{
     self, BANK_HEADER_LEN, HeaderFields, MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, ProtectedHeader,
 };
+use crate::json::{self, JsonError, Value};
 use crate::jwk::{PrivateJwk, PublicJwk};
 use crate::kdf::{self, OtherInfo};
 
@@ -260,6 +261,7 @@ fn kw_unwrap(alg: KeyManagementAlg, kek: &[u8], wrapped: &[u8], out: &mut [u8]) 
         .map_err(|_| ()))
 }
 
+#[inline(never)]
 fn gcm_seal(
     enc: ContentEncryptionAlg,
     cek: &[u8],
@@ -276,6 +278,7 @@ fn gcm_seal(
     })
 }
 
+#[inline(never)]
 fn gcm_open(
     enc: ContentEncryptionAlg,
     cek: &[u8],
@@ -347,31 +350,66 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     if out.len() < required {
         return Err(Error::BufferTooSmall { required });
     }
+    // Only the random draws happen here, in this order (ephemeral key, CEK, IV), which the
+    // RFC 7520 test replays. The work is in two non-generic, out-of-line phases so that no
+    // buffer of the second is on the stack during the scalar multiplications of the first.
     let ephemeral = EphemeralSecret::try_generate_from_rng(rng).map_err(|_| Error::Rng)?;
-    let epk = PublicJwk::from_public_key(ephemeral.public_key(), Default::default());
-    let shared = ephemeral.diffie_hellman(recipient.public_key());
+    let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
+    let epk = ephemeral_agree(&ephemeral, recipient, &mut z);
     drop(ephemeral);
+    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    if options.alg.kek_len().is_some() {
+        rng.try_fill_bytes(&mut cek[..options.enc.key_len()])
+            .map_err(|_| Error::Rng)?;
+    }
+    let mut iv = [0u8; IV_LEN];
+    rng.try_fill_bytes(&mut iv).map_err(|_| Error::Rng)?;
+    seal(options, &epk, &z, &mut cek, &iv, plaintext, out, required)
+}
 
+/// The ephemeral public key (fixed-base multiplication) and the shared secret with
+/// `recipient` (variable-base), written to `z`.
+#[inline(never)]
+fn ephemeral_agree(
+    ephemeral: &EphemeralSecret,
+    recipient: &PublicJwk,
+    z: &mut [u8; 48],
+) -> PublicJwk {
+    let shared = ephemeral.diffie_hellman(recipient.public_key());
+    z.copy_from_slice(shared.raw_secret_bytes());
+    PublicJwk::from_public_key(ephemeral.public_key(), Default::default())
+}
+
+/// Everything after key agreement: key derivation, key wrap (`cek` holds the random CEK
+/// when the alg wraps one; direct agreement overwrites it with the derived one), the header,
+/// content encryption, and the token text.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn seal<'o>(
+    options: &EncryptOptions<'_>,
+    epk: &PublicJwk,
+    z: &[u8; 48],
+    cek: &mut [u8; MAX_CEK_LEN],
+    iv: &[u8; IV_LEN],
+    plaintext: &[u8],
+    out: &'o mut [u8],
+    required: usize,
+) -> Result<&'o str, Error> {
     let alg = options.alg;
     let enc = options.enc;
     let cek_len = enc.key_len();
     let mut derived = Zeroizing::new([0u8; MAX_CEK_LEN]);
     derive_key(
-        shared.raw_secret_bytes(),
+        z,
         alg,
         enc,
         options.apu.unwrap_or_default(),
         options.apv.unwrap_or_default(),
         &mut derived,
     );
-    drop(shared);
-
-    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
     let mut encrypted_key = [0u8; MAX_ENCRYPTED_KEY_LEN];
     let encrypted_key_len = alg.encrypted_key_len(cek_len);
     if let Some(kek_len) = alg.kek_len() {
-        rng.try_fill_bytes(&mut cek[..cek_len])
-            .map_err(|_| Error::Rng)?;
         kw_wrap(
             alg,
             &derived[..kek_len],
@@ -384,12 +422,9 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     }
     drop(derived);
 
-    let mut iv = [0u8; IV_LEN];
-    rng.try_fill_bytes(&mut iv).map_err(|_| Error::Rng)?;
-
     // Header JSON, then the parts in token order.
     let mut header_json = [0u8; MAX_HEADER_LEN];
-    let (epk_x, epk_y) = epk_text(&epk);
+    let (epk_x, epk_y) = epk_text(epk);
     let header_len =
         header::write_header(&options.header_fields(), &epk_x, &epk_y, &mut header_json)?;
     let mut at = 0;
@@ -404,7 +439,7 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
         .len();
     out[at] = b'.';
     at += 1;
-    at += b64::encode(&iv, &mut out[at..])
+    at += b64::encode(iv, &mut out[at..])
         .map_err(|_| Error::BufferTooSmall { required })?
         .len();
     out[at] = b'.';
@@ -416,7 +451,7 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     let tag = gcm_seal(
         enc,
         &cek[..cek_len],
-        &iv,
+        iv,
         &head[..aad_len],
         &mut rest[..plaintext.len()],
     )
@@ -443,22 +478,47 @@ fn epk_text(epk: &PublicJwk) -> ([u8; 64], [u8; 64]) {
 }
 
 /// Everything decrypt needs from the token besides the ciphertext, checked before key agreement.
+///
+/// Filled in place by [`check_token`] rather than returned: a returned value plus the local it
+/// is moved into would put two copies of it on the stack under the key agreement.
 struct CheckedToken {
     alg: KeyManagementAlg,
     enc: ContentEncryptionAlg,
-    epk: p384::PublicKey,
-    apu: [u8; MAX_PARTY_INFO_LEN],
-    apu_len: usize,
-    apv: [u8; MAX_PARTY_INFO_LEN],
-    apv_len: usize,
+    /// The peer's ephemeral key, validated on P-384 by the header parser.
+    epk: p384::AffinePoint,
+    /// The header has `apu` or `apv`. They are read again after key agreement (see
+    /// [`party_info`]) instead of being carried here, which keeps 128 bytes off the stack
+    /// under the scalar multiplication; the bank never sends them.
+    has_party_info: bool,
     encrypted_key: [u8; MAX_ENCRYPTED_KEY_LEN],
     encrypted_key_len: usize,
     iv: [u8; IV_LEN],
     tag: [u8; TAG_LEN],
-    ranges: [(usize, usize); 5],
+    /// End of the protected header's text: the AAD is `token[..aad_end]`.
+    aad_end: usize,
+    /// Where the ciphertext's text lies in the token.
+    ciphertext: (usize, usize),
 }
 
-fn check_token(token: &[u8], allow: AllowList) -> Result<CheckedToken, Error> {
+impl CheckedToken {
+    /// Placeholder contents, all overwritten by a successful [`check_token`].
+    const EMPTY: Self = Self {
+        alg: KeyManagementAlg::EcdhEsA256Kw,
+        enc: ContentEncryptionAlg::A256Gcm,
+        epk: p384::AffinePoint::IDENTITY,
+        has_party_info: false,
+        encrypted_key: [0; MAX_ENCRYPTED_KEY_LEN],
+        encrypted_key_len: 0,
+        iv: [0; IV_LEN],
+        tag: [0; TAG_LEN],
+        aad_end: 0,
+        ciphertext: (0, 0),
+    };
+}
+
+/// Out of line: its 512-byte header buffer must be gone before key agreement starts.
+#[inline(never)]
+fn check_token(token: &[u8], allow: AllowList, checked: &mut CheckedToken) -> Result<(), Error> {
     let ranges = split(token)?;
     let text = |i: usize| &token[ranges[i].0..ranges[i].1];
 
@@ -481,69 +541,97 @@ fn check_token(token: &[u8], allow: AllowList) -> Result<CheckedToken, Error> {
         });
     }
 
-    let mut apu = [0u8; MAX_PARTY_INFO_LEN];
-    let mut apv = [0u8; MAX_PARTY_INFO_LEN];
-    // `ProtectedHeader::parse` has checked both decode into MAX_PARTY_INFO_LEN bytes.
-    let apu_len = header.apu.map_or(0, |t| {
-        b64::decode(t.as_bytes(), &mut apu).map_or(0, |d| d.len())
-    });
-    let apv_len = header.apv.map_or(0, |t| {
-        b64::decode(t.as_bytes(), &mut apv).map_or(0, |d| d.len())
-    });
-
-    let encrypted_key_len = header.alg.encrypted_key_len(header.enc.key_len());
-    let mut encrypted_key = [0u8; MAX_ENCRYPTED_KEY_LEN];
+    checked.has_party_info = header.apu.is_some() || header.apv.is_some();
+    checked.encrypted_key_len = header.alg.encrypted_key_len(header.enc.key_len());
     decode_exact(
         Part::EncryptedKey,
         text(1),
-        encrypted_key_len,
-        &mut encrypted_key,
+        checked.encrypted_key_len,
+        &mut checked.encrypted_key,
     )?;
-    let mut iv = [0u8; IV_LEN];
-    decode_exact(Part::Iv, text(2), IV_LEN, &mut iv)?;
-    let mut tag = [0u8; TAG_LEN];
-    decode_exact(Part::Tag, text(4), TAG_LEN, &mut tag)?;
-
-    Ok(CheckedToken {
-        alg: header.alg,
-        enc: header.enc,
-        epk: header.epk,
-        apu,
-        apu_len,
-        apv,
-        apv_len,
-        encrypted_key,
-        encrypted_key_len,
-        iv,
-        tag,
-        ranges,
-    })
+    decode_exact(Part::Iv, text(2), IV_LEN, &mut checked.iv)?;
+    decode_exact(Part::Tag, text(4), TAG_LEN, &mut checked.tag)?;
+    checked.alg = header.alg;
+    checked.enc = header.enc;
+    checked.epk = *header.epk.as_affine();
+    checked.aad_end = ranges[0].1;
+    checked.ciphertext = ranges[3];
+    Ok(())
 }
 
-/// Key agreement and content decryption of `ciphertext` in place. Every failure is the same.
-fn open(
-    key: &PrivateJwk,
+/// The ECDH shared secret `Z` (the x-coordinate of the shared point), zeroized on drop.
+type SharedSecret = Zeroizing<[u8; 48]>;
+
+/// Variable-base key agreement with `peer`. Kept out of line, like the other phases of
+/// [`open`] and [`encrypt`]: the scalar multiplication is the deepest call of the crate (about
+/// 4.2 KiB of stack on a Cortex-M4), so no header or key buffer may share its frame chain.
+#[inline(never)]
+fn agree(secret: &p384::SecretKey, peer: &p384::AffinePoint, z: &mut [u8; 48]) {
+    let shared = p384::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer);
+    z.copy_from_slice(shared.raw_secret_bytes());
+}
+
+/// Decodes `apu` and `apv` of a header that [`check_token`] accepted into `apu` and `apv`;
+/// returns their lengths (0 when absent). Out of line, so that its header buffer costs stack
+/// only when a token has party info.
+#[inline(never)]
+fn party_info(
+    header_text: &[u8],
+    apu: &mut [u8; MAX_PARTY_INFO_LEN],
+    apv: &mut [u8; MAX_PARTY_INFO_LEN],
+) -> (usize, usize) {
+    let mut header_json = [0u8; MAX_HEADER_LEN];
+    let Ok(json) = b64::decode(header_text, &mut header_json) else {
+        return (0, 0);
+    };
+    // The header passed `ProtectedHeader::parse` in `check_token`, so `apu` and `apv`, when
+    // present, are unescaped strings that decode into MAX_PARTY_INFO_LEN bytes. Reading just
+    // these two members (rather than calling the full parser again) keeps the parser inlined
+    // in its one caller, `check_token`, which is what keeps that call chain shallow.
+    let (mut apu_len, mut apv_len) = (0, 0);
+    let _ = json::for_each_member(json, |name, value| {
+        let (Value::Str(text), Some((out, len))) = (
+            value,
+            match name {
+                "apu" => Some((&mut *apu, &mut apu_len)),
+                "apv" => Some((&mut *apv, &mut apv_len)),
+                _ => None,
+            },
+        ) else {
+            return Ok::<(), JsonError>(());
+        };
+        *len = b64::decode(text.as_bytes(), out).map_or(0, |d| d.len());
+        Ok(())
+    });
+    (apu_len, apv_len)
+}
+
+/// The CEK of a checked token: derived directly, or unwrapped with the derived KEK.
+#[inline(never)]
+fn recover_cek(
+    z: &[u8],
     checked: &CheckedToken,
-    aad: &[u8],
-    ciphertext: &mut [u8],
-) -> Result<(), Error> {
-    let shared = p384::ecdh::diffie_hellman(
-        key.secret_key().to_nonzero_scalar(),
-        checked.epk.as_affine(),
-    );
+    header_text: &[u8],
+    cek: &mut [u8; MAX_CEK_LEN],
+) -> Result<(), ()> {
+    let mut apu = [0u8; MAX_PARTY_INFO_LEN];
+    let mut apv = [0u8; MAX_PARTY_INFO_LEN];
+    let (apu_len, apv_len) = if checked.has_party_info {
+        party_info(header_text, &mut apu, &mut apv)
+    } else {
+        (0, 0)
+    };
     let mut derived = Zeroizing::new([0u8; MAX_CEK_LEN]);
     derive_key(
-        shared.raw_secret_bytes(),
+        z,
         checked.alg,
         checked.enc,
-        &checked.apu[..checked.apu_len],
-        &checked.apv[..checked.apv_len],
+        &apu[..apu_len],
+        &apv[..apv_len],
         &mut derived,
     );
-    drop(shared);
     let cek_len = checked.enc.key_len();
-    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
-    let result = match checked.alg.kek_len() {
+    match checked.alg.kek_len() {
         None => {
             cek[..cek_len].copy_from_slice(&derived[..cek_len]);
             Ok(())
@@ -555,20 +643,45 @@ fn open(
             &mut cek[..],
         ),
     }
-    .and_then(|()| {
-        gcm_open(
-            checked.enc,
-            &cek[..cek_len],
-            &checked.iv,
-            aad,
-            ciphertext,
-            &checked.tag,
-        )
-    });
+}
+
+/// Key agreement and content decryption of `ciphertext` in place. Every failure is the same.
+#[inline(never)]
+fn open(
+    key: &PrivateJwk,
+    checked: &CheckedToken,
+    aad: &[u8],
+    ciphertext: &mut [u8],
+) -> Result<(), Error> {
+    let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
+    agree(key.secret_key(), &checked.epk, &mut z);
+    let result = unwrap_and_open(z.as_slice(), checked, aad, ciphertext);
+    drop(z);
     result.map_err(|()| {
         ciphertext.fill(0);
         Error::DecryptionFailed
     })
+}
+
+/// Everything after key agreement: its CEK buffer is not on the stack during it.
+#[inline(never)]
+fn unwrap_and_open(
+    z: &[u8],
+    checked: &CheckedToken,
+    aad: &[u8],
+    ciphertext: &mut [u8],
+) -> Result<(), ()> {
+    let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
+    recover_cek(z, checked, aad, &mut cek)?;
+    let cek_len = checked.enc.key_len();
+    gcm_open(
+        checked.enc,
+        &cek[..cek_len],
+        &checked.iv,
+        aad,
+        ciphertext,
+        &checked.tag,
+    )
 }
 
 /// Decrypts a compact JWE with `key` into `out`; returns the plaintext (a prefix of `out`).
@@ -587,8 +700,9 @@ pub fn decrypt<'o>(
     allow: AllowList,
     out: &'o mut [u8],
 ) -> Result<&'o mut [u8], Error> {
-    let checked = check_token(token, allow)?;
-    let (start, end) = checked.ranges[3];
+    let mut checked = CheckedToken::EMPTY;
+    check_token(token, allow, &mut checked)?;
+    let (start, end) = checked.ciphertext;
     let ciphertext_text = &token[start..end];
     let required = b64::decoded_len(ciphertext_text.len());
     let out = out
@@ -598,7 +712,7 @@ pub fn decrypt<'o>(
         part: Part::Ciphertext,
         error,
     })?;
-    let aad = &token[checked.ranges[0].0..checked.ranges[0].1];
+    let aad = &token[..checked.aad_end];
     open(key, &checked, aad, out)?;
     Ok(out)
 }
@@ -614,9 +728,10 @@ pub fn decrypt_in_place<'b>(
     token: &'b mut [u8],
     allow: AllowList,
 ) -> Result<&'b mut [u8], Error> {
-    let checked = check_token(token, allow)?;
-    let (start, end) = checked.ranges[3];
-    let aad_end = checked.ranges[0].1;
+    let mut checked = CheckedToken::EMPTY;
+    check_token(token, allow, &mut checked)?;
+    let (start, end) = checked.ciphertext;
+    let aad_end = checked.aad_end;
     let (head, tail) = token.split_at_mut(start);
     let plaintext =
         b64::decode_in_place(&mut tail[..end - start]).map_err(|error| Error::Base64 {

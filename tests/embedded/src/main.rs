@@ -22,7 +22,7 @@ use alliancepay_jose::{
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::{debug, hio};
 
 /// A session as the bank returns it after authorization: 399 bytes, the real size. The values
 /// are made up; the shape and lengths are the bank's.
@@ -78,11 +78,11 @@ struct Usage {
 fn main() -> ! {
     match run() {
         Ok(()) => {
-            hprintln!("result ok");
+            say(&[Text("result ok")]);
             exit(true)
         }
         Err(why) => {
-            hprintln!("result FAIL: {}", why);
+            say(&[Text("result FAIL: "), Text(why)]);
             exit(false)
         }
     }
@@ -166,12 +166,14 @@ fn run() -> Result<(), &'static str> {
 }
 
 fn report(operation: &str, usage: &Usage, instructions_per_tick: u64) {
-    hprintln!(
-        "measure {} stack_bytes={} instructions={}",
-        operation,
-        usage.stack_bytes,
-        usage.ticks * instructions_per_tick
-    );
+    say(&[
+        Text("measure "),
+        Text(operation),
+        Text(" stack_bytes="),
+        Num(u64::from(usage.stack_bytes)),
+        Text(" instructions="),
+        Num(usage.ticks * instructions_per_tick),
+    ]);
 }
 
 fn start_systick(mut syst: SYST) {
@@ -227,12 +229,14 @@ fn calibrate() -> Result<u64, &'static str> {
         return Err("SysTick did not count: is QEMU running with -icount?");
     }
     let per_tick = (LOOP_INSTRUCTIONS + ticks / 2) / ticks;
-    hprintln!(
-        "calibration instructions={} ticks={} instructions_per_tick={}",
-        LOOP_INSTRUCTIONS,
-        ticks,
-        per_tick
-    );
+    say(&[
+        Text("calibration instructions="),
+        Num(LOOP_INSTRUCTIONS),
+        Text(" ticks="),
+        Num(ticks),
+        Text(" instructions_per_tick="),
+        Num(per_tick),
+    ]);
     // The loop plus the two `now()` calls is within a few ticks of an exact multiple; anything
     // else means the counter is not counting instructions and every figure would be wrong.
     if per_tick == 0 || (ticks * per_tick).abs_diff(LOOP_INSTRUCTIONS) > 4 * per_tick {
@@ -315,8 +319,44 @@ fn exit(success: bool) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hprintln!("result FAIL: panic: {}", info);
+    // The location only: printing the message would link core::fmt and every Debug impl a
+    // panic site in the dependency tree names, several KiB that would count against the
+    // library's flash budget.
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    say(&[Text("result FAIL: panic at "), Text(file), Text(":"), Num(u64::from(line))]);
     exit(false)
+}
+
+/// One piece of an output line.
+enum Piece<'a> {
+    Text(&'a str),
+    Num(u64),
+}
+use Piece::{Num, Text};
+
+/// Writes one line to the host's stdout, without core::fmt (see the panic handler).
+fn say(pieces: &[Piece<'_>]) {
+    let Ok(mut out) = hio::hstdout() else { return };
+    for piece in pieces {
+        let _ = match piece {
+            Text(text) => out.write_all(text.as_bytes()),
+            Num(n) => {
+                let mut digits = [0u8; 20];
+                let mut at = digits.len();
+                let mut rest = *n;
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                    if rest == 0 {
+                        break;
+                    }
+                }
+                out.write_all(&digits[at..])
+            }
+        };
+    }
+    let _ = out.write_all(b"\n");
 }
 
 // Without this a fault would spin in cortex-m-rt's default handler until the runner's timeout.
@@ -326,6 +366,6 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     // The fault address alone: formatting the whole frame with Debug costs flash in every build.
-    hprintln!("result FAIL: hard fault at pc {}", frame.pc());
+    say(&[Text("result FAIL: hard fault at pc "), Num(u64::from(frame.pc()))]);
     exit(false)
 }
