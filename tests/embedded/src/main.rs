@@ -323,7 +323,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     // panic site in the dependency tree names, several KiB that would count against the
     // library's flash budget.
     let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
-    say(&[Text("result FAIL: panic at "), Text(file), Text(":"), Num(u64::from(line))]);
+    say(&[
+        Text("result FAIL: panic at "),
+        Text(file),
+        Text(":"),
+        Num(u64::from(line)),
+    ]);
     exit(false)
 }
 
@@ -366,6 +371,9 @@ fn say(pieces: &[Piece<'_>]) {
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     // The fault address alone: formatting the whole frame with Debug costs flash in every build.
-    say(&[Text("result FAIL: hard fault at pc "), Num(u64::from(frame.pc()))]);
+    say(&[
+        Text("result FAIL: hard fault at pc "),
+        Num(u64::from(frame.pc())),
+    ]);
     exit(false)
 }
