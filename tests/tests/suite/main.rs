@@ -4,6 +4,7 @@
 //! - `negative`: one test per rejection rule, each asserting the exact error.
 //! - `interop`: tokens and keys exchanged with Python jwcrypto and Node jose.
 
+mod fuzz_regressions;
 mod interop;
 mod negative;
 mod props;

@@ -1,0 +1,104 @@
+//! The fuzz harness on stable: every committed seed (`fuzz/seeds/<target>/`) replayed through
+//! the very checks the cargo-fuzz targets make, and every crash the fuzzer finds kept as a named
+//! test below.
+//!
+//! The checks are not copied: `fuzz/src/checks.rs` is compiled into this binary by `#[path]`, so
+//! a property that fails under `cargo +nightly fuzz run` fails here too, and `cargo test
+//! --workspace` keeps the seeds (RFC 7520 §5.4, Wycheproof, tokens from our own CLI) exercised
+//! without nightly or libFuzzer. How the seeds are made: `fuzz/seeds/generate.py`; how to fuzz:
+//! `fuzz/README.md`.
+//!
+//! Crashes found so far: none (see fuzz/README.md for the runs). A crash becomes a test named
+//! after the defect, calling the target's check on the reproducer bytes, and, while the fix is
+//! pending, `#[ignore = "fuzz crash, fix pending: ..."]`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+
+#[path = "../../../fuzz/src/checks.rs"]
+mod checks;
+
+/// Runs `check` on every seed of `target`; reports every failing file, not only the first.
+fn replay(target: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no seeds in {}", dir.display());
+    let mut failures = Vec::new();
+    for path in &files {
+        let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(&data))) {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            failures.push(format!("{name}: {message}"));
+        }
+    }
+    println!(
+        "fuzz seeds {target}: ran {}, passed {}, failed {}",
+        files.len(),
+        files.len() - failures.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{target} seeds failing the fuzz checks:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn seeds_jwk_parse() {
+    replay("jwk_parse", checks::jwk_parse);
+}
+
+#[test]
+fn seeds_header_parse() {
+    replay("header_parse", checks::header_parse);
+}
+
+#[test]
+fn seeds_b64_decode() {
+    replay("b64_decode", checks::b64_decode);
+}
+
+#[test]
+fn seeds_decrypt() {
+    replay("decrypt", checks::decrypt);
+}
+
+#[test]
+fn seeds_roundtrip() {
+    replay("roundtrip", checks::roundtrip);
+}
+
+#[test]
+fn seeds_ecdh_differential() {
+    replay("ecdh_differential", checks::ecdh_differential);
+}
+
+/// The `decrypt` seeds reach the success path: RFC 7520 §5.4's token (Figure 117) decrypts with
+/// the target's fixed key to the RFC's plaintext. Without this the replay could pass on seeds
+/// that all stop at the first structural check.
+#[test]
+fn rfc7520_seed_decrypts_with_the_fixed_key() {
+    use alliancepay_jose::{AllowList, PrivateJwk, decrypt, max_plaintext_len};
+    let seed =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/decrypt/rfc7520-token");
+    let token = std::fs::read(&seed).expect("the RFC 7520 seed exists");
+    let key = PrivateJwk::from_json(checks::FIXED_PRIVATE_JWK.as_bytes()).expect("fixed key");
+    let mut out = vec![0u8; max_plaintext_len(token.len())];
+    let plaintext = decrypt(&key, &token, AllowList::ALL, &mut out).expect("RFC 7520 token");
+    let vector = crate::vectors::load("rfc7520_5_4.json");
+    let expected = hex::decode(vector["plaintext_hex"].as_str().expect("hex")).expect("hex");
+    assert_eq!(plaintext, expected);
+}
