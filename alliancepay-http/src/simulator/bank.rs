@@ -1279,9 +1279,11 @@ mod tests {
             )),
             (200, "b_refresh_token_absent".into())
         );
-        f.bank.advance_clock(86_399);
+        // The simulated clock is the wall clock plus an offset, so leave the wall clock some
+        // seconds to tick between authorizing and querying.
+        f.bank.advance_clock(86_400 - 30);
         assert_eq!(query(&new), (404, "b_hpp_order_not_found".into()));
-        f.bank.advance_clock(1);
+        f.bank.advance_clock(30);
         assert_eq!(query(&new), (401, "b_expired_token".into()));
         let fresh = f.authorize();
         f.bank.expire_sessions();
