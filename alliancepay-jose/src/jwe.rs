@@ -19,6 +19,7 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AesGcm, KeyInit};
 use aes_kw::AesKw;
+#[cfg(not(feature = "fast-scalar-mul"))]
 use p384::ecdh::EphemeralSecret;
 use p384::elliptic_curve::Generate;
 use p384::elliptic_curve::rand_core::TryCryptoRng;
@@ -353,7 +354,9 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     // Only the random draws happen here, in this order (ephemeral key, CEK, IV), which the
     // RFC 7520 test replays. The work is in two non-generic, out-of-line phases so that no
     // buffer of the second is on the stack during the scalar multiplications of the first.
-    let ephemeral = EphemeralSecret::try_generate_from_rng(rng).map_err(|_| Error::Rng)?;
+    let ephemeral = Ephemeral::try_generate_from_rng(rng).map_err(|_| Error::Rng)?;
+    #[cfg(feature = "fast-scalar-mul")]
+    let ephemeral = Zeroizing::new(ephemeral);
     let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
     let epk = ephemeral_agree(&ephemeral, recipient, &mut z);
     drop(ephemeral);
@@ -369,15 +372,31 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
 
 /// The ephemeral public key (fixed-base multiplication) and the shared secret with
 /// `recipient` (variable-base), written to `z`.
+#[cfg(not(feature = "fast-scalar-mul"))]
 #[inline(never)]
-fn ephemeral_agree(
-    ephemeral: &EphemeralSecret,
-    recipient: &PublicJwk,
-    z: &mut [u8; 48],
-) -> PublicJwk {
+fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
     let shared = ephemeral.diffie_hellman(recipient.public_key());
     z.copy_from_slice(shared.raw_secret_bytes());
     PublicJwk::from_public_key(ephemeral.public_key(), Default::default())
+}
+
+/// The ephemeral public key and the shared secret with `recipient`, written to `z`, both with
+/// [`crate::scalar_mul`]: the fixed-base multiplication is the variable-base one applied to
+/// the generator (see `benches/README.md` for why there is no basepoint table).
+#[cfg(feature = "fast-scalar-mul")]
+#[inline(never)]
+fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
+    use p384::elliptic_curve::point::AffineCoordinates;
+    let shared = Zeroizing::new(crate::scalar_mul::mul(
+        recipient.public_key().as_affine(),
+        ephemeral,
+    ));
+    z.copy_from_slice(&shared.x());
+    // `mul_base` of a non-zero scalar is never the identity, so `from_affine` cannot fail; the
+    // fallback (p384's own multiplication, same result) only avoids a panic path.
+    let public = p384::PublicKey::from_affine(crate::scalar_mul::mul_base(ephemeral))
+        .unwrap_or_else(|_| p384::PublicKey::from_secret_scalar(ephemeral));
+    PublicJwk::from_public_key(public, Default::default())
 }
 
 /// Everything after key agreement: key derivation, key wrap (`cek` holds the random CEK
@@ -559,6 +578,14 @@ fn check_token(token: &[u8], allow: AllowList, checked: &mut CheckedToken) -> Re
     Ok(())
 }
 
+/// The ephemeral key of an encrypt: `p384`'s ECDH secret, or with `fast-scalar-mul` the bare
+/// scalar that [`crate::scalar_mul`] takes (zeroized on drop by its `Zeroizing` wrapper). Both
+/// draw from the RNG the same way.
+#[cfg(not(feature = "fast-scalar-mul"))]
+type Ephemeral = EphemeralSecret;
+#[cfg(feature = "fast-scalar-mul")]
+type Ephemeral = p384::NonZeroScalar;
+
 /// The ECDH shared secret `Z` (the x-coordinate of the shared point), zeroized on drop.
 type SharedSecret = Zeroizing<[u8; 48]>;
 
@@ -567,8 +594,17 @@ type SharedSecret = Zeroizing<[u8; 48]>;
 /// 4.2 KiB of stack on a Cortex-M4), so no header or key buffer may share its frame chain.
 #[inline(never)]
 fn agree(secret: &p384::SecretKey, peer: &p384::AffinePoint, z: &mut [u8; 48]) {
-    let shared = p384::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer);
-    z.copy_from_slice(shared.raw_secret_bytes());
+    #[cfg(not(feature = "fast-scalar-mul"))]
+    {
+        let shared = p384::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer);
+        z.copy_from_slice(shared.raw_secret_bytes());
+    }
+    #[cfg(feature = "fast-scalar-mul")]
+    {
+        use p384::elliptic_curve::point::AffineCoordinates;
+        let shared = Zeroizing::new(crate::scalar_mul::mul(peer, &secret.to_nonzero_scalar()));
+        z.copy_from_slice(&shared.x());
+    }
 }
 
 /// Decodes `apu` and `apv` of a header that [`check_token`] accepted into `apu` and `apv`;

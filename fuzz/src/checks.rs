@@ -1020,3 +1020,62 @@ fn generator() -> &'static ([u8; 48], [u8; 48]) {
         )
     })
 }
+
+/// Target `scalar_mul_differential`: `alliancepay_jose::scalar_mul` (our Jacobian, signed-window
+/// multiplication of the `fast-scalar-mul` feature) against `p384`'s own.
+///
+/// Layout: a mode byte (modulo 3) choosing the scalar `k` — mode 0, the next 48 bytes as a
+/// big-endian scalar (inputs that are 0 or at least `n` stop here: `NonZeroScalar` cannot hold
+/// them); mode 1, `n − 1 − s`; mode 2, `1 + s`, for `s` the next two bytes, big-endian (the edges
+/// of the recoding: small scalars and scalars near `n`, such as 38 and `n − 38`, where the last
+/// addition doubles) — then 48 bytes `a` giving the point `a·G` (the generator itself when
+/// `a` is 0 or at least `n`). Short inputs are zero-padded.
+///
+/// Checked: `scalar_mul::mul(P, k)` equals `p384`'s `ProjectivePoint::from(P) * k` in affine form,
+/// its x-coordinate equals `p384::ecdh::diffie_hellman(k, P)`'s shared secret, and
+/// `scalar_mul::mul_base(k)` equals `p384`'s `G * k`.
+pub fn scalar_mul_differential(data: &[u8]) {
+    use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
+    use alliancepay_jose::p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
+    use alliancepay_jose::scalar_mul;
+
+    let mut input = Cursor(data);
+    let mode = input.byte() % 3;
+    let k = match mode {
+        0 => {
+            let bytes: [u8; 48] = input.array();
+            Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(FieldBytes::from(bytes)))
+        }
+        _ => {
+            let s: [u8; 2] = input.array();
+            let s = Scalar::from(u64::from(u16::from_be_bytes(s)));
+            let k = if mode == 1 {
+                -(Scalar::ONE + s)
+            } else {
+                Scalar::ONE + s
+            };
+            Option::<NonZeroScalar>::from(NonZeroScalar::new(k))
+        }
+    };
+    let Some(k) = k else { return };
+    let a: [u8; 48] = input.array();
+    let point = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(FieldBytes::from(a)))
+        .map_or(AffinePoint::GENERATOR, |a| {
+            (ProjectivePoint::GENERATOR * *a).to_affine()
+        });
+
+    let ours = scalar_mul::mul(&point, &k);
+    assert!(
+        ours == (ProjectivePoint::from(point) * *k).to_affine(),
+        "scalar_mul::mul differs from p384"
+    );
+    assert_eq!(
+        ours.x().as_slice(),
+        diffie_hellman(k, point).raw_secret_bytes().as_slice(),
+        "scalar_mul::mul's x differs from p384's ECDH shared secret"
+    );
+    assert!(
+        scalar_mul::mul_base(&k) == (ProjectivePoint::GENERATOR * *k).to_affine(),
+        "scalar_mul::mul_base differs from p384"
+    );
+}

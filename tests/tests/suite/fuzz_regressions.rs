@@ -86,6 +86,11 @@ fn seeds_ecdh_differential() {
     replay("ecdh_differential", checks::ecdh_differential);
 }
 
+#[test]
+fn seeds_scalar_mul_differential() {
+    replay("scalar_mul_differential", checks::scalar_mul_differential);
+}
+
 /// The `decrypt` seeds reach the success path: RFC 7520 §5.4's token (Figure 117) decrypts with
 /// the target's fixed key to the RFC's plaintext. Without this the replay could pass on seeds
 /// that all stop at the first structural check.

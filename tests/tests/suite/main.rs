@@ -3,9 +3,11 @@
 //! - `vectors`: known answers from others (RFC 7518, RFC 7520, RFC 3394, Wycheproof).
 //! - `negative`: one test per rejection rule, each asserting the exact error.
 //! - `interop`: tokens and keys exchanged with Python jwcrypto and Node jose.
+//! - `scalar_mul`: our P-384 scalar multiplication against `p384`'s (differential).
 
 mod fuzz_regressions;
 mod interop;
 mod negative;
 mod props;
+mod scalar_mul;
 mod vectors;

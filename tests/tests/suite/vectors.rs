@@ -277,10 +277,18 @@ fn secret_from(d: [u8; 48]) -> SecretKey {
     SecretKey::from_bytes(&FieldBytes::from(d)).expect("scalar in [1, n-1]")
 }
 
+/// The shared secret as our decrypt's key agreement computes it (`scalar_mul`, the Jacobian
+/// multiplication of the `fast-scalar-mul` feature), checked against `p384`'s own ECDH.
 fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
-    diffie_hellman(private.to_nonzero_scalar(), public.public_key().as_affine())
-        .raw_secret_bytes()
-        .to_vec()
+    use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
+    let scalar = private.to_nonzero_scalar();
+    let peer = public.public_key().as_affine();
+    let ours = alliancepay_jose::scalar_mul::mul(peer, &scalar)
+        .x()
+        .to_vec();
+    let theirs = diffie_hellman(scalar, peer).raw_secret_bytes().to_vec();
+    assert_eq!(ours, theirs, "scalar_mul and p384 disagree");
+    ours
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+//! Differential tests of `alliancepay_jose::scalar_mul` (our Jacobian, signed-window P-384
+//! multiplication) against `p384`'s own `ProjectivePoint * Scalar` and `ecdh::diffie_hellman`.
+//!
+//! - `random_pairs_match_p384`: `SCALAR_MUL_PAIRS` random (scalar, point) pairs, default 300,
+//!   in every `cargo test --workspace`.
+//! - `random_pairs_match_p384_100k` (`#[ignore]`): 100,000 pairs; `.ci/scalar-mul` runs it in
+//!   release mode.
+//! - `edge_scalars_match_p384`: every scalar in `[1, 40]` and `[n − 40, n − 1]` (which covers
+//!   38 and n − 38, the one case where the last addition of the schedule doubles), powers of
+//!   two, runs of ones and alternating patterns, each also negated, on `G` and a random point.
+//! - `edge_scalars_match_p384_full` (`#[ignore]`, in `.ci/scalar-mul`): `[1, 300]`,
+//!   `[n − 300, n − 1]`, and every power of two and run of ones with its negation and its
+//!   neighbours ±1.
+//!
+//! The default counts are small because the reference, `p384`'s generic multiplication, is
+//! instantiated in this unoptimized test crate and runs about 40 times slower than in release.
+//!
+//! Random points are `a·G` for a random `a`, computed by `p384`. The seed comes from the
+//! environment variable `SCALAR_MUL_SEED` if set, otherwise from the OS, and every failure
+//! message prints it.
+
+use alliancepay_jose::p384::ecdh::diffie_hellman;
+use alliancepay_jose::p384::elliptic_curve::PrimeField;
+use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
+use alliancepay_jose::p384::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
+use alliancepay_jose::scalar_mul;
+use rand_core::TryRng;
+
+/// SplitMix64: a small deterministic generator, so a failing seed can be replayed.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn scalar(&mut self) -> NonZeroScalar {
+        loop {
+            let mut bytes = [0u8; 48];
+            for chunk in bytes.chunks_exact_mut(8) {
+                chunk.copy_from_slice(&self.next().to_be_bytes());
+            }
+            if let Some(k) = Option::from(NonZeroScalar::from_repr(FieldBytes::from(bytes))) {
+                return k;
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    if let Ok(text) = std::env::var("SCALAR_MUL_SEED") {
+        return text.parse().expect("SCALAR_MUL_SEED is a u64");
+    }
+    getrandom::SysRng.try_next_u64().expect("OS randomness")
+}
+
+fn reference(point: &AffinePoint, k: &NonZeroScalar) -> AffinePoint {
+    (ProjectivePoint::from(*point) * **k).to_affine()
+}
+
+fn check(point: &AffinePoint, k: &NonZeroScalar, context: &dyn Fn() -> String) {
+    let ours = scalar_mul::mul(point, k);
+    let theirs = reference(point, k);
+    assert!(
+        ours == theirs,
+        "scalar_mul::mul differs from p384 for k = {}, P.x = {}: {}",
+        hex::encode(k.to_repr()),
+        hex::encode(point.x()),
+        context()
+    );
+}
+
+/// `count` random pairs from `seed`; every 8th also checked against `ecdh::diffie_hellman`'s
+/// shared secret and `mul_base` against `p384`'s fixed-base product.
+fn random_pairs(seed: u64, count: usize) {
+    let mut rng = SplitMix(seed);
+    for index in 0..count {
+        let a = rng.scalar();
+        let point = (ProjectivePoint::GENERATOR * *a).to_affine();
+        let k = rng.scalar();
+        check(&point, &k, &|| format!("pair {index} of seed {seed}"));
+        if index % 8 == 0 {
+            let ours = scalar_mul::mul(&point, &k);
+            let shared = diffie_hellman(k, point);
+            assert_eq!(
+                ours.x().as_slice(),
+                shared.raw_secret_bytes().as_slice(),
+                "ECDH differs: pair {index} of seed {seed}"
+            );
+            assert!(
+                scalar_mul::mul_base(&a) == point,
+                "mul_base differs: pair {index} of seed {seed}"
+            );
+        }
+    }
+}
+
+fn pairs_from_env(default: usize) -> usize {
+    std::env::var("SCALAR_MUL_PAIRS").map_or(default, |text| {
+        text.parse().expect("SCALAR_MUL_PAIRS is a count")
+    })
+}
+
+#[test]
+fn random_pairs_match_p384() {
+    let seed = seed();
+    let count = pairs_from_env(300);
+    random_pairs(seed, count);
+    eprintln!("scalar_mul: {count} random pairs match p384 (seed {seed})");
+}
+
+/// 100,000 pairs (or `SCALAR_MUL_PAIRS`) on every available core. Slow unoptimized: run with
+/// `cargo test --release -p alliancepay-tests --test suite -- --ignored scalar_mul`.
+#[test]
+#[ignore = "100,000 pairs: run in release mode by .ci/scalar-mul"]
+fn random_pairs_match_p384_100k() {
+    let seed = seed();
+    let count = pairs_from_env(100_000);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let share = count / threads + usize::from(thread < count % threads);
+            let thread_seed = seed.wrapping_add(thread as u64);
+            scope.spawn(move || random_pairs(thread_seed, share));
+        }
+    });
+    eprintln!("scalar_mul: {count} random pairs match p384 (seeds {seed} + thread index)");
+}
+
+/// Big-endian bytes of `2^bit`.
+fn power_of_two(bit: usize) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    bytes[47 - bit / 8] = 1 << (bit % 8);
+    bytes
+}
+
+/// Big-endian bytes of `2^bits − 1`.
+fn ones(bits: usize) -> [u8; 48] {
+    let mut bytes = [0u8; 48];
+    for bit in 0..bits {
+        bytes[47 - bit / 8] |= 1 << (bit % 8);
+    }
+    bytes
+}
+
+/// The edge scalars: `full` for the release run, a subset in the default test run.
+fn edge_scalars(full: bool) -> Vec<Scalar> {
+    let mut scalars = Vec::new();
+    let small = if full { 300u64 } else { 40 };
+    for k in 1..=small {
+        scalars.push(Scalar::from(k));
+        scalars.push(-Scalar::from(k)); // n − k
+    }
+    let mut patterns = Vec::new();
+    let step = if full { 1 } else { 29 };
+    for bit in (0..384).step_by(step) {
+        patterns.push(power_of_two(bit));
+        patterns.push(ones(bit + 1));
+    }
+    patterns.push(ones(384));
+    patterns.push([0x55; 48]);
+    patterns.push([0xaa; 48]);
+    patterns.push([0x0f; 48]);
+    patterns.push([0xf0; 48]);
+    // Five-bit windows at the recoding's extremes.
+    patterns.push(std::array::from_fn(
+        |i| if i % 5 == 0 { 0x84 } else { 0x21 },
+    ));
+    for bytes in patterns {
+        if let Some(s) = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(bytes))) {
+            scalars.push(s);
+            scalars.push(-s);
+            if full {
+                scalars.push(s + Scalar::ONE);
+                scalars.push(s - Scalar::ONE);
+            }
+        }
+    }
+    scalars
+}
+
+fn edge_scalars_on_two_points(full: bool) -> usize {
+    let seed = seed();
+    let mut rng = SplitMix(seed);
+    let random_point = (ProjectivePoint::GENERATOR * *rng.scalar()).to_affine();
+    let mut checked = 0usize;
+    for s in edge_scalars(full) {
+        let Some(k) = Option::<NonZeroScalar>::from(NonZeroScalar::new(s)) else {
+            continue;
+        };
+        for point in [AffinePoint::GENERATOR, random_point] {
+            check(&point, &k, &|| format!("edge scalars, seed {seed}"));
+        }
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn edge_scalars_match_p384() {
+    let checked = edge_scalars_on_two_points(false);
+    assert!(checked > 100, "only {checked} edge scalars");
+    eprintln!("scalar_mul: {checked} edge scalars match p384 on G and a random point");
+}
+
+#[test]
+#[ignore = "about 4,000 scalars: run in release mode by .ci/scalar-mul"]
+fn edge_scalars_match_p384_full() {
+    let checked = edge_scalars_on_two_points(true);
+    assert!(checked > 3_000, "only {checked} edge scalars");
+    eprintln!("scalar_mul: {checked} edge scalars match p384 on G and a random point");
+}
+
+#[test]
+fn identity_gives_identity() {
+    let k = NonZeroScalar::new(Scalar::from(38u64)).expect("non-zero");
+    assert!(bool::from(
+        scalar_mul::mul(&AffinePoint::IDENTITY, &k).is_identity()
+    ));
+}
