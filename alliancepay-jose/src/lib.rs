@@ -54,7 +54,7 @@
 //!   turn it off to save flash; decryption accepts only what the [`AllowList`] allows either way.
 //! - `fast-scalar-mul` (default): the key agreements of [`encrypt`] and [`decrypt`] and the
 //!   ephemeral key of [`encrypt`] use `scalar_mul` (signed 5-bit window, Jacobian formulas for
-//!   a = −3) instead of `p384`'s generic multiplication: about 1.6 times fewer instructions,
+//!   a = −3) instead of `p384`'s generic multiplication: about 1.45 times fewer instructions,
 //!   for a larger stack frame and code size. Off, `p384`'s own multiplication is used; the
 //!   Cortex-M firmware (`default-features = false`) keeps it off, see the README.
 //!

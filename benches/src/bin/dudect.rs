@@ -16,8 +16,11 @@
 //! - `sparse`: k = 2³⁸³ + 1;
 //! - `fixed`: one random scalar, fixed for the run (dudect's classic fixed-vs-random).
 //!
+//! `--control` times `p384`'s `mul_vartime` (wNAF, documented as variable-time) instead: a
+//! positive control showing that the test does see a leak on this machine.
+//!
 //! ```text
-//! cargo run --release -p alliancepay-benches --bin dudect -- [--samples N] [--classes one,n-38,sparse,fixed]
+//! cargo run --release -p alliancepay-benches --bin dudect -- [--samples N] [--classes one,n-38,sparse,fixed] [--control]
 //! ```
 
 use std::hint::black_box;
@@ -89,7 +92,20 @@ fn scalar_of(name: &str, rng: &mut alliancepay_benches::Rng) -> Option<NonZeroSc
 
 /// Runs one fixed-class-against-random test; returns the largest |t|.
 #[allow(clippy::cast_possible_truncation)] // a percentile's index, below `samples`
-fn run(name: &str, samples: usize, rng: &mut alliancepay_benches::Rng) -> Option<f64> {
+fn run(
+    name: &str,
+    samples: usize,
+    control: bool,
+    rng: &mut alliancepay_benches::Rng,
+) -> Option<f64> {
+    let projective = ProjectivePoint::from;
+    let multiply = |point: &AffinePoint, k: &NonZeroScalar| {
+        if control {
+            projective(*point).mul_vartime(k).to_affine()
+        } else {
+            scalar_mul::mul(point, k)
+        }
+    };
     let fixed = scalar_of(name, rng)?;
     let point: AffinePoint =
         (ProjectivePoint::GENERATOR * *NonZeroScalar::generate_from_rng(rng)).to_affine();
@@ -107,12 +123,12 @@ fn run(name: &str, samples: usize, rng: &mut alliancepay_benches::Rng) -> Option
         .collect();
     // A short warm-up, untimed.
     for (_, k) in inputs.iter().take(200) {
-        black_box(scalar_mul::mul(black_box(&point), black_box(k)));
+        black_box(multiply(black_box(&point), black_box(k)));
     }
     let mut times = Vec::with_capacity(samples);
     for (class, k) in &inputs {
         let start = Instant::now();
-        black_box(scalar_mul::mul(black_box(&point), black_box(k)));
+        black_box(multiply(black_box(&point), black_box(k)));
         times.push((*class, start.elapsed().as_nanos() as f64));
     }
 
@@ -144,7 +160,12 @@ fn run(name: &str, samples: usize, rng: &mut alliancepay_benches::Rng) -> Option
         ));
     }
     println!(
-        "dudect {name} vs random: {samples} samples, max |t| {worst:.2} -> {}",
+        "dudect {}{name} vs random: {samples} samples, max |t| {worst:.2} -> {}",
+        if control {
+            "(control: p384 mul_vartime) "
+        } else {
+            ""
+        },
         if worst < THRESHOLD { "pass" } else { "FAIL" }
     );
     for line in report {
@@ -159,6 +180,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
     let mut class_arg = None;
+    let mut control = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--samples" => {
@@ -171,6 +193,7 @@ fn main() -> ExitCode {
                 }
             }
             "--classes" => class_arg = args.next().cloned(),
+            "--control" => control = true,
             other => {
                 eprintln!("unknown argument {other}; see the file's docs");
                 return ExitCode::from(2);
@@ -183,7 +206,7 @@ fn main() -> ExitCode {
     let mut rng = alliancepay_benches::rng();
     let mut failed = false;
     for name in classes {
-        match run(name, samples, &mut rng) {
+        match run(name, samples, control, &mut rng) {
             Some(worst) => failed |= worst >= THRESHOLD,
             None => {
                 eprintln!("unknown class {name}: one, n-38, sparse, fixed");
