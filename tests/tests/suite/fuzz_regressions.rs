@@ -18,6 +18,9 @@ use std::path::PathBuf;
 #[path = "../../../fuzz/src/checks.rs"]
 mod checks;
 
+#[path = "../../../fuzz/src/bank.rs"]
+mod bank;
+
 /// Runs `check` on every seed of `target`; reports every failing file, not only the first.
 fn replay(target: &str, check: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,6 +92,40 @@ fn seeds_ecdh_differential() {
 #[test]
 fn seeds_scalar_mul_differential() {
     replay("scalar_mul_differential", checks::scalar_mul_differential);
+}
+
+#[test]
+fn seeds_bank_response() {
+    replay("bank_response", bank::bank_response);
+}
+
+#[test]
+fn seeds_session_payload() {
+    replay("session_payload", bank::session_payload);
+}
+
+/// The encrypted bank seeds reach the payload parsers: they decrypt with the target's merchant
+/// key to a session (otherwise the replay could pass on seeds that all stop at decryption).
+#[test]
+fn bank_seed_decrypts_to_a_session() {
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/seeds/bank_response/authorize-session-bank-order");
+    let data = std::fs::read(&seed).expect("the seed exists");
+    let key = alliancepay_jose::PrivateJwk::from_json(checks::FIXED_PRIVATE_JWK.as_bytes())
+        .expect("fixed key");
+    let response = alliancepay_http::protocol::HttpResponse {
+        status: 200,
+        content_type: Some("application/json".into()),
+        request_id: None,
+        body: data[2..].to_vec(),
+    };
+    let session = alliancepay_http::protocol::read_authorize_response(
+        &response,
+        &key,
+        alliancepay_http::UtcTime::from_unix(1_773_131_702),
+    )
+    .expect("the seed is a session");
+    assert_eq!(session.device_id, "e4d2c1b0-9a8f-47e6-b5d4-c3b2a1908f7e");
 }
 
 /// The `decrypt` seeds reach the success path: RFC 7520 §5.4's token (Figure 117) decrypts with
