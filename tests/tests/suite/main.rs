@@ -10,4 +10,5 @@ mod interop;
 mod negative;
 mod props;
 mod scalar_mul;
+mod seeded;
 mod vectors;

@@ -26,27 +26,17 @@ use alliancepay_jose::p384::{AffinePoint, FieldBytes, NonZeroScalar, ProjectiveP
 use alliancepay_jose::scalar_mul;
 use rand_core::TryRng;
 
-/// SplitMix64: a small deterministic generator, so a failing seed can be replayed.
-struct SplitMix(u64);
+use crate::seeded::SeededRng;
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn scalar(&mut self) -> NonZeroScalar {
-        loop {
-            let mut bytes = [0u8; 48];
-            for chunk in bytes.chunks_exact_mut(8) {
-                chunk.copy_from_slice(&self.next().to_be_bytes());
-            }
-            if let Some(k) = Option::from(NonZeroScalar::from_repr(FieldBytes::from(bytes))) {
-                return k;
-            }
+/// A random non-zero scalar from the seeded stream, so a failing seed can be replayed.
+fn random_scalar(rng: &mut SeededRng) -> NonZeroScalar {
+    loop {
+        let mut bytes = [0u8; 48];
+        for chunk in bytes.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&rng.next().to_be_bytes());
+        }
+        if let Some(k) = Option::from(NonZeroScalar::from_repr(FieldBytes::from(bytes))) {
+            return k;
         }
     }
 }
@@ -77,11 +67,11 @@ fn check(point: &AffinePoint, k: &NonZeroScalar, context: &dyn Fn() -> String) {
 /// `count` random pairs from `seed`; every 8th also checked against `ecdh::diffie_hellman`'s
 /// shared secret and `mul_base` against `p384`'s fixed-base product.
 fn random_pairs(seed: u64, count: usize) {
-    let mut rng = SplitMix(seed);
+    let mut rng = SeededRng(seed);
     for index in 0..count {
-        let a = rng.scalar();
+        let a = random_scalar(&mut rng);
         let point = (ProjectivePoint::GENERATOR * *a).to_affine();
-        let k = rng.scalar();
+        let k = random_scalar(&mut rng);
         check(&point, &k, &|| format!("pair {index} of seed {seed}"));
         if index % 8 == 0 {
             let ours = scalar_mul::mul(&point, &k);
@@ -185,8 +175,8 @@ fn edge_scalars(full: bool) -> Vec<Scalar> {
 
 fn edge_scalars_on_two_points(full: bool) -> usize {
     let seed = seed();
-    let mut rng = SplitMix(seed);
-    let random_point = (ProjectivePoint::GENERATOR * *rng.scalar()).to_affine();
+    let mut rng = SeededRng(seed);
+    let random_point = (ProjectivePoint::GENERATOR * *random_scalar(&mut rng)).to_affine();
     let mut checked = 0usize;
     for s in edge_scalars(full) {
         let Some(k) = Option::<NonZeroScalar>::from(NonZeroScalar::new(s)) else {
