@@ -23,7 +23,10 @@
 //!
 //! # Layout
 //! - [`protocol`]: the flow as pure functions (requests to send, what responses mean). No I/O.
-//! - [`transport`]: the one I/O seam; [`UreqTransport`] is the blocking default.
+//! - [`transport`]: the one I/O seam; [`UreqTransport`] is the blocking default. `ureq` because
+//!   it is blocking HTTP/1.1 without an async runtime, uses rustls rather than OpenSSL, has a
+//!   small dependency tree and makes body limits and timeouts explicit; an async transport would
+//!   implement the same seam and reuse [`protocol`] unchanged.
 //! - [`client`]: [`Client`], which owns the session and drives the two.
 //! - [`session`], [`model`], [`callback`]: the bank's documents.
 //! - [`store`]: key and session files (atomic, owner-only).
