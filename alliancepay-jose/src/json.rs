@@ -120,7 +120,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
+    fn consume(&mut self, byte: u8) -> Result<(), JsonError> {
         if self.peek() == Some(byte) {
             self.pos += 1;
             Ok(())
@@ -147,7 +147,7 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
-        self.expect(b'{')?;
+        self.consume(b'{')?;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -157,7 +157,7 @@ impl<'a> Reader<'a> {
             self.skip_ws();
             let (name, escaped) = self.string()?;
             self.skip_ws();
-            self.expect(b':')?;
+            self.consume(b':')?;
             self.skip_ws();
             let value = self.value(depth)?;
             if let Some(members) = members.as_deref_mut() {
@@ -184,7 +184,7 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
-        self.expect(b'[')?;
+        self.consume(b'[')?;
         self.skip_ws();
         if self.peek() == Some(b']') {
             self.pos += 1;
@@ -279,7 +279,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a string starting at `"`; returns its raw text and whether it has escapes.
     fn string(&mut self) -> Result<(&'a str, bool), JsonError> {
-        self.expect(b'"')?;
+        self.consume(b'"')?;
         let start = self.pos;
         let mut escaped = false;
         loop {

@@ -78,7 +78,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-#[cfg(test)]
+#[cfg(test)] // unit tests only: the library itself links neither std nor alloc
 extern crate std;
 
 pub mod alg;
