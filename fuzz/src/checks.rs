@@ -400,7 +400,8 @@ pub fn decrypt(token: &[u8]) {
 
 /// A deterministic generator (SplitMix64) for the encrypt calls of the fuzz targets. Not
 /// cryptographic, and it need not be: a fuzz input must replay to the same run, so every
-/// "random" byte (ephemeral key, CEK, IV) comes from the input.
+/// "random" byte (ephemeral key, CEK, IV) comes from the input. The stable test suite uses it
+/// too (property and scalar-multiplication tests), through `fuzz_regressions`.
 pub struct SeededRng(u64);
 
 impl SeededRng {
@@ -409,7 +410,8 @@ impl SeededRng {
         Self(seed)
     }
 
-    fn next(&mut self) -> u64 {
+    /// The next 64 bits of the stream.
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

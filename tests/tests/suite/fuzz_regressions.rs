@@ -16,7 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
 #[path = "../../../fuzz/src/checks.rs"]
-mod checks;
+pub(crate) mod checks;
 
 #[path = "../../../fuzz/src/bank.rs"]
 mod bank;

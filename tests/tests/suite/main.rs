@@ -10,5 +10,4 @@ mod interop;
 mod negative;
 mod props;
 mod scalar_mul;
-mod seeded;
 mod vectors;
