@@ -19,7 +19,7 @@ use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AesGcm, KeyInit};
 use aes_kw::AesKw;
-#[cfg(not(feature = "fast-scalar-mul"))]
+#[cfg(not(feature = "hazmat-scalar-mul"))]
 use p384::ecdh::EphemeralSecret;
 use p384::elliptic_curve::Generate;
 use p384::elliptic_curve::rand_core::TryCryptoRng;
@@ -355,7 +355,7 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     // RFC 7520 test replays. The work is in two non-generic, out-of-line phases so that no
     // buffer of the second is on the stack during the scalar multiplications of the first.
     let ephemeral = Ephemeral::try_generate_from_rng(rng).map_err(|_| Error::Rng)?;
-    #[cfg(feature = "fast-scalar-mul")]
+    #[cfg(feature = "hazmat-scalar-mul")]
     let ephemeral = Zeroizing::new(ephemeral);
     let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
     let epk = ephemeral_agree(&ephemeral, recipient, &mut z);
@@ -372,7 +372,7 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
 
 /// The ephemeral public key (fixed-base multiplication) and the shared secret with
 /// `recipient` (variable-base), written to `z`.
-#[cfg(not(feature = "fast-scalar-mul"))]
+#[cfg(not(feature = "hazmat-scalar-mul"))]
 #[inline(never)]
 fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
     let shared = ephemeral.diffie_hellman(recipient.public_key());
@@ -383,7 +383,7 @@ fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48
 /// The ephemeral public key and the shared secret with `recipient`, written to `z`, both with
 /// [`crate::scalar_mul`]: the fixed-base multiplication is the variable-base one applied to
 /// the generator (see `benches/README.md` for why there is no basepoint table).
-#[cfg(feature = "fast-scalar-mul")]
+#[cfg(feature = "hazmat-scalar-mul")]
 #[inline(never)]
 fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
     use p384::elliptic_curve::point::AffineCoordinates;
@@ -578,12 +578,12 @@ fn check_token(token: &[u8], allow: AllowList, checked: &mut CheckedToken) -> Re
     Ok(())
 }
 
-/// The ephemeral key of an encrypt: `p384`'s ECDH secret, or with `fast-scalar-mul` the bare
+/// The ephemeral key of an encrypt: `p384`'s ECDH secret, or with `hazmat-scalar-mul` the bare
 /// scalar that [`crate::scalar_mul`] takes (zeroized on drop by its `Zeroizing` wrapper). Both
 /// draw from the RNG the same way.
-#[cfg(not(feature = "fast-scalar-mul"))]
+#[cfg(not(feature = "hazmat-scalar-mul"))]
 type Ephemeral = EphemeralSecret;
-#[cfg(feature = "fast-scalar-mul")]
+#[cfg(feature = "hazmat-scalar-mul")]
 type Ephemeral = p384::NonZeroScalar;
 
 /// The ECDH shared secret `Z` (the x-coordinate of the shared point), zeroized on drop.
@@ -594,12 +594,12 @@ type SharedSecret = Zeroizing<[u8; 48]>;
 /// 4.2 KiB of stack on a Cortex-M4), so no header or key buffer may share its frame chain.
 #[inline(never)]
 fn agree(secret: &p384::SecretKey, peer: &p384::AffinePoint, z: &mut [u8; 48]) {
-    #[cfg(not(feature = "fast-scalar-mul"))]
+    #[cfg(not(feature = "hazmat-scalar-mul"))]
     {
         let shared = p384::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer);
         z.copy_from_slice(shared.raw_secret_bytes());
     }
-    #[cfg(feature = "fast-scalar-mul")]
+    #[cfg(feature = "hazmat-scalar-mul")]
     {
         use p384::elliptic_curve::point::AffineCoordinates;
         let shared = Zeroizing::new(crate::scalar_mul::mul(peer, &secret.to_nonzero_scalar()));

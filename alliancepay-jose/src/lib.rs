@@ -44,7 +44,7 @@
 //! - [`kdf`]: the Concat KDF of RFC 7518 §4.6.2.
 //! - [`header`]: the JWE protected header.
 //! - [`jwe`]: compact encrypt and decrypt, and the length functions.
-//! - `scalar_mul` (feature `fast-scalar-mul`): constant-time Jacobian P-384 scalar
+//! - `scalar_mul` (feature `hazmat-scalar-mul`): constant-time Jacobian P-384 scalar
 //!   multiplication on `p384`'s field arithmetic, used by [`jwe`]'s key agreements.
 //! - [`error`]: the error types.
 //!
@@ -52,7 +52,7 @@
 //! - `extra-algorithms` (default): compiles in `ECDH-ES`, `ECDH-ES+A128KW`, `ECDH-ES+A192KW`,
 //!   `A128GCM` and `A192GCM` beside the bank's pair. Firmware that talks only to the bank can
 //!   turn it off to save flash; decryption accepts only what the [`AllowList`] allows either way.
-//! - `fast-scalar-mul` (default): the key agreements of [`encrypt`] and [`decrypt`] and the
+//! - `hazmat-scalar-mul` (default): the key agreements of [`encrypt`] and [`decrypt`] and the
 //!   ephemeral key of [`encrypt`] use `scalar_mul` (signed 5-bit window, Jacobian formulas for
 //!   a = −3) instead of `p384`'s generic multiplication: about 1.45 times fewer instructions,
 //!   for a larger stack frame and code size. Off, `p384`'s own multiplication is used; the
@@ -89,7 +89,7 @@ pub mod json;
 pub mod jwe;
 pub mod jwk;
 pub mod kdf;
-#[cfg(feature = "fast-scalar-mul")]
+#[cfg(feature = "hazmat-scalar-mul")]
 pub mod scalar_mul;
 
 pub use alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};

@@ -1,5 +1,5 @@
 //! Constant-time P-384 scalar multiplication in Jacobian coordinates, on `p384`'s own field
-//! arithmetic. Compiled with the `fast-scalar-mul` feature; [`crate::jwe`] then uses it for the
+//! arithmetic. Compiled with the `hazmat-scalar-mul` feature; [`crate::jwe`] then uses it for the
 //! key agreement of decrypt and for both multiplications of encrypt.
 //!
 //! `p384` 0.14 multiplies with the complete projective formulas of Renes, Costello and Batina

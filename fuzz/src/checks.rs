@@ -1024,7 +1024,7 @@ fn generator() -> &'static ([u8; 48], [u8; 48]) {
 }
 
 /// Target `scalar_mul_differential`: `alliancepay_jose::scalar_mul` (our Jacobian, signed-window
-/// multiplication of the `fast-scalar-mul` feature) against `p384`'s own.
+/// multiplication of the `hazmat-scalar-mul` feature) against `p384`'s own.
 ///
 /// Layout: a mode byte (modulo 3) choosing the scalar `k` — mode 0, the next 48 bytes as a
 /// big-endian scalar (inputs that are 0 or at least `n` stop here: `NonZeroScalar` cannot hold
@@ -1036,6 +1036,7 @@ fn generator() -> &'static ([u8; 48], [u8; 48]) {
 /// Checked: `scalar_mul::mul(P, k)` equals `p384`'s `ProjectivePoint::from(P) * k` in affine form,
 /// its x-coordinate equals `p384::ecdh::diffie_hellman(k, P)`'s shared secret, and
 /// `scalar_mul::mul_base(k)` equals `p384`'s `G * k`.
+#[cfg(feature = "hazmat")]
 pub fn scalar_mul_differential(data: &[u8]) {
     use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
     use alliancepay_jose::p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};

@@ -89,6 +89,7 @@ fn seeds_ecdh_differential() {
     replay("ecdh_differential", checks::ecdh_differential);
 }
 
+#[cfg(feature = "hazmat")]
 #[test]
 fn seeds_scalar_mul_differential() {
     replay("scalar_mul_differential", checks::scalar_mul_differential);

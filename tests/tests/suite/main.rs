@@ -3,11 +3,13 @@
 //! - `vectors`: known answers from others (RFC 7518, RFC 7520, RFC 3394, Wycheproof).
 //! - `negative`: one test per rejection rule, each asserting the exact error.
 //! - `interop`: tokens and keys exchanged with Python jwcrypto and Node jose.
-//! - `scalar_mul`: our P-384 scalar multiplication against `p384`'s (differential).
+//! - `scalar_mul` (feature `hazmat`): alliancepay-jose's opt-in P-384 scalar multiplication
+//!   against `p384`'s (differential).
 
 mod fuzz_regressions;
 mod interop;
 mod negative;
 mod props;
+#[cfg(feature = "hazmat")] // our multiplication exists only in the hazmat build
 mod scalar_mul;
 mod vectors;

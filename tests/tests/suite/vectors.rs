@@ -277,8 +277,19 @@ fn secret_from(d: [u8; 48]) -> SecretKey {
     SecretKey::from_bytes(&FieldBytes::from(d)).expect("scalar in [1, n-1]")
 }
 
-/// The shared secret as our decrypt's key agreement computes it (`scalar_mul`, the Jacobian
-/// multiplication of the `fast-scalar-mul` feature), checked against `p384`'s own ECDH.
+/// The shared secret as our decrypt's key agreement computes it: in the `hazmat` build with
+/// `scalar_mul` (the Jacobian multiplication of `hazmat-scalar-mul`), checked against `p384`'s
+/// own ECDH; in the default build `p384`'s ECDH is the key agreement itself.
+#[cfg(not(feature = "hazmat"))]
+fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
+    let peer = public.public_key().as_affine();
+    diffie_hellman(private.to_nonzero_scalar(), peer)
+        .raw_secret_bytes()
+        .to_vec()
+}
+
+/// See the default build's `shared_secret` above.
+#[cfg(feature = "hazmat")]
 fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
     use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
     let scalar = private.to_nonzero_scalar();
