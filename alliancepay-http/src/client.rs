@@ -1,26 +1,28 @@
-//! The blocking client: one per service code, shared by every thread of the process.
+//! The blocking driver: one client per service code, shared by every thread of the process.
 //!
-//! It owns the session. Calls take the current one; when it is missing, near expiry, or
-//! rejected by the bank, exactly one thread re-authorizes (single flight) while the others wait
-//! and then use the session it obtained. A call rejected for its session is rebuilt (fresh
-//! headers, a body re-encrypted to the new `serverPublic`, the same `merchantRequestId`) and
-//! sent once more; never more, so nothing is charged twice and no loop can form.
+//! It owns the session, the transport, the clocks, the OS RNG and the session file; the
+//! [`crate::call`] state machine owns every decision. [`Client::call`] is the loop with one
+//! arm per action. When a session is missing, due, or rejected, the machine asks to wait for
+//! authorization: the driver takes the single-flight lock, so exactly one thread authorizes
+//! while the others wait and then use the session it obtained.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alliancepay_jose::PrivateJwk;
 
+use crate::call::{Action, Call, Params};
 use crate::callback::{Callback, parse_callback};
 use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Refund};
-use crate::protocol::{self, Call, HttpRequest, HttpResponse, Reply};
+use crate::outcome::Outcome;
+use crate::protocol::{self, Endpoint, Kind};
 use crate::secret::Secret;
 use crate::session::{RenewalPolicy, SavedSession, Session};
-use crate::time::UtcTime;
-use crate::transport::{Transport, TransportError, UreqTransport};
-use crate::{Error, store};
+use crate::time::{Now, UtcTime};
+use crate::transport::{Transport, UreqTransport};
+use crate::{Error, crypto, store};
 
 /// What a client needs to know.
 #[derive(Clone, Debug)]
@@ -37,6 +39,9 @@ pub struct ClientConfig {
     pub session_file: Option<PathBuf>,
     /// Timeout of each HTTP exchange (default 30 s).
     pub timeout: Duration,
+    /// Accept a plain `http://` base URL on a host other than loopback (default `false`):
+    /// the service code and refresh token would cross the network unencrypted.
+    pub allow_plain_http: bool,
 }
 
 impl ClientConfig {
@@ -50,30 +55,65 @@ impl ClientConfig {
             renewal: RenewalPolicy::default(),
             session_file: None,
             timeout: Duration::from_secs(30),
+            allow_plain_http: false,
+        }
+    }
+
+    /// Checks the base URL: `https://`, or `http://` on a loopback host (the simulator), or
+    /// `http://` anywhere with [`ClientConfig::allow_plain_http`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] saying what is wrong with the URL.
+    pub fn check(&self) -> Result<(), Error> {
+        let url = &self.base_url;
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            Error::Config(format!("base URL {url:?} has no scheme; use https://"))
+        })?;
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let host = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        if host.is_empty() {
+            return Err(Error::Config(format!("base URL {url:?} has no host")));
+        }
+        match scheme.to_ascii_lowercase().as_str() {
+            "https" => Ok(()),
+            "http" if is_loopback(host) || self.allow_plain_http => Ok(()),
+            "http" => Err(Error::Config(format!(
+                "base URL {url:?} is plain http to {host}, which is not loopback: the service code and refresh token would travel unencrypted; use https:// (or opt in with allow_plain_http)"
+            ))),
+            other => Err(Error::Config(format!(
+                "base URL {url:?} has scheme {other:?}; use https://"
+            ))),
         }
     }
 }
 
-type Clock = Arc<dyn Fn() -> UtcTime + Send + Sync>;
-
-/// A session together with a counter that tells sessions apart: a thread whose session was
-/// rejected compares counters to learn whether someone already replaced it.
-#[derive(Clone)]
-struct Current {
-    session: Arc<Session>,
-    generation: u64,
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
+
+/// The host's clocks, as the client reads them: the wall clock (replaceable, so tests can put
+/// the host hours off the bank) and a monotonic one.
+type WallClock = Arc<dyn Fn() -> UtcTime + Send + Sync>;
+type MonotonicClock = Arc<dyn Fn() -> Duration + Send + Sync>;
 
 struct Inner {
     config: ClientConfig,
     merchant: PrivateJwk,
     transport: Box<dyn Transport>,
-    clock: Clock,
-    current: Mutex<Option<Current>>,
+    wall: WallClock,
+    monotonic: MonotonicClock,
+    current: Mutex<Option<Arc<Session>>>,
     /// Held for the whole of an authorization, so only one runs at a time.
     authorizing: Mutex<()>,
     authorizations: AtomicU64,
-    generations: AtomicU64,
+    clock_warned: AtomicBool,
 }
 
 /// The AlliancePay client. Cheap to clone; clones share the session.
@@ -100,42 +140,65 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Client {
     /// A client over the default blocking transport. Loads the session file, if configured
     /// and valid for this bank and key, so a restart does not re-authorize.
-    #[must_use]
-    pub fn new(config: ClientConfig, merchant: PrivateJwk) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a base URL that is not `https://` (see [`ClientConfig::check`]).
+    pub fn new(config: ClientConfig, merchant: PrivateJwk) -> Result<Self, Error> {
         let transport = UreqTransport::new(config.timeout);
         Self::with_transport(config, merchant, Box::new(transport))
     }
 
     /// A client over any [`Transport`].
-    #[must_use]
+    ///
+    /// # Errors
+    /// As [`Client::new`].
     pub fn with_transport(
         config: ClientConfig,
         merchant: PrivateJwk,
         transport: Box<dyn Transport>,
-    ) -> Self {
+    ) -> Result<Self, Error> {
+        config.check()?;
+        let origin = Instant::now();
         let client = Self {
             inner: Arc::new(Inner {
                 config,
                 merchant,
                 transport,
-                clock: Arc::new(UtcTime::now),
+                wall: Arc::new(UtcTime::now),
+                monotonic: Arc::new(move || origin.elapsed()),
                 current: Mutex::new(None),
                 authorizing: Mutex::new(()),
                 authorizations: AtomicU64::new(0),
-                generations: AtomicU64::new(0),
+                clock_warned: AtomicBool::new(false),
             }),
         };
         client.load_saved_session();
-        client
+        Ok(client)
     }
 
-    /// The same client reading time from `clock` (tests and demos move time forward with it).
-    /// Call before cloning.
+    /// The same client reading the host's wall clock from `clock` (tests put the host hours
+    /// off the bank with it). Call before cloning and before any call; the saved session, if
+    /// any, is re-read against the new clock.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Fn() -> UtcTime + Send + Sync + 'static) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.clock = Arc::new(clock);
+            inner.wall = Arc::new(clock);
         }
+        self.load_saved_session();
+        self
+    }
+
+    /// The same client reading its monotonic clock from `clock` (tests move time forward
+    /// with it). Call before cloning and before any call.
+    #[must_use]
+    pub fn with_monotonic_clock(
+        mut self,
+        clock: impl Fn() -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.monotonic = Arc::new(clock);
+        }
+        self.load_saved_session();
         self
     }
 
@@ -145,18 +208,31 @@ impl Client {
         &self.inner.merchant
     }
 
-    /// How many device authorizations this client has performed.
+    /// How many device authorizations this client has sent.
     #[must_use]
     pub fn authorizations(&self) -> u64 {
         self.inner.authorizations.load(Ordering::SeqCst)
     }
 
-    fn now(&self) -> UtcTime {
-        (self.inner.clock)()
+    fn now(&self) -> Now {
+        Now {
+            wall: (self.inner.wall)(),
+            monotonic: (self.inner.monotonic)(),
+        }
     }
 
-    fn snapshot(&self) -> Option<Current> {
+    fn snapshot(&self) -> Option<Arc<Session>> {
         lock(&self.inner.current).clone()
+    }
+
+    fn params(&self) -> Params<'_> {
+        let config = &self.inner.config;
+        Params {
+            merchant: &self.inner.merchant,
+            service_code: config.service_code.expose(),
+            api_version: &config.api_version,
+            renewal: config.renewal,
+        }
     }
 
     /// The current session, authorizing first when there is none or it is due for renewal.
@@ -164,7 +240,14 @@ impl Client {
     /// # Errors
     /// Those of [`Client::authorize`].
     pub fn session(&self) -> Result<Arc<Session>, Error> {
-        self.current().map(|c| c.session)
+        if let Some(s) = self.snapshot().filter(|s| !s.needs_renewal(self.now())) {
+            return Ok(s);
+        }
+        let _only_one = lock(&self.inner.authorizing);
+        match self.snapshot().filter(|s| !s.needs_renewal(self.now())) {
+            Some(s) => Ok(s),
+            None => self.authorize_locked(),
+        }
     }
 
     /// Authorizes now, replacing any session.
@@ -174,159 +257,156 @@ impl Client {
     /// [`Error::Decryption`] when the key is not the one registered for the service code,
     /// transport errors, [`Error::MalformedResponse`].
     pub fn authorize(&self) -> Result<Arc<Session>, Error> {
-        let stale = self.snapshot().map(|c| c.generation);
-        self.renew(stale, true).map(|c| c.session)
-    }
-
-    fn current(&self) -> Result<Current, Error> {
-        match self.snapshot() {
-            Some(c)
-                if !c
-                    .session
-                    .needs_renewal(self.now(), self.inner.config.renewal) =>
-            {
-                Ok(c)
-            }
-            Some(c) => self.renew(Some(c.generation), false),
-            None => self.renew(None, false),
-        }
-    }
-
-    /// Single flight: replaces the session whose generation is `stale` (or the missing one),
-    /// unless another thread did so while this one waited for the lock; `always` skips that
-    /// check (an explicit [`Client::authorize`]).
-    fn renew(&self, stale: Option<u64>, always: bool) -> Result<Current, Error> {
         let _only_one = lock(&self.inner.authorizing);
-        if let Some(c) = self.snapshot().filter(|_| !always) {
-            let replaced_meanwhile = Some(c.generation) != stale;
-            if replaced_meanwhile
-                && !c
-                    .session
-                    .needs_renewal(self.now(), self.inner.config.renewal)
-            {
-                return Ok(c);
-            }
-        }
-        let config = &self.inner.config;
-        let request =
-            protocol::authorize_request(config.service_code.expose(), &config.api_version);
-        log::info!("authorizing the virtual device at {}", config.base_url);
+        self.authorize_locked()
+    }
+
+    fn authorize_locked(&self) -> Result<Arc<Session>, Error> {
+        let params = self.params();
+        let request = protocol::authorize_request(
+            params.service_code,
+            params.api_version,
+            &mut crypto::os_rng(),
+        );
         self.inner.authorizations.fetch_add(1, Ordering::SeqCst);
-        let response = self.send(&request)?;
-        let session =
-            protocol::read_authorize_response(&response, &self.inner.merchant, self.now())?;
+        let received = self
+            .inner
+            .transport
+            .send(&self.inner.config.base_url, &request)?;
+        let session = Arc::new(protocol::read_authorization(
+            &received,
+            params.merchant,
+            self.now(),
+            params.renewal,
+        )?);
+        self.install(Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Stores a new session for every caller and in the session file; warns once when the
+    /// host's clock is off the bank's.
+    fn install(&self, session: Arc<Session>) {
         log::info!(
             "new session for device {} until {}",
             session.device_id,
             session.expires_at
         );
-        let current = Current {
-            session: Arc::new(session),
-            generation: self.inner.generations.fetch_add(1, Ordering::SeqCst) + 1,
-        };
-        *lock(&self.inner.current) = Some(current.clone());
-        self.save_session(&current.session);
-        Ok(current)
-    }
-
-    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, Error> {
-        self.inner
-            .transport
-            .send(&self.inner.config.base_url, request)
-            .map_err(|e| match e {
-                TransportError::Timeout(d) => Error::Timeout(d),
-                TransportError::Failed(d) => Error::Transport(d),
-            })
-    }
-
-    fn send_call<C: Call>(&self, call: &C, session: &Session) -> Result<Reply<C::Output>, Error> {
-        let request =
-            protocol::call_request(call, session, &self.inner.config.api_version, self.now())?;
-        let response = self.send(&request)?;
-        log::debug!(
-            "{} answered HTTP {} (x-request_id {:?})",
-            request.path,
-            response.status,
-            response.request_id
-        );
-        protocol::read_call_response(&response, &self.inner.merchant)
-    }
-
-    /// Performs a typed call: validates it, sends it in the current session, and on a session
-    /// error re-authorizes once and sends the same request (same `merchantRequestId`, rebuilt
-    /// for the new session) once more.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] before anything is sent; the bank's refusal; transport errors
-    /// (for a write, look it up by `merchantRequestId` before resending);
-    /// [`Error::SessionRejectedAfterReauthorization`] if the fresh session is rejected too.
-    pub fn call<C: Call>(&self, call: &C) -> Result<C::Output, Error> {
-        call.validate()?;
-        let first = self.current()?;
-        let retry_in = match self.send_call(call, &first.session)? {
-            Reply::Done(output) => return Ok(output),
-            Reply::SessionRejected(e) => {
-                log::info!("session rejected ({e}); re-authorizing once");
-                self.renew(Some(first.generation), false)?
-            }
-            Reply::StaleEncryption(e) => match self.current()? {
-                newer if newer.generation != first.generation => newer,
-                _ => return Err(Error::Bank(e)),
-            },
-        };
-        match self.send_call(call, &retry_in.session)? {
-            Reply::Done(output) => Ok(output),
-            Reply::SessionRejected(e) => Err(Error::SessionRejectedAfterReauthorization(e)),
-            Reply::StaleEncryption(e) => Err(Error::Bank(e)),
+        let offset = session.clock_offset_secs();
+        if offset.abs() > protocol::CLOCK_WARNING_SECS
+            && !self.inner.clock_warned.swap(true, Ordering::SeqCst)
+        {
+            log::warn!(
+                "this host's clock is {offset} s off the bank's; refund dates are corrected for it, but please synchronize the clock (NTP)"
+            );
         }
+        self.save_session(&session);
+        *lock(&self.inner.current) = Some(session);
+    }
+
+    /// Runs one call to its outcome: the driver loop around [`Call`]. It moves bytes, holds
+    /// the single-flight lock from [`Action::WaitForAuthorization`] until the next
+    /// [`Action::Send`], and stores new sessions; every decision is the state machine's.
+    pub fn call<E: Endpoint>(&self, endpoint: &E) -> Outcome<E::Output> {
+        let mut rng = crypto::os_rng();
+        let mut call = Call::new(endpoint, self.params());
+        let base_url = &self.inner.config.base_url;
+        let mut only_one = None;
+        let mut action = call.start(self.snapshot(), self.now(), &mut rng);
+        loop {
+            action = match action {
+                Action::WaitForAuthorization => {
+                    only_one = Some(lock(&self.inner.authorizing));
+                    call.resume(self.snapshot(), self.now(), &mut rng)
+                }
+                Action::Authorize(request) => {
+                    log::info!("authorizing the virtual device at {base_url}");
+                    self.inner.authorizations.fetch_add(1, Ordering::SeqCst);
+                    match self.inner.transport.send(base_url, &request) {
+                        Ok(received) => call.handle_response(received, self.now(), &mut rng),
+                        Err(e) => call.handle_transport_error(e),
+                    }
+                }
+                Action::Send(request) => {
+                    only_one = None;
+                    match self.inner.transport.send(base_url, &request) {
+                        Ok(received) => {
+                            log::debug!(
+                                "{} answered HTTP {} (x-request_id {:?})",
+                                request.path,
+                                received.response.status,
+                                received.response.request_id
+                            );
+                            call.handle_response(received, self.now(), &mut rng)
+                        }
+                        Err(e) => call.handle_transport_error(e),
+                    }
+                }
+                Action::Finish(outcome) => return outcome,
+            };
+            if let Some(session) = call.take_new_session() {
+                self.install(session);
+            }
+            if matches!(action, Action::Finish(_)) {
+                drop(only_one.take());
+            }
+        }
+    }
+
+    fn read<E: Endpoint>(&self, endpoint: &E) -> Result<E::Output, Error> {
+        debug_assert_eq!(E::KIND, Kind::Read);
+        self.call(endpoint).into_result()
     }
 
     /// Creates an HPP order (plain JSON). The order is not paid until its status says so.
     ///
-    /// # Errors
-    /// As [`Client::call`].
-    pub fn create_order(&self, order: &CreateOrder) -> Result<Order, Error> {
+    /// On [`Outcome::Unknown`], send the same `order` again: either it was not created and now
+    /// is, or the bank answers `b_duplicate_field_value` because the first one exists.
+    pub fn create_order(&self, order: &CreateOrder) -> Outcome<Order> {
         self.call(order)
     }
 
     /// Reads an HPP order and its operations.
     ///
     /// # Errors
-    /// As [`Client::call`]; `b_hpp_order_not_found` is [`Error::Bank`].
+    /// `b_hpp_order_not_found` is [`Error::Bank`]; an answer without the order's mandatory
+    /// members is [`Error::MalformedResponse`]; transport and session errors.
     pub fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
-        self.call(&OrderQuery {
+        self.read(&OrderQuery {
             hpp_order_id: hpp_order_id.to_owned(),
         })
     }
 
     /// Refunds (part of) an operation; the body is encrypted to the session key.
     ///
-    /// # Errors
-    /// As [`Client::call`].
-    pub fn refund(&self, refund: &Refund) -> Result<Operation, Error> {
+    /// On [`Outcome::Unknown`], look the refund up by its `merchantRequestId`
+    /// ([`Client::operation_by_merchant_request_id`]) or send the same `refund` again: the bank
+    /// answers a repeated refund with the operation it already made.
+    pub fn refund(&self, refund: &Refund) -> Outcome<Operation> {
         self.call(refund)
     }
 
     /// Looks an operation up by the bank's `operationId`.
     ///
     /// # Errors
-    /// As [`Client::call`].
+    /// As [`Client::order_data`]; a record with status `FAIL` and `errorDetails` is
+    /// [`Error::Declined`].
     pub fn operation_by_id(&self, operation_id: &str) -> Result<Operation, Error> {
-        self.call(&OperationQuery::ById {
+        self.read(&OperationQuery::ById {
             id: operation_id.to_owned(),
         })
     }
 
     /// Looks an operation up by our `merchantRequestId`: how to learn the outcome of a write
-    /// that failed in transit.
+    /// that ended [`Outcome::Unknown`].
     ///
     /// # Errors
-    /// As [`Client::call`].
+    /// As [`Client::operation_by_id`]; `b_operation_not_found` ([`Error::Bank`]) means the
+    /// bank has no such request.
     pub fn operation_by_merchant_request_id(
         &self,
         merchant_request_id: &str,
     ) -> Result<Operation, Error> {
-        self.call(&OperationQuery::ByMerchantRequestId {
+        self.read(&OperationQuery::ByMerchantRequestId {
             merchant_request_id: merchant_request_id.to_owned(),
         })
     }
@@ -385,15 +465,19 @@ impl Client {
                 path.display()
             );
         }
+        let now = self.now();
         match Session::from_saved(saved) {
-            Ok(session) if !session.needs_renewal(self.now(), self.inner.config.renewal) => {
+            Ok(mut session) => {
+                // The offset measured at authorization converts the wall clock to the bank's;
+                // from here on the session is timed on this process's monotonic clock.
+                let offset = session.clock_offset_secs();
+                session.schedule(now, offset, self.inner.config.renewal);
+                if session.needs_renewal(now) {
+                    return log::info!("the saved session is due for renewal; not resuming it");
+                }
                 log::info!("resuming the saved session of device {}", session.device_id);
-                *lock(&self.inner.current) = Some(Current {
-                    session: Arc::new(session),
-                    generation: self.inner.generations.fetch_add(1, Ordering::SeqCst) + 1,
-                });
+                *lock(&self.inner.current) = Some(Arc::new(session));
             }
-            Ok(_) => log::info!("the saved session is due for renewal; not resuming it"),
             Err(e) => log::warn!("ignoring session file {}: {e}", path.display()),
         }
     }

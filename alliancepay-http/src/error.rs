@@ -21,6 +21,25 @@ pub struct BankError {
     pub request_id: Option<String>,
 }
 
+/// Codes after which a write may or may not have been applied (bank-api.md §4.3: "outcome
+/// unknown, reconcile", and the overload codes after which writes are retried "only after a
+/// status lookup").
+pub const OUTCOME_UNKNOWN_CODES: [&str; 4] = [
+    "b_unknown_error",
+    "b_server_is_overloaded",
+    "b_overload_error",
+    "b_service_unavailable",
+];
+
+impl BankError {
+    /// Whether this answer leaves a write's outcome open: any 5xx, or one of
+    /// [`OUTCOME_UNKNOWN_CODES`].
+    #[must_use]
+    pub fn outcome_unknown(&self) -> bool {
+        self.status >= 500 || OUTCOME_UNKNOWN_CODES.contains(&self.msg_code.as_str())
+    }
+}
+
 impl fmt::Debug for BankError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -57,6 +76,16 @@ pub enum Error {
     /// The bank rejected the session again right after a fresh authorization: something else
     /// (another process with the same service code?) keeps replacing it.
     SessionRejectedAfterReauthorization(BankError),
+    /// The bank recorded the operation and refused it: its record says `FAIL` with this
+    /// `errorDetails` code (such as `b_security_time_in_request_not_correct`).
+    Declined {
+        /// `errorDetails`.
+        code: String,
+        /// The record, as the bank returned it.
+        operation: Box<crate::model::Operation>,
+    },
+    /// A request body could not be encrypted to the session key (an RNG failure).
+    Encryption(alliancepay_jose::Error),
     /// A JWE the bank sent did not decrypt with the merchant key.
     Decryption {
         /// What was being decrypted.
@@ -117,12 +146,16 @@ impl Error {
     }
 
     /// Whether a write that failed this way may have reached the bank, so that its outcome must
-    /// be looked up (by `merchantRequestId`) before anything is sent again.
+    /// be looked up (by `merchantRequestId`) before anything is sent again. The protocol core
+    /// makes the same decision when it classifies a write (see [`crate::Outcome`]).
     #[must_use]
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            Self::Transport(_) | Self::Timeout(_) | Self::MalformedResponse { .. } => true,
-            Self::Bank(e) => e.status >= 500 || e.msg_code == "b_unknown_error",
+            Self::Transport(_)
+            | Self::Timeout(_)
+            | Self::MalformedResponse { .. }
+            | Self::Decryption { .. } => true,
+            Self::Bank(e) => e.outcome_unknown(),
             _ => false,
         }
     }
@@ -148,6 +181,12 @@ impl fmt::Display for Error {
                 f,
                 "the bank rejected a session obtained a moment ago ({e}); is another process authorizing with the same service code?"
             ),
+            Self::Declined { code, operation } => write!(
+                f,
+                "the bank recorded operation {} as FAIL: {code}",
+                operation.operation_id.as_deref().unwrap_or("(no id)")
+            ),
+            Self::Encryption(e) => write!(f, "could not encrypt the request: {e}"),
             Self::Decryption { what, source } => write!(
                 f,
                 "could not decrypt the {what}: {source}; is the merchant key the one registered with the bank?"
@@ -168,7 +207,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Decryption { source, .. } => Some(source),
+            Self::Decryption { source, .. } | Self::Encryption(source) => Some(source),
             Self::Io { source, .. } => Some(source),
             _ => None,
         }

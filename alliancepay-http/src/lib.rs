@@ -5,29 +5,38 @@
 //! session's device id and refresh token as headers, and the `payments/*` calls encrypt their
 //! bodies to the session's own bank key. Sessions expire; the bank may also drop them. This
 //! crate keeps one session per service code, shared by all threads, renews it ahead of expiry,
-//! and on a session error re-authorizes once (one thread for all) and retries the call once.
+//! and on a session error re-authorizes once (one thread for all) and resends the call once.
+//!
+//! Every write ends as exactly one [`Outcome`]: `Done` (with the bank's record), `Refused`
+//! (nothing happened) or `Unknown` (it may have happened: resolve it by `merchantRequestId`).
 //!
 //! ```no_run
-//! use alliancepay_http::{Client, ClientConfig, CreateOrder, store};
+//! use alliancepay_http::{Client, ClientConfig, CreateOrder, Outcome, store};
 //!
 //! # fn main() -> Result<(), alliancepay_http::Error> {
 //! let key = store::load_private_key("merchant.jwk".as_ref())?;
-//! let client = Client::new(ClientConfig::new("https://api-ecom-prod.bankalliance.ua", "service-code"), key);
+//! let client = Client::new(ClientConfig::new("https://api-ecom-prod.bankalliance.ua", "service-code"), key)?;
 //!
-//! // Store the merchantRequestId before sending: it is how a failed write is looked up.
+//! // Store the merchantRequestId before sending: it is how an unknown outcome is resolved.
 //! let order = CreateOrder::purchase("merchant-id", 125_050, "customer-1", "https://shop.example/ok", "https://shop.example/fail");
-//! let created = client.create_order(&order)?;
-//! println!("send the customer to {:?}", created.redirect_url);
+//! match client.create_order(&order) {
+//!     Outcome::Done(created) => println!("send the customer to {:?}", created.redirect_url),
+//!     Outcome::Refused(why) => println!("not created: {why}"),
+//!     Outcome::Unknown(u) => println!("{u}; send the same order again later"),
+//! }
 //! # Ok(()) }
 //! ```
 //!
 //! # Layout
-//! - [`protocol`]: the flow as pure functions (requests to send, what responses mean). No I/O.
+//! - [`call`]: the protocol core, one call as a sans-IO state machine (authorize first, renew,
+//!   re-authorize once, resend once, classify the outcome). No socket, clock, thread or OS RNG.
+//! - [`protocol`]: the wire format as pure functions (requests to send, what responses mean).
+//! - [`outcome`]: [`Outcome`], what a write ends as.
 //! - [`transport`]: the one I/O seam; [`UreqTransport`] is the blocking default. `ureq` because
 //!   it is blocking HTTP/1.1 without an async runtime, uses rustls rather than OpenSSL, has a
-//!   small dependency tree and makes body limits and timeouts explicit; an async transport would
-//!   implement the same seam and reuse [`protocol`] unchanged.
-//! - [`client`]: [`Client`], which owns the session and drives the two.
+//!   small dependency tree and makes body limits and timeouts explicit; an async driver would
+//!   implement the same seam and reuse [`call`] unchanged.
+//! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks.
 //! - [`session`], [`model`], [`callback`]: the bank's documents.
 //! - [`store`]: key and session files (atomic, owner-only).
 //! - `simulator` (feature `simulator`): a local bank for tests, demos and other languages.
@@ -43,11 +52,13 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod call;
 pub mod callback;
 pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod model;
+pub mod outcome;
 pub mod protocol;
 mod secret;
 pub mod session;
@@ -65,7 +76,9 @@ pub use error::{BankError, Error};
 pub use model::{
     CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate,
 };
+pub use outcome::{Outcome, Refusal, Unknown};
+pub use protocol::Endpoint;
 pub use secret::Secret;
 pub use session::{RenewalPolicy, Session};
-pub use time::UtcTime;
+pub use time::{Now, UtcTime};
 pub use transport::{Transport, TransportError, UreqTransport};

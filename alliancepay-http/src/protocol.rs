@@ -1,12 +1,12 @@
-//! The session flow as pure functions: which request to send, what a response means, when to
-//! re-authorize. No sockets and no clock here; [`crate::Client`] supplies both.
-//!
-//! A transport turns an [`HttpRequest`] into an [`HttpResponse`]; everything else is decided
-//! here, so a different transport (async, a terminal's modem) reuses this file unchanged.
+//! The bank's wire format as pure functions: how each request is built and what each response
+//! means. No sockets, clock or OS randomness here: time and an RNG are parameters. The order
+//! in which these are used (authorize first, renew, re-authorize once, resend once) is decided
+//! by the state machine in [`crate::call`].
 
 use core::fmt;
 
 use alliancepay_jose::PrivateJwk;
+use rand_core::CryptoRng;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -99,28 +99,119 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
-/// A typed bank call: its path, whether its body is encrypted, and what it returns.
-pub trait Call: Validate {
+/// A response together with the headers the flow reads beyond [`HttpResponse`]: the `Date`
+/// header, from which an authorization learns the bank's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// The response.
+    pub response: HttpResponse,
+    /// The raw `Date` header, if the server sent one.
+    pub date: Option<String>,
+}
+
+impl From<HttpResponse> for Received {
+    fn from(response: HttpResponse) -> Self {
+        Self {
+            response,
+            date: None,
+        }
+    }
+}
+
+/// Whether a call changes anything at the bank. Decides how failures are reported: a write
+/// whose answer is lost or unreadable has an unknown outcome; a read simply failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Creates an order or moves money; identified by its `merchantRequestId`.
+    Write,
+    /// Looks something up.
+    Read,
+}
+
+/// A typed bank endpoint: its path, whether its body is encrypted, what it returns, and what a
+/// success must contain.
+pub trait Endpoint: Validate {
     /// The decoded success response.
     type Output: DeserializeOwned;
+    /// Write or read.
+    const KIND: Kind;
     /// The path below the base URL.
     fn path(&self) -> &'static str;
     /// Whether the body travels as a JWE to the session's `serverPublic` (the `payments/*`
     /// paths).
     fn encrypted(&self) -> bool;
-    /// The JSON body at `now` (a refund states the time it was made).
+    /// Whether a success must come as `{"jwe"}` (refunds: bank-api.md §3.4); otherwise a plain
+    /// JSON document is accepted too.
+    fn answer_encrypted(&self) -> bool {
+        false
+    }
+    /// The JSON body at the bank's time `bank_now` (a refund states the time it was made).
     ///
     /// # Errors
     /// Serialization failure, which our types never cause.
-    fn json_body(&self, now: UtcTime) -> Result<Vec<u8>, Error>;
+    fn json_body(&self, bank_now: UtcTime) -> Result<Vec<u8>, Error>;
+    /// The idempotency key of a write.
+    fn merchant_request_id(&self) -> Option<&str>;
+    /// Checks a decoded success against this request: the members bank-api.md marks mandatory
+    /// are present and the record is the one asked for. `Err` names what is missing or wrong.
+    ///
+    /// # Errors
+    /// A sentence naming the member.
+    fn check(&self, output: &Self::Output) -> Result<(), String>;
+    /// The bank's refusal recorded inside a success (`status` `FAIL` with `errorDetails`), if
+    /// any.
+    fn refusal_in(&self, _output: &Self::Output) -> Option<crate::outcome::Refusal> {
+        None
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     serde_json::to_vec(v).map_err(|e| Error::invalid("request", e.to_string()))
 }
 
-impl Call for CreateOrder {
+fn non_empty(member: &str, value: Option<&str>) -> Result<(), String> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        _ => Err(format!("the answer has no {member}")),
+    }
+}
+
+fn echoes(member: &str, value: Option<&str>, expected: &str) -> Result<(), String> {
+    non_empty(member, value)?;
+    if value == Some(expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the answer's {member} {:?} is not the requested {expected:?}",
+            value.unwrap_or_default()
+        ))
+    }
+}
+
+/// What every operation record must carry to count as one (bank-api.md §3.5 makes every
+/// member nullable, but a record without an id or a status says nothing).
+fn check_operation(op: &Operation) -> Result<(), String> {
+    non_empty("operationId", op.operation_id.as_deref())?;
+    non_empty("status", op.status.as_deref())
+}
+
+/// `FAIL` with `errorDetails`: the bank recorded the request and refused it.
+#[must_use]
+pub fn operation_refusal(op: &Operation) -> Option<String> {
+    let details = op.other.get("errorDetails").and_then(Value::as_str)?;
+    (op.status.as_deref() == Some("FAIL") && !details.trim().is_empty()).then(|| details.to_owned())
+}
+
+fn declined(op: &Operation) -> Option<crate::outcome::Refusal> {
+    operation_refusal(op).map(|code| crate::outcome::Refusal::Declined {
+        code,
+        operation: Box::new(op.clone()),
+    })
+}
+
+impl Endpoint for CreateOrder {
     type Output = Order;
+    const KIND: Kind = Kind::Write;
     fn path(&self) -> &'static str {
         CREATE_ORDER_PATH
     }
@@ -130,10 +221,24 @@ impl Call for CreateOrder {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
+    fn merchant_request_id(&self) -> Option<&str> {
+        Some(&self.merchant_request_id)
+    }
+    /// `hppOrderId`, our `merchantRequestId` echoed, and the `redirectUrl` the customer needs.
+    fn check(&self, order: &Order) -> Result<(), String> {
+        non_empty("hppOrderId", Some(&order.hpp_order_id))?;
+        echoes(
+            "merchantRequestId",
+            order.merchant_request_id.as_deref(),
+            &self.merchant_request_id,
+        )?;
+        non_empty("redirectUrl", order.redirect_url.as_deref())
+    }
 }
 
-impl Call for OrderQuery {
+impl Endpoint for OrderQuery {
     type Output = Order;
+    const KIND: Kind = Kind::Read;
     fn path(&self) -> &'static str {
         ORDER_DATA_PATH
     }
@@ -143,30 +248,56 @@ impl Call for OrderQuery {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
+    fn merchant_request_id(&self) -> Option<&str> {
+        None
+    }
+    fn check(&self, order: &Order) -> Result<(), String> {
+        echoes("hppOrderId", Some(&order.hpp_order_id), &self.hpp_order_id)?;
+        order.operations.iter().try_for_each(check_operation)
+    }
 }
 
-impl Call for Refund {
+impl Endpoint for Refund {
     type Output = Operation;
+    const KIND: Kind = Kind::Write;
     fn path(&self) -> &'static str {
         REFUND_PATH
     }
     fn encrypted(&self) -> bool {
         true
     }
+    fn answer_encrypted(&self) -> bool {
+        true
+    }
     /// Adds `date`: the bank refuses a refund whose stated time is far from its clock, so a
-    /// retried refund is rebuilt with a fresh date (and the same `merchantRequestId`).
-    fn json_body(&self, now: UtcTime) -> Result<Vec<u8>, Error> {
+    /// resent refund is rebuilt with a fresh date (and the same `merchantRequestId`).
+    fn json_body(&self, bank_now: UtcTime) -> Result<Vec<u8>, Error> {
         let mut value =
             serde_json::to_value(self).map_err(|e| Error::invalid("request", e.to_string()))?;
         if let Value::Object(members) = &mut value {
-            members.insert("date".into(), Value::String(now.to_request_date()));
+            members.insert("date".into(), Value::String(bank_now.to_request_date()));
         }
         to_json(&value)
     }
+    fn merchant_request_id(&self) -> Option<&str> {
+        Some(&self.merchant_request_id)
+    }
+    fn check(&self, op: &Operation) -> Result<(), String> {
+        check_operation(op)?;
+        echoes(
+            "merchantRequestId",
+            op.merchant_request_id.as_deref(),
+            &self.merchant_request_id,
+        )
+    }
+    fn refusal_in(&self, op: &Operation) -> Option<crate::outcome::Refusal> {
+        declined(op)
+    }
 }
 
-impl Call for OperationQuery {
+impl Endpoint for OperationQuery {
     type Output = Operation;
+    const KIND: Kind = Kind::Read;
     fn path(&self) -> &'static str {
         match self {
             Self::ById { .. } => OPERATION_BY_ID_PATH,
@@ -179,16 +310,40 @@ impl Call for OperationQuery {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
+    fn merchant_request_id(&self) -> Option<&str> {
+        None
+    }
+    fn check(&self, op: &Operation) -> Result<(), String> {
+        check_operation(op)?;
+        match self {
+            Self::ById { id } => echoes("operationId", op.operation_id.as_deref(), id),
+            Self::ByMerchantRequestId {
+                merchant_request_id,
+            } => echoes(
+                "merchantRequestId",
+                op.merchant_request_id.as_deref(),
+                merchant_request_id,
+            ),
+        }
+    }
+    fn refusal_in(&self, op: &Operation) -> Option<crate::outcome::Refusal> {
+        declined(op)
+    }
 }
 
-/// The device-authorization request: only `serviceCode`, in the body (never the query).
+/// The device-authorization request: only `serviceCode`, in the body (never the query);
+/// `rng` makes its `x-request_id`.
 #[must_use]
-pub fn authorize_request(service_code: &str, api_version: &str) -> HttpRequest {
+pub fn authorize_request<R: CryptoRng + ?Sized>(
+    service_code: &str,
+    api_version: &str,
+    rng: &mut R,
+) -> HttpRequest {
     HttpRequest {
         path: AUTHORIZE_PATH,
         headers: vec![
             ("x-api_version", api_version.to_owned()),
-            ("x-request_id", crypto::new_uuid()),
+            ("x-request_id", crypto::uuid_from(rng)),
         ],
         content_type: "application/json",
         body: serde_json::json!({ "serviceCode": service_code })
@@ -235,23 +390,72 @@ pub fn read_authorize_response(
     Session::from_payload(&payload, now)
 }
 
-/// The request for `call` within `session` at `now`: the session headers, a fresh
-/// `x-request_id`, and the body, encrypted to the session's `serverPublic` when the call
-/// requires it. Validates first.
+/// How far the host's clock may be off the bank's before a warning (refund dates are checked
+/// against the bank's clock within minutes).
+pub const CLOCK_WARNING_SECS: i64 = 60;
+
+/// The bank's clock minus the host's, from an authorization answer received when the host's
+/// wall clock read `local`: the `Date` header when there is one; otherwise, if the stated
+/// expiry is not within (0, 48 h] of the host's clock, the host's clock is the one that is
+/// wrong, and the bank's time is taken as the expiry minus the usual 24 h; otherwise 0.
+#[must_use]
+pub fn clock_offset(date: Option<&str>, local: UtcTime, expires_at: UtcTime) -> i64 {
+    if let Some(bank_now) = date.and_then(|d| UtcTime::parse_http_date(d).ok()) {
+        return bank_now.since(local);
+    }
+    let left = expires_at.since(local);
+    if left > 0 && left <= 2 * crate::session::DEFAULT_SESSION_SECS {
+        0
+    } else {
+        expires_at
+            .plus(-crate::session::DEFAULT_SESSION_SECS)
+            .since(local)
+    }
+}
+
+/// Reads an authorization answer received at `now` into a session whose renewal is scheduled
+/// by `policy` on the monotonic clock, with the clock offset measured from the answer (see
+/// [`clock_offset`]).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the field that fails the documented limits.
-pub fn call_request<C: Call>(
+/// As [`read_authorize_response`].
+pub fn read_authorization(
+    received: &Received,
+    merchant: &PrivateJwk,
+    now: crate::time::Now,
+    policy: crate::session::RenewalPolicy,
+) -> Result<Session, Error> {
+    let date = received
+        .date
+        .as_deref()
+        .and_then(|d| UtcTime::parse_http_date(d).ok());
+    let mut session =
+        read_authorize_response(&received.response, merchant, date.unwrap_or(now.wall))?;
+    let offset = clock_offset(received.date.as_deref(), now.wall, session.expires_at);
+    session.authorized_at = now.wall.plus(offset);
+    session.schedule(now, offset, policy);
+    Ok(session)
+}
+
+/// The request for `call` within `session` at the bank's time `bank_now`: the session
+/// headers, an `x-request_id` from `rng`, and the body, encrypted to the session's
+/// `serverPublic` (ephemeral key and IV from `rng`) when the call requires it. Validates first.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field that fails the documented limits;
+/// [`Error::Encryption`] if the body cannot be encrypted.
+pub fn call_request<C: Endpoint, R: CryptoRng + ?Sized>(
     call: &C,
     session: &Session,
     api_version: &str,
-    now: UtcTime,
+    bank_now: UtcTime,
+    rng: &mut R,
 ) -> Result<HttpRequest, Error> {
     call.validate()?;
-    let json = call.json_body(now)?;
+    let json = call.json_body(bank_now)?;
     let (content_type, body) = if call.encrypted() {
-        let token = crypto::encrypt_to_string(&session.server_public, &json)
-            .map_err(|e| Error::Config(format!("could not encrypt the request: {e}")))?;
+        let token =
+            crypto::encrypt_with(&session.server_public, &json, rng).map_err(Error::Encryption)?;
         ("text/plain", token.into_bytes())
     } else {
         ("application/json", json)
@@ -262,7 +466,7 @@ pub fn call_request<C: Call>(
             ("x-api_version", api_version.to_owned()),
             ("x-device_id", session.device_id.clone()),
             ("x-refresh_token", session.refresh_token.expose().to_owned()),
-            ("x-request_id", crypto::new_uuid()),
+            ("x-request_id", crypto::uuid_from(rng)),
         ],
         content_type,
         body,
@@ -290,6 +494,18 @@ pub enum Reply<T> {
 pub fn read_call_response<T: DeserializeOwned>(
     response: &HttpResponse,
     merchant: &PrivateJwk,
+) -> Result<Reply<T>, Error> {
+    read_reply(response, merchant, false)
+}
+
+/// [`read_call_response`], refusing a success without a `jwe` member when `jwe_required`.
+///
+/// # Errors
+/// As [`read_call_response`].
+pub fn read_reply<T: DeserializeOwned>(
+    response: &HttpResponse,
+    merchant: &PrivateJwk,
+    jwe_required: bool,
 ) -> Result<Reply<T>, Error> {
     let value = match json_body(response) {
         // A 401 is a session error even without a readable body.
@@ -324,6 +540,12 @@ pub fn read_call_response<T: DeserializeOwned>(
                     source,
                 })?;
             serde_json::from_slice(&plain)
+        }
+        None if jwe_required => {
+            return Err(Error::malformed(
+                response.status,
+                "a success without the \"jwe\" member this endpoint answers with",
+            ));
         }
         None => serde_json::from_value(value),
     };
@@ -454,7 +676,7 @@ mod tests {
 
     #[test]
     fn authorize_sends_only_the_service_code() {
-        let req = authorize_request("svc", "v1");
+        let req = authorize_request("svc", "v1", &mut crypto::os_rng());
         assert_eq!(req.path, AUTHORIZE_PATH);
         assert_eq!(
             serde_json::from_slice::<Value>(&req.body).unwrap(),
@@ -545,7 +767,7 @@ mod tests {
             "https://a.example/ok",
             "https://a.example/no",
         );
-        let req = call_request(&order, &s, "v1", now()).unwrap();
+        let req = call_request(&order, &s, "v1", now(), &mut crypto::os_rng()).unwrap();
         assert_eq!(
             (req.path, req.content_type),
             (CREATE_ORDER_PATH, "application/json")
@@ -561,7 +783,7 @@ mod tests {
         let server = merchant();
         let s = session(&server);
         let refund = Refund::new("m-1", "op-1", 2500);
-        let req = call_request(&refund, &s, "v1", now()).unwrap();
+        let req = call_request(&refund, &s, "v1", now(), &mut crypto::os_rng()).unwrap();
         assert_eq!(req.content_type, "text/plain");
         let plain =
             crypto::decrypt_to_vec(&server, std::str::from_utf8(&req.body).unwrap()).unwrap();
@@ -579,7 +801,7 @@ mod tests {
         let s = session(&merchant());
         let refund = Refund::new("m-1", "", 2500);
         assert!(
-            matches!(call_request(&refund, &s, "v1", now()), Err(Error::InvalidInput { ref field, .. }) if field == "operationId")
+            matches!(call_request(&refund, &s, "v1", now(), &mut crypto::os_rng()), Err(Error::InvalidInput { ref field, .. }) if field == "operationId")
         );
     }
 

@@ -1,11 +1,13 @@
 //! The session the bank grants on device authorization (bank-api.md §1.2), and when to renew it.
 
+use core::time::Duration;
+
 use alliancepay_jose::PublicJwk;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::secret::Secret;
-use crate::time::UtcTime;
+use crate::time::{Now, UtcTime};
 use crate::{Error, crypto};
 
 /// How long a session lasts when its payload states no readable expiry (bank-api.md §1.2).
@@ -44,10 +46,14 @@ pub struct Session {
     pub auth_token: Secret,
     /// The session-scoped bank key that encrypts our request bodies.
     pub server_public: PublicJwk,
-    /// When the bank stops accepting the session.
+    /// When the bank stops accepting the session (the bank's clock).
     pub expires_at: UtcTime,
-    /// When we obtained it.
+    /// When we obtained it (the bank's clock).
     pub authorized_at: UtcTime,
+    /// The bank's clock minus ours, measured at authorization (seconds).
+    clock_offset_secs: i64,
+    /// When to renew, on the driver's monotonic clock; zero until [`Session::schedule`].
+    renew_at: Duration,
 }
 
 /// The decrypted authorization payload. `serverPublicKey` is the name some of the bank's pages
@@ -59,8 +65,10 @@ struct Payload {
     refresh_token: Option<Value>,
     #[serde(default)]
     auth_token: Option<Value>,
+    /// Kept as the exact text of the member, so that the core's strict JWK parser sees what
+    /// the bank sent: a parsed `Value` would silently merge duplicate members.
     #[serde(alias = "serverPublicKey")]
-    server_public: Option<Value>,
+    server_public: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     token_expiration_date_time: Option<Value>,
     #[serde(default)]
@@ -95,7 +103,7 @@ impl Session {
         let server_public = payload
             .server_public
             .ok_or_else(|| Error::malformed(200, "the session has no serverPublic key"))?;
-        let server_public = crypto::public_jwk_from_value(&server_public).map_err(|e| {
+        let server_public = PublicJwk::from_json(server_public.get().as_bytes()).map_err(|e| {
             Error::malformed(
                 200,
                 format!("the session's serverPublic is not a usable P-384 key: {e}"),
@@ -131,14 +139,43 @@ impl Session {
             server_public,
             expires_at,
             authorized_at: now,
+            clock_offset_secs: 0,
+            renew_at: Duration::ZERO,
         })
     }
 
-    /// Whether the client should re-authorize before using this session at `now`.
+    /// Fixes when to renew, on the monotonic clock: `policy.margin_secs` before the stated
+    /// expiry, or at `policy.max_age_secs` of age, whichever comes first, both measured on the
+    /// bank's clock (`local.wall` + `clock_offset_secs`). A host clock hours off the bank's then
+    /// neither renews before every call nor misses the expiry.
+    pub fn schedule(&mut self, local: Now, clock_offset_secs: i64, policy: RenewalPolicy) {
+        self.clock_offset_secs = clock_offset_secs;
+        let bank_now = local.wall.plus(clock_offset_secs);
+        let until_margin = self.expires_at.plus(-policy.margin_secs).since(bank_now);
+        let until_old = policy
+            .max_age_secs
+            .saturating_sub(bank_now.since(self.authorized_at));
+        let secs = u64::try_from(until_margin.min(until_old)).unwrap_or(0);
+        self.renew_at = local.monotonic.saturating_add(Duration::from_secs(secs));
+    }
+
+    /// Whether to re-authorize before using this session at `now` (the monotonic deadline set
+    /// by [`Session::schedule`]; an unscheduled session is due at once).
     #[must_use]
-    pub fn needs_renewal(&self, now: UtcTime, policy: RenewalPolicy) -> bool {
-        now >= self.expires_at.plus(-policy.margin_secs)
-            || now.since(self.authorized_at) >= policy.max_age_secs
+    pub fn needs_renewal(&self, now: Now) -> bool {
+        now.monotonic >= self.renew_at
+    }
+
+    /// The bank's clock minus the host's, in seconds, as measured at authorization.
+    #[must_use]
+    pub const fn clock_offset_secs(&self) -> i64 {
+        self.clock_offset_secs
+    }
+
+    /// The bank's time when the host's wall clock reads `local_wall`.
+    #[must_use]
+    pub const fn bank_time(&self, local_wall: UtcTime) -> UtcTime {
+        local_wall.plus(self.clock_offset_secs)
     }
 
     /// The persisted form (with secrets: the caller protects the file).
@@ -154,6 +191,7 @@ impl Session {
                 .unwrap_or(Value::Null),
             expires_at: self.expires_at.to_rfc3339(),
             authorized_at: self.authorized_at.to_rfc3339(),
+            clock_offset_secs: self.clock_offset_secs,
         }
     }
 
@@ -168,6 +206,8 @@ impl Session {
                 .map_err(|e| format!("serverPublic: {e}"))?,
             expires_at: time("expiresAt", &saved.expires_at)?,
             authorized_at: time("authorizedAt", &saved.authorized_at)?,
+            clock_offset_secs: saved.clock_offset_secs,
+            renew_at: Duration::ZERO,
         })
     }
 }
@@ -186,6 +226,9 @@ pub(crate) struct SavedSession {
     pub server_public: Value,
     pub expires_at: String,
     pub authorized_at: String,
+    /// Absent in files written before the offset was measured.
+    #[serde(default)]
+    pub clock_offset_secs: i64,
 }
 
 impl Drop for SavedSession {
@@ -276,6 +319,33 @@ mod tests {
         );
     }
 
+    /// A `serverPublic` with a member twice is refused, whichever copy would win a merge.
+    #[test]
+    fn server_public_with_a_duplicate_member_is_refused() {
+        let good = payload("");
+        assert!(Session::from_payload(good.as_bytes(), now()).is_ok());
+        let other_x = {
+            let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+            let text = crypto::public_jwk_to_string(key.public_jwk());
+            let v: Value = serde_json::from_str(&text).unwrap();
+            v["x"].as_str().unwrap().to_owned()
+        };
+        for duplicated in [
+            good.replace("\"kty\":\"EC\"", "\"kty\":\"EC\",\"kty\":\"EC\""),
+            good.replace(
+                "\"crv\":\"P-384\"",
+                &format!("\"crv\":\"P-384\",\"x\":\"{other_x}\""),
+            ),
+        ] {
+            assert_ne!(duplicated, good);
+            let e = Session::from_payload(duplicated.as_bytes(), now()).unwrap_err();
+            assert!(e.to_string().contains("serverPublic"), "{e}");
+        }
+        // The same payload with a member of the payload itself twice is refused too.
+        let twice = good.replacen("{", "{\"deviceId\":\"other\",", 1);
+        assert!(Session::from_payload(twice.as_bytes(), now()).is_err());
+    }
+
     #[test]
     fn renewal_margin_and_age() {
         let s = Session::from_payload(
@@ -287,15 +357,32 @@ mod tests {
             margin_secs: 600,
             max_age_secs: 86_400,
         };
-        assert!(!s.needs_renewal(now().plus(86_400 - 601), policy));
-        assert!(s.needs_renewal(now().plus(86_400 - 600), policy));
-        assert!(s.needs_renewal(
-            now().plus(3600),
+        let at = |secs: u64, wall: UtcTime| Now {
+            wall,
+            monotonic: Duration::from_secs(1000 + secs),
+        };
+        let mut s = s;
+        assert!(s.needs_renewal(at(0, now())), "unscheduled is due");
+        s.schedule(at(0, now()), 0, policy);
+        assert!(!s.needs_renewal(at(86_400 - 601, now())));
+        assert!(s.needs_renewal(at(86_400 - 600, now())));
+        s.schedule(
+            at(0, now()),
+            0,
             RenewalPolicy {
                 margin_secs: 0,
-                max_age_secs: 3600
-            }
-        ));
+                max_age_secs: 3600,
+            },
+        );
+        assert!(!s.needs_renewal(at(3599, now())));
+        assert!(s.needs_renewal(at(3600, now())));
+        // A host 24 h ahead (offset -24 h) schedules exactly as a correct one: the wall
+        // clock enters only through the offset-corrected bank time.
+        let ahead = now().plus(86_400);
+        s.schedule(at(0, ahead), -86_400, policy);
+        assert!(!s.needs_renewal(at(86_400 - 601, ahead)));
+        assert!(s.needs_renewal(at(86_400 - 600, ahead)));
+        assert_eq!(s.bank_time(ahead), now());
     }
 
     #[test]

@@ -9,6 +9,19 @@
 use core::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The two clocks the flow reads, as inputs: the state machine never asks the OS.
+///
+/// `wall` is the host's calendar clock, which may be far off the bank's (the measured offset
+/// corrects it where the bank checks times); `monotonic` is time since an arbitrary origin that
+/// never jumps (the driver uses `Instant`), on which renewals are scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Now {
+    /// The host's wall clock.
+    pub wall: UtcTime,
+    /// A monotonic reading, since any fixed origin.
+    pub monotonic: core::time::Duration,
+}
+
 /// A UTC instant with one-second resolution, as seconds since 1970-01-01T00:00:00Z.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -107,6 +120,63 @@ impl UtcTime {
     pub fn to_rfc3339(self) -> String {
         let (date, clock) = self.civil(0);
         format!("{date}T{clock}Z")
+    }
+
+    /// The HTTP `Date` form (RFC 9110 §5.6.7 IMF-fixdate), `Sun, 06 Nov 1994 08:49:37 GMT`.
+    #[must_use]
+    pub fn to_http_date(self) -> String {
+        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        // Both indexes are in range by construction (rem_euclid 7; month 1..=12).
+        let weekday = DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
+        let month = MONTHS[usize::try_from(m - 1).unwrap_or(0)];
+        format!(
+            "{weekday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} GMT",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+
+    /// Parses an HTTP `Date` header in the IMF-fixdate form every current server sends
+    /// (`Sun, 06 Nov 1994 08:49:37 GMT`). The obsolete RFC 850 and asctime forms are refused:
+    /// the caller then has no bank time from this answer, which it tolerates.
+    ///
+    /// # Errors
+    /// A message saying which part of the text is wrong.
+    pub fn parse_http_date(text: &str) -> Result<Self, TimeParseError> {
+        const MONTHS: [&[u8]; 12] = [
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
+        ];
+        let b = text.trim().as_bytes();
+        let shape =
+            TimeParseError("expected an IMF-fixdate such as 'Sun, 06 Nov 1994 08:49:37 GMT'");
+        if b.len() != 29 || &b[3..5] != b", " || b[7] != b' ' || b[11] != b' ' || b[16] != b' ' {
+            return Err(shape);
+        }
+        if &b[25..] != b" GMT" {
+            return Err(shape);
+        }
+        let month = MONTHS
+            .iter()
+            .position(|m| *m == &b[8..11])
+            .and_then(|i| i64::try_from(i + 1).ok())
+            .ok_or(TimeParseError("unknown month name"))?;
+        let (y, d) = (
+            digits(&b[12..16]).ok_or(shape)?,
+            digits(&b[5..7]).ok_or(shape)?,
+        );
+        if d < 1 || d > days_in_month(y, month) {
+            return Err(TimeParseError("day out of range for the month"));
+        }
+        let secs = parse_clock(&b[17..25]).ok_or(shape)?;
+        Ok(Self(days_from_civil(y, month, d) * 86_400 + secs))
     }
 
     fn civil(self, offset: i64) -> (String, String) {
@@ -316,6 +386,28 @@ mod tests {
             at("2025-07-01 12:00:00 +0000").to_bank_kyiv(),
             "2025-07-01 15:00:00.000+03:00"
         );
+    }
+
+    #[test]
+    fn http_dates_round_trip() {
+        // RFC 9110's own example.
+        let t = UtcTime::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.to_rfc3339(), "1994-11-06T08:49:37Z");
+        assert_eq!(t.to_http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        for secs in (-100_000_000..4_000_000_000_i64).step_by(7_777_777) {
+            let t = UtcTime::from_unix(secs);
+            assert_eq!(UtcTime::parse_http_date(&t.to_http_date()), Ok(t));
+        }
+        for bad in [
+            "",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Nox 1994 08:49:37 GMT",
+        ] {
+            assert!(UtcTime::parse_http_date(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,30 +1,44 @@
-//! Moving an [`HttpRequest`] to the bank and an [`HttpResponse`] back: the only I/O of the
+//! Moving an [`HttpRequest`] to the bank and a [`Received`] response back: the only I/O of the
 //! client. [`UreqTransport`] is the blocking default; anything implementing [`Transport`]
-//! (a test double, a terminal's modem) can replace it.
+//! (a test double, a recorder, a terminal's modem) can replace it.
 //!
 //! Why `ureq`: blocking HTTP/1.1 without an async runtime, rustls instead of OpenSSL, a small
 //! dependency tree, and bounded bodies and timeouts that are easy to set. An async transport
-//! would drive the same [`crate::protocol`] functions.
+//! would feed the same [`crate::call::Call`] state machine.
 
 use std::time::Duration;
 
-use crate::protocol::{HttpRequest, HttpResponse};
+use crate::Error;
+use crate::protocol::{HttpRequest, HttpResponse, Received};
 
-/// Why a request did not produce a response.
+/// Why a request did not produce a response. The variants matter for writes: only
+/// [`TransportError::Unreachable`] proves that the bank never saw the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// A configured timeout expired.
+    /// No connection could be opened (name resolution, connection refused, TLS handshake):
+    /// not a byte of the request left.
+    Unreachable(String),
+    /// A configured timeout expired after the connection was open.
     Timeout(String),
-    /// Anything else: DNS, connect, reset, TLS, an unreadable response.
+    /// Anything else: reset, closed before the answer, an unreadable response.
     Failed(String),
 }
 
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Timeout(d) => Self::Timeout(d),
+            TransportError::Unreachable(d) | TransportError::Failed(d) => Self::Transport(d),
+        }
+    }
+}
+
 /// Sends one request to `base_url` + `request.path` and returns the response, whatever its
-/// status.
+/// status, with the `Date` header. One call per request; the caller decides about retries.
 pub trait Transport: Send + Sync {
     /// # Errors
     /// [`TransportError`] when no complete response arrived.
-    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
+    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<Received, TransportError>;
 }
 
 /// Largest response body read; the bank's answers are a few KiB.
@@ -59,7 +73,22 @@ impl Default for UreqTransport {
 }
 
 fn classify(e: ureq::Error) -> TransportError {
+    use std::io::ErrorKind;
     match e {
+        ureq::Error::Timeout(t @ (ureq::Timeout::Resolve | ureq::Timeout::Connect)) => {
+            TransportError::Unreachable(format!("{t} timeout"))
+        }
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            TransportError::Unreachable(e.to_string())
+        }
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            TransportError::Unreachable(io.to_string())
+        }
         ureq::Error::Timeout(t) => TransportError::Timeout(format!("{t} timeout")),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             TransportError::Timeout(io.to_string())
@@ -69,7 +98,7 @@ fn classify(e: ureq::Error) -> TransportError {
 }
 
 impl Transport for UreqTransport {
-    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
+    fn send(&self, base_url: &str, request: &HttpRequest) -> Result<Received, TransportError> {
         let url = format!("{}{}", base_url.trim_end_matches('/'), request.path);
         let mut builder = self
             .agent
@@ -87,6 +116,7 @@ impl Transport for UreqTransport {
                 .map(str::to_owned)
         };
         let (content_type, request_id) = (header("content-type"), header("x-request_id"));
+        let date = header("date");
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -94,11 +124,14 @@ impl Transport for UreqTransport {
             .limit(MAX_RESPONSE_BYTES)
             .read_to_vec()
             .map_err(classify)?;
-        Ok(HttpResponse {
-            status,
-            content_type,
-            request_id,
-            body,
+        Ok(Received {
+            response: HttpResponse {
+                status,
+                content_type,
+                request_id,
+                body,
+            },
+            date,
         })
     }
 }

@@ -16,6 +16,9 @@ use alliancepay_http::{
 };
 use alliancepay_jose::PrivateJwk;
 
+#[path = "http_e2e/clock.rs"]
+mod clock;
+
 struct Bank {
     sim: Simulator,
     key: PrivateJwk,
@@ -53,7 +56,7 @@ impl Bank {
     }
 
     fn client(&self) -> Client {
-        Client::new(self.config(), self.key.clone())
+        Client::new(self.config(), self.key.clone()).unwrap()
     }
 
     fn order(&self) -> CreateOrder {
@@ -76,7 +79,7 @@ impl Bank {
 
     /// A paid order and its purchase operation id.
     fn paid_order(&self, client: &Client) -> (String, String) {
-        let order = client.create_order(&self.order()).unwrap();
+        let order = client.create_order(&self.order()).into_result().unwrap();
         self.sim
             .pay(&order.hpp_order_id, PaymentOutcome::Success)
             .unwrap();
@@ -101,7 +104,7 @@ fn full_hpp_flow_with_encrypted_and_plain_callbacks() {
         let mut order = bank.order();
         order.notification_url = Some(sink.url().to_owned());
         order.notification_encryption = encrypted.then_some(true);
-        let created = client.create_order(&order).unwrap();
+        let created = client.create_order(&order).into_result().unwrap();
         assert_eq!(created.order_status, OrderStatus::Pending);
         assert_eq!(
             created.merchant_request_id.as_deref(),
@@ -135,7 +138,7 @@ fn full_hpp_flow_with_encrypted_and_plain_callbacks() {
 fn failed_payment_and_unknown_order() {
     let bank = bank();
     let client = bank.client();
-    let created = client.create_order(&bank.order()).unwrap();
+    let created = client.create_order(&bank.order()).into_result().unwrap();
     bank.sim
         .pay(&created.hpp_order_id, PaymentOutcome::Fail)
         .unwrap();
@@ -161,11 +164,11 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
     let client = bank.client();
     let (hpp_order_id, purchase) = bank.paid_order(&client);
     let refund = Refund::new(&bank.merchant_id, &purchase, 25_000);
-    let op = client.refund(&refund).unwrap();
+    let op = client.refund(&refund).into_result().unwrap();
     assert_eq!(op.kind.as_deref(), Some("REFUND"));
     assert_eq!(op.coin_amount, Some(25_000));
     // The same refund again is the same operation, not a second refund.
-    let again = client.refund(&refund).unwrap();
+    let again = client.refund(&refund).into_result().unwrap();
     assert_eq!(again.operation_id, op.operation_id);
     let by_request = client
         .operation_by_merchant_request_id(&refund.merchant_request_id)
@@ -185,6 +188,7 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
     // More than what is left is refused by the bank, with its code.
     let too_much = client
         .refund(&Refund::new(&bank.merchant_id, &purchase, 125_050))
+        .into_result()
         .unwrap_err();
     assert_eq!(
         too_much.bank_error().map(|e| e.msg_code.as_str()),
@@ -202,7 +206,7 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
 fn session_errors_reauthorize_once_and_retry_once() {
     let bank = bank();
     let client = bank.client();
-    let created = client.create_order(&bank.order()).unwrap();
+    let created = client.create_order(&bank.order()).into_result().unwrap();
     type BreakSession<'a> = Box<dyn Fn() + 'a>;
     let cases: Vec<(&str, BreakSession)> = vec![
         ("expired", Box::new(|| bank.sim.expire_sessions())),
@@ -254,7 +258,7 @@ fn session_errors_reauthorize_once_and_retry_once() {
 fn another_process_authorizing_invalidates_our_session_and_we_recover() {
     let bank = bank();
     let (ours, other) = (bank.client(), bank.client());
-    let created = ours.create_order(&bank.order()).unwrap();
+    let created = ours.create_order(&bank.order()).into_result().unwrap();
     other.authorize().unwrap();
     assert!(ours.order_data(&created.hpp_order_id).is_ok());
     assert_eq!(ours.authorizations(), 2);
@@ -264,7 +268,7 @@ fn another_process_authorizing_invalidates_our_session_and_we_recover() {
 fn a_session_rejected_twice_is_an_error_not_a_loop() {
     let bank = bank();
     let client = bank.client();
-    let created = client.create_order(&bank.order()).unwrap();
+    let created = client.create_order(&bank.order()).into_result().unwrap();
     bank.fault(
         Some(protocol::ORDER_DATA_PATH),
         5,
@@ -286,7 +290,10 @@ fn locked_service_code_is_fatal_without_retries() {
     let bank = bank();
     bank.sim.lock_service_code(&bank.service_code);
     let client = bank.client();
-    let e = client.create_order(&bank.order()).unwrap_err();
+    let e = client
+        .create_order(&bank.order())
+        .into_result()
+        .unwrap_err();
     assert!(matches!(e, Error::ServiceCodeLocked(_)), "{e:?}");
     assert!(e.to_string().contains("contact the bank"), "{e}");
     assert_eq!(client.authorizations(), 1);
@@ -298,6 +305,7 @@ fn wrong_merchant_key_is_a_decryption_error() {
     let bank = bank();
     let stranger = PrivateJwk::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)).unwrap();
     let e = Client::new(bank.config(), stranger)
+        .unwrap()
         .authorize()
         .unwrap_err();
     assert!(
@@ -318,7 +326,7 @@ fn concurrent_requests_share_one_reauthorization() {
     const THREADS: usize = 48;
     let bank = bank();
     let client = bank.client();
-    let created = client.create_order(&bank.order()).unwrap();
+    let created = client.create_order(&bank.order()).into_result().unwrap();
     for round in 0..3 {
         bank.sim.expire_sessions();
         let before = (client.authorizations(), bank.sim.authorizations());
@@ -353,20 +361,51 @@ fn concurrent_requests_share_one_reauthorization() {
     }
 }
 
+/// The host's clocks as a test sets them: the wall clock `wall_offset` seconds off the real
+/// one, and a monotonic clock that moves only when told (both through [`Clocks::advance`]).
+#[derive(Clone, Default)]
+struct Clocks {
+    wall_offset: Arc<AtomicI64>,
+    monotonic_secs: Arc<AtomicI64>,
+}
+
+impl Clocks {
+    fn skewed(secs: i64) -> Self {
+        let clocks = Self::default();
+        clocks.wall_offset.store(secs, Ordering::SeqCst);
+        clocks
+    }
+
+    fn client(&self, bank: &Bank) -> Client {
+        let (wall, mono) = (self.wall_offset.clone(), self.monotonic_secs.clone());
+        Client::new(bank.config(), bank.key.clone())
+            .unwrap()
+            .with_clock(move || UtcTime::now().plus(wall.load(Ordering::SeqCst)))
+            .with_monotonic_clock(move || {
+                Duration::from_secs(1000 + mono.load(Ordering::SeqCst).unsigned_abs())
+            })
+    }
+
+    /// Time passes for the host (both clocks); `sim` moves the bank's clock by as much.
+    fn advance(&self, secs: i64, sim: &Simulator) {
+        self.wall_offset.fetch_add(secs, Ordering::SeqCst);
+        self.monotonic_secs.fetch_add(secs, Ordering::SeqCst);
+        sim.advance_clock(secs);
+    }
+}
+
 #[test]
 fn sessions_are_renewed_ahead_of_expiry() {
     let bank = bank_with(SimulatorConfig {
         token_ttl_secs: 3600,
         ..SimulatorConfig::default()
     });
-    let offset = Arc::new(AtomicI64::new(0));
-    let clock = offset.clone();
-    let client = Client::new(bank.config(), bank.key.clone())
-        .with_clock(move || UtcTime::now().plus(clock.load(Ordering::SeqCst)));
-    let created = client.create_order(&bank.order()).unwrap();
+    let clocks = Clocks::default();
+    let client = clocks.client(&bank);
+    let created = client.create_order(&bank.order()).into_result().unwrap();
     let requests = bank.sim.requests();
     // 51 minutes later the session is within the 10-minute margin: renewed before the call.
-    offset.store(51 * 60, Ordering::SeqCst);
+    clocks.advance(51 * 60, &bank.sim);
     client.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(client.authorizations(), 2);
     assert_eq!(
@@ -389,8 +428,8 @@ fn saved_session_survives_a_restart() {
     let dir = temp_dir("session");
     let mut config = bank.config();
     config.session_file = Some(dir.join("session.json"));
-    let first = Client::new(config.clone(), bank.key.clone());
-    let created = first.create_order(&bank.order()).unwrap();
+    let first = Client::new(config.clone(), bank.key.clone()).unwrap();
+    let created = first.create_order(&bank.order()).into_result().unwrap();
     drop(first);
     #[cfg(unix)]
     {
@@ -401,13 +440,13 @@ fn saved_session_survives_a_restart() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let restarted = Client::new(config.clone(), bank.key.clone());
+    let restarted = Client::new(config.clone(), bank.key.clone()).unwrap();
     restarted.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(restarted.authorizations(), 0);
     assert_eq!(bank.sim.authorizations(), 1);
     // Another key must not pick the file up.
     let stranger = PrivateJwk::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)).unwrap();
-    let other = Client::new(config, stranger);
+    let other = Client::new(config, stranger).unwrap();
     assert!(
         other.session().is_err(),
         "the stranger had to authorize (and cannot decrypt)"
@@ -423,7 +462,7 @@ fn invalid_input_is_refused_before_sending() {
     let requests = bank.sim.requests();
     let mut order = bank.order();
     order.customer_data.sender_email = Some("not-an-address".into());
-    let e = client.create_order(&order).unwrap_err();
+    let e = client.create_order(&order).into_result().unwrap_err();
     assert!(
         matches!(e, Error::InvalidInput { ref field, .. } if field == "customerData.senderEmail"),
         "{e:?}"
@@ -436,8 +475,8 @@ fn reused_merchant_request_id_is_refused_by_the_bank() {
     let bank = bank();
     let client = bank.client();
     let order = bank.order();
-    client.create_order(&order).unwrap();
-    let e = client.create_order(&order).unwrap_err();
+    client.create_order(&order).into_result().unwrap();
+    let e = client.create_order(&order).into_result().unwrap_err();
     assert_eq!(
         e.bank_error().map(|b| (b.msg_code.as_str(), b.status)),
         Some(("b_duplicate_field_value", 400))
@@ -486,7 +525,10 @@ fn faults_and_malformed_responses() {
         let name = format!("{kind:?}");
         let requests = bank.sim.requests();
         bank.fault(path, 1, kind);
-        let e = client.create_order(&bank.order()).unwrap_err();
+        let e = client
+            .create_order(&bank.order())
+            .into_result()
+            .unwrap_err();
         assert!(expected(&e), "{name}: {e:?}");
         assert!(e.outcome_unknown() || matches!(e, Error::Bank(_)), "{name}");
         assert_eq!(
@@ -496,7 +538,7 @@ fn faults_and_malformed_responses() {
         );
     }
     // The fault is spent: the next call works.
-    client.create_order(&bank.order()).unwrap();
+    client.create_order(&bank.order()).into_result().unwrap();
 }
 
 #[test]
@@ -519,16 +561,17 @@ fn lost_refund_answer_is_reconciled_not_repeated() {
     let (_, purchase) = bank.paid_order(&client);
     let refund = Refund::new(&bank.merchant_id, &purchase, 10_000);
     bank.fault(Some(protocol::REFUND_PATH), 1, FaultKind::ApplyThenFail);
-    let e = client.refund(&refund).unwrap_err();
+    let e = client.refund(&refund).into_result().unwrap_err();
     assert!(e.outcome_unknown(), "{e:?}");
     let found = client
         .operation_by_merchant_request_id(&refund.merchant_request_id)
         .unwrap();
     assert_eq!(found.coin_amount, Some(10_000));
-    let resent = client.refund(&refund).unwrap();
+    let resent = client.refund(&refund).into_result().unwrap();
     assert_eq!(resent.operation_id, found.operation_id);
     // Only one refund exists: the rest of the purchase can still be refunded exactly.
     client
         .refund(&Refund::new(&bank.merchant_id, &purchase, 115_050))
+        .into_result()
         .unwrap();
 }

@@ -15,7 +15,9 @@ use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
-use alliancepay_http::{Client, ClientConfig, CreateOrder, Error, Transport, UreqTransport};
+use alliancepay_http::{
+    Client, ClientConfig, CreateOrder, Error, Transport, UreqTransport, UtcTime, crypto,
+};
 use serde_json::Value;
 
 const MERCHANT: &str = "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a";
@@ -99,11 +101,13 @@ fn two_hundred_concurrent_clients_without_an_error() {
                     let client = Client::new(
                         ClientConfig::new(&sim.base_url(), &format!("service-{i}")),
                         key,
-                    );
+                    )
+                    .unwrap();
                     start.wait();
                     let result = (|| {
                         let created = client
                             .create_order(&order())
+                            .into_result()
                             .map_err(|e| format!("client {i}: create: {e}"))?;
                         let read = client
                             .order_data(&created.hpp_order_id)
@@ -143,8 +147,10 @@ fn two_hundred_concurrent_clients_without_an_error() {
 }
 
 fn authorize(transport: &UreqTransport, base: &str) -> Result<HttpResponse, String> {
+    let request = protocol::authorize_request("service-1", "v1", &mut crypto::os_rng());
     transport
-        .send(base, &protocol::authorize_request("service-1", "v1"))
+        .send(base, &request)
+        .map(|r| r.response)
         .map_err(|e| format!("{e:?}"))
 }
 
@@ -235,6 +241,24 @@ fn every_fault_takes_effect_exactly_times_times() {
                     .is_ok_and(|r| r.status == 500 && json(r)["msgCode"] == "b_unknown_error")
             }),
         ),
+        (FaultKind::ApplyThenDrop, Box::new(|r, _| r.is_err())),
+        (
+            FaultKind::EmptyJwe,
+            Box::new(|r, _| {
+                r.as_ref()
+                    .is_ok_and(|r| r.status == 200 && json(r)["jwe"] == "")
+            }),
+        ),
+        (FaultKind::UndecryptableJwe, {
+            let key = key.clone();
+            Box::new(move |r, _| {
+                r.as_ref().is_ok_and(|r| {
+                    json(r)["jwe"]
+                        .as_str()
+                        .is_some_and(|t| crypto::decrypt_to_vec(&key, t).is_err())
+                })
+            })
+        }),
     ];
     let _alone = alone();
     let mut authorizations = 0;
@@ -247,7 +271,7 @@ fn every_fault_takes_effect_exactly_times_times() {
             content_type: "application/json",
             body: b"{}".to_vec(),
         };
-        let other = transport.send(&base, &other).unwrap();
+        let other = transport.send(&base, &other).unwrap().response;
         assert_eq!(
             json(&other)["msgCode"],
             "b_refresh_token_absent",
@@ -263,6 +287,16 @@ fn every_fault_takes_effect_exactly_times_times() {
         assert_eq!(seen, [true, true, false], "{kind:?}");
         assert_eq!(sim.requests() - before, 3, "{kind:?}");
         let normal = authorize(&transport, &base).unwrap();
+        // Every answer the bank itself writes states the simulated clock in `Date`.
+        let dated = transport
+            .send(
+                &base,
+                &protocol::authorize_request("service-1", "v1", &mut crypto::os_rng()),
+            )
+            .unwrap();
+        let date = UtcTime::parse_http_date(dated.date.as_deref().unwrap()).unwrap();
+        assert!(date.since(sim.now()).abs() <= 2, "{date} vs {}", sim.now());
+        authorizations += 1;
         assert!(
             json(&normal)["jwe"].is_string(),
             "{kind:?}: after the fault the bank answers"
@@ -274,6 +308,9 @@ fn every_fault_takes_effect_exactly_times_times() {
                 | FaultKind::Truncated
                 | FaultKind::WrongContentType
                 | FaultKind::ApplyThenFail
+                | FaultKind::ApplyThenDrop
+                | FaultKind::EmptyJwe
+                | FaultKind::UndecryptableJwe
         );
         assert_eq!(
             sim.authorizations() - authorizations,
@@ -288,18 +325,18 @@ fn every_fault_takes_effect_exactly_times_times() {
 fn path_filter_and_apply_then_fail_reconciliation() {
     let key = key();
     let sim = simulator(&key, 1.0);
-    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
     sim.inject(Fault::on(CREATE_ORDER_PATH, 1, FaultKind::ApplyThenFail));
     let request = order();
     // Authorization passes untouched; the order is created, then the answer is a 500.
-    let err = client.create_order(&request).unwrap_err();
+    let err = client.create_order(&request).into_result().unwrap_err();
     assert!(err.outcome_unknown(), "{err}");
     assert_eq!(
         err.bank_error().map(|e| e.msg_code.as_str()),
         Some("b_unknown_error")
     );
     // Proof the write happened: the same merchantRequestId is now a duplicate.
-    match client.create_order(&request) {
+    match client.create_order(&request).into_result() {
         Err(Error::Bank(e)) => assert_eq!(
             (e.status, e.msg_code.as_str()),
             (400, "b_duplicate_field_value")
@@ -313,12 +350,12 @@ fn path_filter_and_apply_then_fail_reconciliation() {
 fn encrypted_callback_is_retried_until_200_and_control_routes_work() {
     let key = key();
     let sim = simulator(&key, 0.001);
-    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key.clone());
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key.clone()).unwrap();
     let sink = CallbackSink::answering(vec![500, 503, 200]).unwrap();
     let mut request = order();
     request.notification_url = Some(sink.url().to_owned());
     request.notification_encryption = Some(true);
-    let created = client.create_order(&request).unwrap();
+    let created = client.create_order(&request).into_result().unwrap();
     // Pay through the control route, as a test in another language would.
     let (status, body) = raw_http(
         &sim.base_url(),

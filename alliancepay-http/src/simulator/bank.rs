@@ -32,6 +32,9 @@ pub const API_VERSIONS: [&str; 3] = ["1", "v1", "V1"];
 pub const MAX_DATE_SKEW_SECS: i64 = 600;
 /// Order lifetime when `expirationTimeMinutes` is absent (inferred: the docs state no default).
 pub const DEFAULT_ORDER_MINUTES: u64 = 24 * 60;
+/// Set by fault injection only (incoming copies are removed): the refund is recorded as `FAIL`
+/// with this `errorDetails`.
+pub(crate) const FORCED_ERROR_DETAILS_HEADER: &str = "x-simulator-error-details";
 /// The card mask of the simulated customer's card (the bank's test-card style).
 const TEST_CARD_MASK: &str = "537593••••••0141";
 
@@ -318,6 +321,12 @@ impl Bank {
             .response
             .headers
             .push(("x-request_id".into(), request_id.clone()));
+        // The simulated clock, as any HTTP server states its own (RFC 9110 §6.6.1): how
+        // clients learn the bank's time.
+        handled
+            .response
+            .headers
+            .push(("Date".into(), self.now().to_http_date()));
         handled
     }
 
@@ -740,7 +749,8 @@ impl Bank {
             return ctx.error("b_user_merchant_request_mismatch").into();
         }
         let now_ms = self.now_ms();
-        let outcome = self.apply_refund(&refund, caller, now_ms);
+        let forced = request.header(FORCED_ERROR_DETAILS_HEADER);
+        let outcome = self.apply_refund(&refund, caller, now_ms, forced);
         match outcome {
             Ok((answer, settled)) => {
                 let deliveries = settled
@@ -770,6 +780,7 @@ impl Bank {
         refund: &RefundRequest,
         caller: &Caller,
         now_ms: i64,
+        forced_error_details: Option<&str>,
     ) -> Result<(Value, Option<Value>), &'static str> {
         let mut state = lock(&self.state);
         let state = &mut *state;
@@ -811,6 +822,12 @@ impl Bank {
             .unwrap_or(Value::Null);
         let stale = UtcTime::parse_bank(&refund.date)
             .map_or(true, |d| d.since(utc(now_ms)).abs() > MAX_DATE_SKEW_SECS);
+        let error_details = match (forced_error_details, stale) {
+            (Some(code), _) => Some(code.to_owned()),
+            (None, true) => Some("b_security_time_in_request_not_correct".to_owned()),
+            (None, false) => None,
+        };
+        let stale = error_details.is_some();
         let refunded: u64 = state
             .operations
             .values()
@@ -857,7 +874,7 @@ impl Bank {
         let answer;
         if stale {
             record["status"] = json!("FAIL");
-            record["errorDetails"] = json!("b_security_time_in_request_not_correct");
+            record["errorDetails"] = json!(error_details);
             answer = record.clone();
         } else {
             answer = record.clone();
@@ -953,6 +970,28 @@ impl Bank {
         parse_object(&plain)
     }
 
+    /// The refund records whose `originalOperationId` is `operation_id`.
+    pub(crate) fn refunds_of(&self, operation_id: &str) -> Vec<Value> {
+        lock(&self.state)
+            .operations
+            .values()
+            .filter(|op| {
+                op.text("type") == Some("REFUND")
+                    && op.text("originalOperationId") == Some(operation_id)
+            })
+            .map(|op| Value::Object(op.record.clone()))
+            .collect()
+    }
+
+    /// How many orders carry `merchant_request_id`.
+    pub(crate) fn orders_with_request_id(&self, merchant_request_id: &str) -> usize {
+        lock(&self.state)
+            .orders
+            .values()
+            .filter(|o| o.merchant_request_id == merchant_request_id)
+            .count()
+    }
+
     /// A plain-text summary of an order for the HPP page, or `None` if unknown.
     pub(crate) fn order_summary(&self, hpp_order_id: &str) -> Option<(u64, String)> {
         lock(&self.state)
@@ -1036,7 +1075,7 @@ mod tests {
 
     impl Fixture {
         fn authorize_raw(&self) -> Response {
-            let r = protocol::authorize_request(CODE, "v1");
+            let r = protocol::authorize_request(CODE, "v1", &mut os_rng());
             self.bank.handle(&to_request(&r)).response
         }
 
@@ -1046,12 +1085,14 @@ mod tests {
                 .unwrap()
         }
 
-        fn call<C: protocol::Call>(&self, call: &C, session: &ClientSession) -> Handled {
-            let request = protocol::call_request(call, session, "v1", self.bank.now()).unwrap();
+        fn call<C: protocol::Endpoint>(&self, call: &C, session: &ClientSession) -> Handled {
+            let request =
+                protocol::call_request(call, session, "v1", self.bank.now(), &mut os_rng())
+                    .unwrap();
             self.bank.handle(&to_request(&request))
         }
 
-        fn done<C: protocol::Call>(&self, call: &C, session: &ClientSession) -> C::Output {
+        fn done<C: protocol::Endpoint>(&self, call: &C, session: &ClientSession) -> C::Output {
             let handled = self.call(call, session);
             match protocol::read_call_response::<C::Output>(
                 &to_response(&handled.response),
@@ -1496,7 +1537,11 @@ mod tests {
         });
         let r = f
             .bank
-            .handle(&to_request(&protocol::authorize_request("other", "v1")))
+            .handle(&to_request(&protocol::authorize_request(
+                "other",
+                "v1",
+                &mut os_rng(),
+            )))
             .response;
         let s2 = protocol::read_authorize_response(&to_response(&r), &other, f.bank.now()).unwrap();
         assert_eq!(
@@ -1652,7 +1697,9 @@ mod tests {
         let (_, op_id) = f.paid_operation(&s, 1_000);
         let refund = Refund::new(MERCHANT, &op_id, 100);
         // Built 11 minutes in the past.
-        let request = protocol::call_request(&refund, &s, "v1", f.bank.now().plus(-660)).unwrap();
+        let request =
+            protocol::call_request(&refund, &s, "v1", f.bank.now().plus(-660), &mut os_rng())
+                .unwrap();
         let response = f.bank.handle(&to_request(&request)).response;
         let Ok(Reply::Done(op)) =
             protocol::read_call_response::<crate::Operation>(&to_response(&response), &f.key)
@@ -1670,6 +1717,7 @@ mod tests {
             &s,
             "v1",
             f.bank.now().plus(-540),
+            &mut os_rng(),
         )
         .unwrap();
         let response = f.bank.handle(&to_request(&request)).response;
@@ -1688,9 +1736,14 @@ mod tests {
         let (_, op_id) = f.paid_operation(&old, 1_000);
         let new = f.authorize();
         // Encrypted to the old session's key, sent with the new session's headers.
-        let stale =
-            protocol::call_request(&Refund::new(MERCHANT, &op_id, 1), &old, "v1", f.bank.now())
-                .unwrap();
+        let stale = protocol::call_request(
+            &Refund::new(MERCHANT, &op_id, 1),
+            &old,
+            "v1",
+            f.bank.now(),
+            &mut os_rng(),
+        )
+        .unwrap();
         let mut request = to_request(&stale);
         request
             .headers

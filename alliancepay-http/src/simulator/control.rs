@@ -100,7 +100,8 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
 /// A fault from JSON: `{"path"?: "/…", "times": n, "kind": k}` where `kind` is `latency`
 /// (with `millis`), `status` (with `status`), `error_code` (with `status` and `code`),
 /// `drop_connection`, `unauthorized`, `html`, `truncated`, `wrong_content_type`,
-/// `missing_jwe` or `apply_then_fail`.
+/// `missing_jwe`, `empty_jwe`, `undecryptable_jwe`, `apply_then_fail`, `apply_then_drop` or
+/// `error_details` (with `code`).
 ///
 /// # Errors
 /// A sentence naming the missing or unknown member.
@@ -142,6 +143,15 @@ pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, String> {
         "wrong_content_type" => FaultKind::WrongContentType,
         "missing_jwe" => FaultKind::MissingJwe,
         "apply_then_fail" => FaultKind::ApplyThenFail,
+        "apply_then_drop" => FaultKind::ApplyThenDrop,
+        "empty_jwe" => FaultKind::EmptyJwe,
+        "undecryptable_jwe" => FaultKind::UndecryptableJwe,
+        "error_details" => FaultKind::ErrorDetails(
+            body.get("code")
+                .and_then(Value::as_str)
+                .ok_or("code is required")?
+                .to_owned(),
+        ),
         other => return Err(format!("unknown fault kind {other:?}")),
     };
     let path = body.get("path").and_then(Value::as_str).map(str::to_owned);

@@ -71,6 +71,17 @@ pub enum FaultKind {
     /// Process the request (the write happens), then answer 500 `b_unknown_error`: the
     /// client must reconcile by lookup.
     ApplyThenFail,
+    /// Process the request (the write happens), then close the connection without a byte of
+    /// answer.
+    ApplyThenDrop,
+    /// Process the request, then answer 200 `{"jwe": ""}`.
+    EmptyJwe,
+    /// Process the request, then answer 200 with a well-formed JWE encrypted to a key nobody
+    /// has.
+    UndecryptableJwe,
+    /// Process a refund as if the bank had refused it inside the operation: stored and
+    /// answered with status `FAIL` and this `errorDetails` (other paths: processed normally).
+    ErrorDetails(String),
 }
 
 /// The armed faults.

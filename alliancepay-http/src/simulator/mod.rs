@@ -23,8 +23,10 @@
 //!     }],
 //!     ..SimulatorConfig::default()
 //! })?;
-//! let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key);
-//! let order = client.create_order(&CreateOrder::purchase("merchant-1", 100, "c-1", "https://s/ok", "https://s/fail"))?;
+//! let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key)?;
+//! let order = client
+//!     .create_order(&CreateOrder::purchase("merchant-1", 100, "c-1", "https://s/ok", "https://s/fail"))
+//!     .into_result()?;
 //! sim.pay(&order.hpp_order_id, alliancepay_http::simulator::PaymentOutcome::Success)?;
 //! # Ok(()) }
 //! ```
@@ -194,6 +196,17 @@ impl Shared {
         }
         self.requests.fetch_add(1, Ordering::SeqCst);
         let fault = self.faults.take(&request.path);
+        // Only fault injection may force errorDetails, never a client's header.
+        let mut cleaned;
+        let request = if request.header(bank::FORCED_ERROR_DETAILS_HEADER).is_some() {
+            cleaned = request.clone();
+            cleaned
+                .headers
+                .retain(|(n, _)| n != bank::FORCED_ERROR_DETAILS_HEADER);
+            &cleaned
+        } else {
+            request
+        };
         let request_id = || {
             request
                 .header("x-request_id")
@@ -231,6 +244,29 @@ impl Shared {
             Some(FaultKind::ApplyThenFail) => {
                 let _applied = self.process(request);
                 errors::error("b_unknown_error", &request_id(), &request.path)
+            }
+            Some(FaultKind::ApplyThenDrop) => {
+                let _applied = self.process(request);
+                return Reply::Drop;
+            }
+            Some(FaultKind::EmptyJwe) => {
+                let _applied = self.process(request);
+                Response::json(200, &json!({ "jwe": "" }))
+            }
+            Some(FaultKind::UndecryptableJwe) => {
+                let _applied = self.process(request);
+                let nobody = alliancepay_jose::PrivateJwk::generate(&mut crate::crypto::os_rng());
+                match nobody.map(|k| crate::crypto::encrypt_to_string(k.public_jwk(), b"{}")) {
+                    Ok(Ok(token)) => Response::json(200, &json!({ "jwe": token })),
+                    _ => Response::empty(500),
+                }
+            }
+            Some(FaultKind::ErrorDetails(code)) => {
+                cleaned = request.clone();
+                cleaned
+                    .headers
+                    .push((bank::FORCED_ERROR_DETAILS_HEADER.to_owned(), code));
+                self.process(&cleaned)
             }
         };
         Reply::Send(response)
@@ -421,6 +457,20 @@ impl Simulator {
     /// A sentence if the order is unknown, no longer PENDING, or expired.
     pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), String> {
         self.shared.pay(hpp_order_id, Some(outcome)).map(drop)
+    }
+
+    /// The refunds the bank holds of operation `operation_id` (as records, whatever their
+    /// status): what tests count to prove that nothing was refunded twice.
+    #[must_use]
+    pub fn refunds_of(&self, operation_id: &str) -> Vec<serde_json::Value> {
+        self.shared.bank.refunds_of(operation_id)
+    }
+
+    /// How many orders the bank holds with this `merchantRequestId` (0 or 1: the bank refuses
+    /// a second): what tests count to prove that an order was neither lost nor doubled.
+    #[must_use]
+    pub fn orders_with_request_id(&self, merchant_request_id: &str) -> usize {
+        self.shared.bank.orders_with_request_id(merchant_request_id)
     }
 
     /// Callbacks answered with HTTP 200.

@@ -65,7 +65,8 @@ pub fn run(out: &Output) -> Result<(), String> {
         json!({"baseUrl": simulator.base_url(), "serviceCode": service_code, "merchantId": merchant_id}),
     );
 
-    let client = Client::new(ClientConfig::new(&simulator.base_url(), &service_code), key);
+    let client =
+        Client::new(ClientConfig::new(&simulator.base_url(), &service_code), key).map_err(fail)?;
     let session = client.authorize().map_err(fail)?;
     let (text, value) = session_summary(&session, false);
     n.step(
@@ -87,7 +88,7 @@ pub fn run(out: &Output) -> Result<(), String> {
     order.notification_url = Some(notification_url.clone());
     order.notification_encryption = Some(true);
     order.purpose = Some("Order 48213".into());
-    let created = client.create_order(&order).map_err(fail)?;
+    let created = client.create_order(&order).into_result().map_err(fail)?;
     n.step(
         "Create an HPP order of 1250.50 UAH, with encrypted callbacks",
         &format!(
@@ -141,7 +142,7 @@ pub fn run(out: &Output) -> Result<(), String> {
         .ok_or("the paid order has no successful purchase operation")?;
 
     let refund = Refund::new(&merchant_id, &purchase, 25_000);
-    let refunded = client.refund(&refund).map_err(fail)?;
+    let refunded = client.refund(&refund).into_result().map_err(fail)?;
     n.step(
         "Refund 250.00 UAH: the body is a JWE to the session's serverPublic, the answer a JWE to us",
         &format!(

@@ -1,7 +1,9 @@
 //! `alliancepay`: offline key and JWE tools, the bank's session flow, and a local bank.
 //!
-//! Exit status: 0 on success, 1 when the operation failed (the bank refused, decryption
-//! failed, a file was unusable), 2 for command-line usage errors (clap's convention).
+//! Exit status: 0 done; 1 refused or failed (the bank refused, decryption failed, a file was
+//! unusable, stdout could not be written); 2 command-line usage errors (clap's convention);
+//! 3 outcome unknown: a write may have been applied, and stderr says the command that resolves
+//! it (the same command with the same `--merchant-request-id`, or `order find`).
 
 #![forbid(unsafe_code)]
 
@@ -91,7 +93,33 @@ enum OrderCommand {
     },
     /// Refund (part of) a purchase operation.
     Refund(online::RefundArgs),
+    /// Look an operation (payment or refund) up by merchantRequestId or operation id: how to
+    /// resolve a write that ended with exit status 3.
+    Find(online::FindArgs),
 }
+
+/// Why a command did not succeed, and its exit status.
+pub enum Failure {
+    /// Refused or failed: exit 1.
+    Failed(String),
+    /// A write may have been applied: exit 3.
+    Unknown(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Self::Failed(message.to_owned())
+    }
+}
+
+/// Exit status of an unknown outcome.
+const EXIT_UNKNOWN: u8 = 3;
 
 /// Where the bank is and who we are.
 #[derive(Args, Clone)]
@@ -111,33 +139,52 @@ struct BankArgs {
     /// The x-api_version header.
     #[arg(long, default_value = "v1")]
     api_version: String,
+    /// Accept a plain http:// base URL on a host other than loopback (the service code and
+    /// refresh token then cross the network unencrypted).
+    #[arg(long)]
+    allow_plain_http: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     output::init_logging(cli.verbose);
     let out = output::Output::new(cli.json);
-    let result = match cli.command {
-        Command::Keygen { out: dir, force } => offline::keygen(&out, &dir, force),
-        Command::Encrypt { key } => offline::encrypt(&key),
-        Command::Decrypt { key } => offline::decrypt(&key),
-        Command::Thumbprint { file } => offline::thumbprint(&out, &file),
-        Command::Authorize { bank, show_secrets } => online::authorize(&out, &bank, show_secrets),
+    let result: Result<(), Failure> = match cli.command {
+        Command::Keygen { out: dir, force } => {
+            offline::keygen(&out, &dir, force).map_err(Into::into)
+        }
+        Command::Encrypt { key } => offline::encrypt(&out, &key).map_err(Into::into),
+        Command::Decrypt { key } => offline::decrypt(&out, &key).map_err(Into::into),
+        Command::Thumbprint { file } => offline::thumbprint(&out, &file).map_err(Into::into),
+        Command::Authorize { bank, show_secrets } => {
+            online::authorize(&out, &bank, show_secrets).map_err(Into::into)
+        }
         Command::Order { command } => match command {
             OrderCommand::Create(args) => online::create_order(&out, &args),
             OrderCommand::Status { bank, hpp_order_id } => {
-                online::order_status(&out, &bank, &hpp_order_id)
+                online::order_status(&out, &bank, &hpp_order_id).map_err(Into::into)
             }
             OrderCommand::Refund(args) => online::refund(&out, &args),
+            OrderCommand::Find(args) => online::find(&out, &args).map_err(Into::into),
         },
-        Command::Simulate(args) => simulate::run(&out, &args),
-        Command::Demo => demo::run(&out),
+        Command::Simulate(args) => simulate::run(&out, &args).map_err(Into::into),
+        Command::Demo => demo::run(&out).map_err(Into::into),
+    };
+    // A result that could not be written is a failure even if the bank said yes; an unknown
+    // outcome keeps its own status.
+    let result = match (result, out.failure()) {
+        (Ok(()), Some(e)) => Err(Failure::Failed(e)),
+        (other, _) => other,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("alliancepay: {message}");
+        Err(Failure::Failed(message)) => {
+            output::note(&format!("alliancepay: {message}"));
             ExitCode::FAILURE
+        }
+        Err(Failure::Unknown(message)) => {
+            output::note(&format!("alliancepay: {message}"));
+            ExitCode::from(EXIT_UNKNOWN)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Commands that need no network: keys, thumbprints, encrypt and decrypt. They replace the
 //! bank's test-only cipher endpoints, which must never see a production key.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use alliancepay_http::{crypto, store};
@@ -59,22 +59,21 @@ pub fn thumbprint(out: &Output, file: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn encrypt(key: &Path) -> Result<(), String> {
+pub fn encrypt(out: &Output, key: &Path) -> Result<(), String> {
     let recipient: PublicJwk = store::load_public_key(key).map_err(|e| e.to_string())?;
     let plaintext = stdin_bytes()?;
     let token = crypto::encrypt_to_string(&recipient, &plaintext).map_err(|e| e.to_string())?;
-    println!("{token}");
+    out.line(&token);
     Ok(())
 }
 
-pub fn decrypt(key: &Path) -> Result<(), String> {
+pub fn decrypt(out: &Output, key: &Path) -> Result<(), String> {
     let key = store::load_private_key(key).map_err(|e| e.to_string())?;
     let input = stdin_bytes()?;
     let token = std::str::from_utf8(&input)
         .map_err(|_| "stdin is not a compact JWE (not UTF-8)".to_owned())?;
     let plaintext =
         crypto::decrypt_to_vec(&key, token).map_err(|e| format!("cannot decrypt: {e}"))?;
-    std::io::stdout()
-        .write_all(&plaintext)
-        .map_err(|e| format!("writing stdout: {e}"))
+    out.bytes(&plaintext);
+    Ok(())
 }

@@ -1,19 +1,83 @@
 //! Commands that talk to the bank (or the simulator).
 
-use alliancepay_http::model::{CreateOrder, Refund};
-use alliancepay_http::{Client, ClientConfig, Order, Session, store};
+use alliancepay_http::model::{CreateOrder, Operation, Refund};
+use alliancepay_http::{Client, ClientConfig, Order, Outcome, Session, crypto, store};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::BankArgs;
-use crate::output::Output;
+use crate::output::{Output, note};
+use crate::{BankArgs, Failure};
 
 pub fn client(bank: &BankArgs) -> Result<Client, String> {
-    let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
     let mut config = ClientConfig::new(&bank.base_url, &bank.service_code);
     config.api_version.clone_from(&bank.api_version);
     config.session_file.clone_from(&bank.session_file);
-    Ok(Client::new(config, key))
+    config.allow_plain_http = bank.allow_plain_http;
+    config.check().map_err(|e| e.to_string())?;
+    let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
+    Client::new(config, key).map_err(|e| e.to_string())
+}
+
+/// The merchantRequestId to send: the one given, or a fresh UUID. Printed to stderr before
+/// anything is sent, so that a crash, a timeout or a lost answer never loses it.
+fn request_id(given: Option<&String>) -> String {
+    let id = given.cloned().unwrap_or_else(crypto::new_uuid);
+    note(&format!("merchantRequestId {id}"));
+    id
+}
+
+/// Prints a write's record, or turns its refusal or unknown outcome into the exit status;
+/// `resolve` says how to resolve an unknown outcome.
+fn report<T>(
+    out: &Output,
+    outcome: Outcome<T>,
+    show: impl FnOnce(&T) -> (String, Value),
+    resolve: &str,
+) -> Result<(), Failure> {
+    match outcome {
+        Outcome::Done(record) => {
+            let (text, value) = show(&record);
+            out.result(&text, &value);
+            Ok(())
+        }
+        Outcome::Refused(why) => Err(Failure::Failed(why.to_string())),
+        Outcome::Unknown(u) => Err(Failure::Unknown(format!(
+            "{}\noutcome unknown: the bank may have applied it. To resolve, run: {resolve}",
+            u.cause
+        ))),
+    }
+}
+
+fn operation_text(op: &Operation) -> (String, Value) {
+    (
+        format!(
+            "{} {} {} ({} kopecks), merchantRequestId {}",
+            op.kind.as_deref().unwrap_or("operation").to_lowercase(),
+            op.operation_id.as_deref().unwrap_or("?"),
+            op.status.as_deref().unwrap_or("?"),
+            op.coin_amount.map_or_else(|| "?".into(), |a| a.to_string()),
+            op.merchant_request_id.as_deref().unwrap_or("?"),
+        ),
+        serde_json::to_value(op).unwrap_or_default(),
+    )
+}
+
+/// The command line that re-runs this one with `id`. The service code is left out (it is a
+/// credential: give it through `ALLIANCEPAY_SERVICE_CODE`).
+fn rerun_with(id: &str) -> String {
+    let mut args = Vec::new();
+    let mut skip_value = false;
+    for arg in std::env::args().skip(1) {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        match arg.as_str() {
+            "--merchant-request-id" | "--service-code" => skip_value = true,
+            a if a.starts_with("--merchant-request-id=") || a.starts_with("--service-code=") => {}
+            _ => args.push(arg),
+        }
+    }
+    format!("alliancepay {} --merchant-request-id {id}", args.join(" "))
 }
 
 /// The session as text and JSON; tokens only when asked for.
@@ -102,13 +166,14 @@ pub struct CreateArgs {
     /// Ask for encrypted callbacks.
     #[arg(long)]
     encrypt_callbacks: bool,
-    /// Reuse this merchantRequestId (to retry an order whose outcome is unknown); a fresh UUID
-    /// otherwise, printed before sending so it is never lost.
+    /// Reuse this merchantRequestId (to resolve an order whose outcome is unknown: the bank
+    /// refuses a second order with the same id); a fresh UUID otherwise, printed to stderr
+    /// before sending so it is never lost.
     #[arg(long)]
     merchant_request_id: Option<String>,
 }
 
-pub fn create_order(out: &Output, args: &CreateArgs) -> Result<(), String> {
+pub fn create_order(out: &Output, args: &CreateArgs) -> Result<(), Failure> {
     let mut order = CreateOrder::purchase(
         &args.merchant_id,
         args.amount,
@@ -116,21 +181,21 @@ pub fn create_order(out: &Output, args: &CreateArgs) -> Result<(), String> {
         &args.success_url,
         &args.fail_url,
     );
-    if let Some(id) = &args.merchant_request_id {
-        order.merchant_request_id.clone_from(id);
-    }
     order.notification_url.clone_from(&args.notification_url);
     order.notification_encryption = args.encrypt_callbacks.then_some(true);
-    // Written to stderr first, so a crash or a timeout never loses the id to look it up by.
-    eprintln!("merchantRequestId {}", order.merchant_request_id);
-    let created = client(&args.bank)?
-        .create_order(&order)
-        .map_err(|e| e.to_string())?;
-    out.result(
-        &order_text(&created),
-        &serde_json::to_value(&created).unwrap_or_default(),
+    let client = client(&args.bank)?;
+    order.merchant_request_id = request_id(args.merchant_request_id.as_ref());
+    let outcome = client.create_order(&order);
+    let resolve = format!(
+        "{} (it creates the order, or the bank answers b_duplicate_field_value because it exists)",
+        rerun_with(&order.merchant_request_id)
     );
-    Ok(())
+    report(
+        out,
+        outcome,
+        |o| (order_text(o), serde_json::to_value(o).unwrap_or_default()),
+        &resolve,
+    )
 }
 
 pub fn order_status(out: &Output, bank: &BankArgs, hpp_order_id: &str) -> Result<(), String> {
@@ -157,26 +222,64 @@ pub struct RefundArgs {
     /// Amount in kopecks.
     #[arg(long)]
     amount: u64,
-    /// Reuse this merchantRequestId (a fresh UUID otherwise).
+    /// Reuse this merchantRequestId: re-running a refund with the same id never refunds
+    /// twice (the bank answers with the refund it already made). A fresh UUID otherwise,
+    /// printed to stderr before sending.
     #[arg(long)]
     merchant_request_id: Option<String>,
 }
 
-pub fn refund(out: &Output, args: &RefundArgs) -> Result<(), String> {
+pub fn refund(out: &Output, args: &RefundArgs) -> Result<(), Failure> {
     let mut refund = Refund::new(&args.merchant_id, &args.operation_id, args.amount);
-    if let Some(id) = &args.merchant_request_id {
-        refund.merchant_request_id.clone_from(id);
-    }
-    eprintln!("merchantRequestId {}", refund.merchant_request_id);
-    let op = client(&args.bank)?
-        .refund(&refund)
-        .map_err(|e| e.to_string())?;
-    let text = format!(
-        "refund {} {} ({} kopecks)",
-        op.operation_id.as_deref().unwrap_or("?"),
-        op.status.as_deref().unwrap_or("?"),
-        op.coin_amount.map_or_else(|| "?".into(), |a| a.to_string())
+    let client = client(&args.bank)?;
+    refund.merchant_request_id = request_id(args.merchant_request_id.as_ref());
+    let outcome = client.refund(&refund);
+    let resolve = format!(
+        "alliancepay order find --merchant-request-id {} (with the same bank options), or {}",
+        refund.merchant_request_id,
+        rerun_with(&refund.merchant_request_id)
     );
-    out.result(&text, &serde_json::to_value(&op).unwrap_or_default());
-    Ok(())
+    report(out, outcome, operation_text, &resolve)
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("key").required(true).args(["merchant_request_id", "operation_id"]))]
+pub struct FindArgs {
+    #[command(flatten)]
+    bank: BankArgs,
+    /// Our id of the payment or refund.
+    #[arg(long)]
+    merchant_request_id: Option<String>,
+    /// The bank's operation id.
+    #[arg(long)]
+    operation_id: Option<String>,
+}
+
+pub fn find(out: &Output, args: &FindArgs) -> Result<(), String> {
+    let client = client(&args.bank)?;
+    let found = match (&args.merchant_request_id, &args.operation_id) {
+        (Some(id), _) => client.operation_by_merchant_request_id(id),
+        (None, Some(id)) => client.operation_by_id(id),
+        (None, None) => return Err("give --merchant-request-id or --operation-id".into()),
+    };
+    match found {
+        Ok(op) => {
+            let (text, value) = operation_text(&op);
+            out.result(&text, &value);
+            Ok(())
+        }
+        Err(e)
+            if e.bank_error().is_some_and(|b| {
+                matches!(
+                    b.msg_code.as_str(),
+                    "b_operation_not_found" | "payment_operation_not_found"
+                )
+            }) =>
+        {
+            Err(format!(
+                "{e}: the bank has no such operation, so nothing was applied; re-run the original command with the same --merchant-request-id"
+            ))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -1,15 +1,26 @@
 //! Text or JSON on stdout, diagnostics on stderr.
+//!
+//! Stdout is written with `write!` rather than `println!`, which panics when stdout is a closed
+//! pipe or a full disk. The first write error is kept; `main` reports it as one line and a
+//! non-zero exit, and nothing more is written after it.
+
+use std::cell::RefCell;
+use std::io::Write;
 
 use serde_json::Value;
 
 /// Where results go: human-readable lines, or one JSON document per command for scripts.
 pub struct Output {
     json: bool,
+    failed: RefCell<Option<String>>,
 }
 
 impl Output {
     pub fn new(json: bool) -> Self {
-        Self { json }
+        Self {
+            json,
+            failed: RefCell::new(None),
+        }
     }
 
     pub fn is_json(&self) -> bool {
@@ -19,18 +30,44 @@ impl Output {
     /// Prints `value` as JSON, or `text` for people.
     pub fn result(&self, text: &str, value: &Value) {
         if self.json {
-            println!("{value}");
+            self.line(&value.to_string());
         } else {
-            println!("{text}");
+            self.line(text);
         }
     }
 
     /// A progress line for people (nothing in JSON mode, where stdout is the document).
     pub fn step(&self, text: &str) {
         if !self.json {
-            println!("{text}");
+            self.line(text);
         }
     }
+
+    /// One line on stdout, flushed, unless an earlier write failed.
+    pub fn line(&self, text: &str) {
+        self.bytes(format!("{text}\n").as_bytes());
+    }
+
+    /// Raw bytes on stdout, flushed, unless an earlier write failed.
+    pub fn bytes(&self, data: &[u8]) {
+        if self.failed.borrow().is_some() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout.write_all(data).and_then(|()| stdout.flush()) {
+            *self.failed.borrow_mut() = Some(format!("cannot write to stdout: {e}"));
+        }
+    }
+
+    /// The first write error, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.borrow().clone()
+    }
+}
+
+/// A line on stderr; a closed stderr is ignored (there is nowhere left to report it).
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 struct StderrLogger {
@@ -44,11 +81,11 @@ impl log::Log for StderrLogger {
 
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!(
+            note(&format!(
                 "[{}] {}",
                 record.level().as_str().to_lowercase(),
                 record.args()
-            );
+            ));
         }
     }
 

@@ -75,8 +75,9 @@ pub fn run(out: &Output, args: &SimulateArgs) -> Result<(), String> {
         ),
         &json!({"baseUrl": simulator.base_url(), "serviceCodes": codes, "tokenTtl": args.token_ttl}),
     );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    if let Some(e) = out.failure() {
+        return Err(e);
+    }
     loop {
         std::thread::park();
     }

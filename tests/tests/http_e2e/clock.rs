@@ -1,0 +1,77 @@
+//! A host clock far off the bank's (issue 9, item 4): the client measures the offset from the
+//! authorization answer's `Date` header, schedules renewal on its monotonic clock, and dates
+//! refunds by the bank's clock. Before, a host 24 h ahead authorized before every call and a
+//! host 10+ minutes off had its refunds stored as FAIL (`b_security_time_in_request_not_correct`)
+//! while the library reported success.
+
+use alliancepay_http::Outcome;
+
+use super::*;
+
+/// Offsets of the host's clock from the bank's: behind by a day and more, behind and ahead by
+/// more than the bank's 10-minute window for refund dates, ahead by a day.
+const OFFSETS: [i64; 4] = [-25 * 3600, -11 * 60, 11 * 60, 24 * 3600];
+
+#[test]
+fn skewed_hosts_authorize_once_per_session_and_refund() {
+    for offset in OFFSETS {
+        let bank = bank_with(SimulatorConfig {
+            token_ttl_secs: 3600,
+            ..SimulatorConfig::default()
+        });
+        let clocks = Clocks::skewed(offset);
+        let client = clocks.client(&bank);
+        let (_, purchase) = bank.paid_order(&client);
+        let mut refunded = 0;
+        // Four refunds over 45 minutes of the session's hour, each settled SUCCESS.
+        for step in 0..4 {
+            let refund = Refund::new(&bank.merchant_id, &purchase, 100);
+            match client.refund(&refund) {
+                Outcome::Done(op) => assert_eq!(op.status.as_deref(), Some("PENDING")),
+                other => panic!("offset {offset}, step {step}: {other:?}"),
+            }
+            let settled = client
+                .operation_by_merchant_request_id(&refund.merchant_request_id)
+                .unwrap();
+            assert_eq!(
+                settled.status.as_deref(),
+                Some("SUCCESS"),
+                "offset {offset}"
+            );
+            refunded += 1;
+            if step < 3 {
+                clocks.advance(15 * 60, &bank.sim);
+            }
+        }
+        assert_eq!(
+            bank.sim.authorizations(),
+            1,
+            "offset {offset}: one authorization for 45 minutes of a 60-minute session"
+        );
+        let refunds = bank.sim.refunds_of(&purchase);
+        assert_eq!(refunds.len(), refunded, "offset {offset}");
+        assert!(
+            refunds.iter().all(|r| r["status"] == "SUCCESS"),
+            "offset {offset}: {refunds:?}"
+        );
+        // Six minutes later the session is inside the 10-minute margin: renewed ahead, once.
+        clocks.advance(6 * 60, &bank.sim);
+        let late = Refund::new(&bank.merchant_id, &purchase, 100);
+        assert!(
+            matches!(client.refund(&late), Outcome::Done(_)),
+            "offset {offset}"
+        );
+        assert_eq!(bank.sim.authorizations(), 2, "offset {offset}");
+        let session = client.session().unwrap();
+        assert!(
+            (session.clock_offset_secs() + offset).abs() <= 2,
+            "offset {offset}: measured {}",
+            session.clock_offset_secs()
+        );
+        println!(
+            "host clock {offset:+} s: {} authorizations on the simulator for 2 session lifetimes; {} refunds settled SUCCESS, 1 more done after the renewal",
+            bank.sim.authorizations(),
+            refunds.len()
+        );
+    }
+}
