@@ -196,3 +196,313 @@ fn demo_walks_the_whole_flow() {
     );
     assert_ne!(last["oldDeviceId"], last["newDeviceId"]);
 }
+
+/// A simulator in this process (so the test can arm faults and count refunds) and the bank
+/// options of a merchant registered with it, whose key files the CLI made.
+struct Online {
+    sim: alliancepay_http::simulator::Simulator,
+    dir: PathBuf,
+    base_url: String,
+}
+
+impl Online {
+    fn start(name: &str) -> Self {
+        use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
+        let dir = temp_dir(name);
+        ok(&["keygen", "--out", s(&dir)], b"");
+        let public =
+            alliancepay_http::store::load_public_key(&dir.join("merchant.pub.jwk")).unwrap();
+        let sim = Simulator::start(SimulatorConfig {
+            merchants: vec![MerchantRegistration {
+                service_code: "svc-1".into(),
+                merchant_id: "merchant-1".into(),
+                public_key: public,
+            }],
+            ..SimulatorConfig::default()
+        })
+        .unwrap();
+        let base_url = sim.base_url();
+        Self { sim, dir, base_url }
+    }
+
+    fn bank(&self) -> Vec<String> {
+        [
+            "--base-url",
+            &self.base_url,
+            "--key",
+            s(&self.dir.join("merchant.jwk")),
+            "--session-file",
+            s(&self.dir.join("session.json")),
+            "--timeout-ms",
+            "1500",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// Runs the CLI with the service code in the environment, as the docs advise.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.bank());
+        Command::new(env!("CARGO_BIN_EXE_alliancepay"))
+            .args(&all)
+            .env("ALLIANCEPAY_SERVICE_CODE", "svc-1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// A paid purchase: its operation id.
+    fn paid_purchase(&self) -> String {
+        let created = self.run(&[
+            "order",
+            "create",
+            "--json",
+            "--merchant-id",
+            "merchant-1",
+            "--amount",
+            "100000",
+            "--customer-id",
+            "c-1",
+            "--success-url",
+            "https://shop.example/ok",
+            "--fail-url",
+            "https://shop.example/fail",
+        ]);
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let order: Value = serde_json::from_slice(&created.stdout).unwrap();
+        let id = order["hppOrderId"].as_str().unwrap();
+        self.sim
+            .pay(id, alliancepay_http::simulator::PaymentOutcome::Success)
+            .unwrap();
+        let status = self.run(&["order", "status", "--json", "--hpp-order-id", id]);
+        let order: Value = serde_json::from_slice(&status.stdout).unwrap();
+        order["operations"][0]["operationId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Issue 9, case 1: a refund re-run with the same `--merchant-request-id` after each fault
+/// ends with exactly one refund on the simulator. The first run exits 3 (unknown) and says how
+/// to resolve it; the re-run exits 0.
+#[test]
+fn refund_rerun_after_each_fault_refunds_once() {
+    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::simulator::{Fault, FaultKind};
+    let online = Online::start("refund-faults");
+    let purchase = online.paid_purchase();
+    let faults = [
+        FaultKind::ApplyThenFail,
+        FaultKind::Truncated,
+        FaultKind::ApplyThenDrop,
+        FaultKind::DropConnection,
+        FaultKind::Status(503),
+        FaultKind::Html,
+        FaultKind::WrongContentType,
+        FaultKind::MissingJwe,
+        FaultKind::EmptyJwe,
+        FaultKind::UndecryptableJwe,
+        FaultKind::Latency(std::time::Duration::from_millis(2000)),
+    ];
+    for (i, kind) in faults.iter().enumerate() {
+        let id = format!("cli-refund-{i}");
+        let refund = [
+            "order",
+            "refund",
+            "--merchant-id",
+            "merchant-1",
+            "--operation-id",
+            &purchase,
+            "--amount",
+            "300",
+            "--merchant-request-id",
+            &id,
+        ];
+        online.sim.inject(Fault::on(REFUND_PATH, 1, kind.clone()));
+        let first = online.run(&refund);
+        let text = stderr(&first);
+        assert_eq!(first.status.code(), Some(3), "{kind:?}: {text}");
+        assert!(
+            text.contains(&format!("merchantRequestId {id}")),
+            "{kind:?}: {text}"
+        );
+        assert!(
+            text.contains(&format!("order find --merchant-request-id {id}"))
+                && text.contains(&format!("--merchant-request-id {id}")),
+            "{kind:?}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        if matches!(kind, FaultKind::Latency(_)) {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+        }
+        let again = online.run(&refund);
+        assert_eq!(again.status.code(), Some(0), "{kind:?}: {}", stderr(&again));
+        let refunds: Vec<Value> = online
+            .sim
+            .refunds_of(&purchase)
+            .into_iter()
+            .filter(|r| r["merchantRequestId"] == id.as_str())
+            .collect();
+        assert_eq!(refunds.len(), 1, "{kind:?}: {refunds:?}");
+        assert_eq!(refunds[0]["status"], "SUCCESS", "{kind:?}");
+    }
+    let all = online.sim.refunds_of(&purchase);
+    assert_eq!(
+        all.len(),
+        faults.len(),
+        "one refund per command, not per run"
+    );
+    println!(
+        "CLI: {} faults, {} runs, {} refunds on the simulator",
+        faults.len(),
+        2 * faults.len(),
+        all.len()
+    );
+    // order find resolves by merchantRequestId; an unknown id says nothing was applied.
+    let found = online.run(&[
+        "order",
+        "find",
+        "--json",
+        "--merchant-request-id",
+        "cli-refund-0",
+    ]);
+    assert!(found.status.success(), "{}", stderr(&found));
+    let op: Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(
+        (op["type"].as_str(), op["coinAmount"].as_u64()),
+        (Some("REFUND"), Some(300))
+    );
+    let missing = online.run(&["order", "find", "--merchant-request-id", "never-sent"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("nothing was applied"),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::remove_dir_all(&online.dir).unwrap();
+}
+
+/// Without `--merchant-request-id` the generated id is printed before anything is sent; a
+/// refused refund exits 1; a refund the bank stored as FAIL with errorDetails is a refusal.
+#[test]
+fn generated_ids_refusals_and_declines() {
+    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::simulator::{Fault, FaultKind};
+    let online = Online::start("refund-ids");
+    let purchase = online.paid_purchase();
+    let refund = [
+        "order",
+        "refund",
+        "--merchant-id",
+        "merchant-1",
+        "--operation-id",
+        &purchase,
+        "--amount",
+        "300",
+    ];
+    online
+        .sim
+        .inject(Fault::on(REFUND_PATH, 1, FaultKind::ApplyThenFail));
+    let first = online.run(&refund);
+    assert_eq!(first.status.code(), Some(3));
+    let text = stderr(&first);
+    let id = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("merchantRequestId "))
+        .unwrap_or_else(|| panic!("the id is not the first line: {text}"))
+        .to_owned();
+    let mut rerun = refund.to_vec();
+    rerun.extend(["--merchant-request-id", &id]);
+    assert_eq!(online.run(&rerun).status.code(), Some(0));
+    assert_eq!(online.sim.refunds_of(&purchase).len(), 1);
+
+    let too_much = online.run(&[
+        "order",
+        "refund",
+        "--merchant-id",
+        "merchant-1",
+        "--operation-id",
+        &purchase,
+        "--amount",
+        "999999",
+    ]);
+    assert_eq!(too_much.status.code(), Some(1));
+    assert!(stderr(&too_much).contains("b_payment_invalid_refund_amount"));
+
+    online.sim.inject(Fault::on(
+        REFUND_PATH,
+        1,
+        FaultKind::ErrorDetails("b_security_time_in_request_not_correct".into()),
+    ));
+    let declined = online.run(&refund);
+    assert_eq!(declined.status.code(), Some(1), "{}", stderr(&declined));
+    assert!(stderr(&declined).contains("b_security_time_in_request_not_correct"));
+    std::fs::remove_dir_all(&online.dir).unwrap();
+}
+
+/// Writing the result to a closed pipe or a full disk: one line on stderr, exit 1, no panic.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_and_full_disk_are_one_line_errors() {
+    let dir = temp_dir("stdout");
+    ok(&["keygen", "--out", s(&dir)], b"");
+    let public = dir.join("merchant.pub.jwk");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .ok();
+    let mut sinks: Vec<(&str, Stdio)> = vec![("closed pipe", writer.into())];
+    if let Some(f) = full {
+        sinks.push(("/dev/full", f.into()));
+    }
+    for (name, sink) in sinks {
+        let out = Command::new(env!("CARGO_BIN_EXE_alliancepay"))
+            .args(["thumbprint", s(&public)])
+            .stdout(sink)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        assert_eq!(text.lines().count(), 1, "{name}: {text}");
+        assert!(text.contains("cannot write to stdout"), "{name}: {text}");
+        assert!(!text.contains("panicked"), "{name}: {text}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A plain http:// bank that is not loopback is refused before any key or network use.
+#[test]
+fn plain_http_to_a_remote_bank_is_refused() {
+    let out = alliancepay(
+        &[
+            "authorize",
+            "--base-url",
+            "http://bank.example",
+            "--service-code",
+            "svc",
+            "--key",
+            "/nonexistent/merchant.jwk",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("plain http") && text.contains("https://"),
+        "{text}"
+    );
+}

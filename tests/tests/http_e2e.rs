@@ -18,6 +18,8 @@ use alliancepay_jose::PrivateJwk;
 
 #[path = "http_e2e/clock.rs"]
 mod clock;
+#[path = "http_e2e/fault_matrix.rs"]
+mod fault_matrix;
 
 struct Bank {
     sim: Simulator,

@@ -143,6 +143,9 @@ struct BankArgs {
     /// refresh token then cross the network unencrypted).
     #[arg(long)]
     allow_plain_http: bool,
+    /// Timeout of each HTTP exchange, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
 }
 
 fn main() -> ExitCode {

@@ -13,6 +13,7 @@ pub fn client(bank: &BankArgs) -> Result<Client, String> {
     config.api_version.clone_from(&bank.api_version);
     config.session_file.clone_from(&bank.session_file);
     config.allow_plain_http = bank.allow_plain_http;
+    config.timeout = std::time::Duration::from_millis(bank.timeout_ms);
     config.check().map_err(|e| e.to_string())?;
     let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
     Client::new(config, key).map_err(|e| e.to_string())
@@ -243,7 +244,7 @@ pub fn refund(out: &Output, args: &RefundArgs) -> Result<(), Failure> {
 }
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("key").required(true).args(["merchant_request_id", "operation_id"]))]
+#[command(group = clap::ArgGroup::new("lookup").required(true).args(["merchant_request_id", "operation_id"]))]
 pub struct FindArgs {
     #[command(flatten)]
     bank: BankArgs,

@@ -1,0 +1,331 @@
+//! The fault matrix (issue 9, "Done when"): every simulator fault against create-order,
+//! refund and each read, over loopback HTTP. Each write must end as the expected
+//! Done/Refused/Unknown; each Unknown is then resolved the documented way (look the refund up
+//! by `merchantRequestId`, resend the same request with the same id), and the simulator's own
+//! records are counted: exactly one applied operation per write, no double refund, no lost
+//! write, no success reported for something the bank does not hold.
+
+use alliancepay_http::model::OperationQuery;
+use alliancepay_http::{Outcome, Refusal};
+
+use super::*;
+
+/// Client timeout of the matrix, and the latency that exceeds it.
+const TIMEOUT: Duration = Duration::from_millis(1500);
+const LATENCY: Duration = Duration::from_millis(2000);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Done,
+    Refused,
+    Unknown,
+}
+
+/// Every fault, and what a write meeting it must end as (create-order, refund).
+fn faults() -> Vec<(FaultKind, Expect, Expect)> {
+    use Expect::{Done, Refused, Unknown};
+    vec![
+        (FaultKind::Latency(LATENCY), Unknown, Unknown),
+        (FaultKind::Status(500), Unknown, Unknown),
+        (FaultKind::Status(503), Unknown, Unknown),
+        (FaultKind::DropConnection, Unknown, Unknown),
+        (FaultKind::ApplyThenDrop, Unknown, Unknown),
+        (FaultKind::Truncated, Unknown, Unknown),
+        (FaultKind::Html, Unknown, Unknown),
+        (FaultKind::WrongContentType, Unknown, Unknown),
+        (FaultKind::MissingJwe, Unknown, Unknown),
+        (FaultKind::EmptyJwe, Unknown, Unknown),
+        (FaultKind::UndecryptableJwe, Unknown, Unknown),
+        (FaultKind::ApplyThenFail, Unknown, Unknown),
+        (
+            FaultKind::ErrorCode {
+                status: 503,
+                code: "b_server_is_overloaded".into(),
+            },
+            Unknown,
+            Unknown,
+        ),
+        (
+            FaultKind::ErrorCode {
+                status: 400,
+                code: "b_txn_not_allowed".into(),
+            },
+            Refused,
+            Refused,
+        ),
+        // Only a refund carries errorDetails; an order is created normally.
+        (
+            FaultKind::ErrorDetails("b_security_time_in_request_not_correct".into()),
+            Done,
+            Refused,
+        ),
+    ]
+}
+
+fn kind_of<T>(outcome: &Outcome<T>) -> Expect {
+    match outcome {
+        Outcome::Done(_) => Expect::Done,
+        Outcome::Refused(_) => Expect::Refused,
+        Outcome::Unknown(_) => Expect::Unknown,
+    }
+}
+
+/// What the simulator's side shows over the whole matrix.
+#[derive(Debug, Default)]
+struct Tally {
+    writes: u32,
+    unknown: u32,
+    refused: u32,
+    done: u32,
+    recovered: u32,
+    applied: u32,
+    double_refunds: u32,
+    lost_writes: u32,
+    false_successes: u32,
+}
+
+fn matrix_bank() -> (Bank, Client) {
+    let bank = bank();
+    let mut config = bank.config();
+    config.timeout = TIMEOUT;
+    let client = Client::new(config, bank.key.clone()).unwrap();
+    client.authorize().unwrap();
+    (bank, client)
+}
+
+/// Lets a delayed request reach the simulator before its records are counted.
+fn settle(kind: &FaultKind) {
+    if matches!(kind, FaultKind::Latency(_)) {
+        std::thread::sleep(LATENCY.saturating_sub(TIMEOUT) + Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
+    let (bank, client) = matrix_bank();
+    let mut t = Tally::default();
+    for (kind, expect_order, expect_refund) in faults() {
+        // Create-order.
+        let order = bank.order();
+        bank.fault(Some(protocol::CREATE_ORDER_PATH), 1, kind.clone());
+        let first = client.create_order(&order);
+        assert_eq!(
+            kind_of(&first),
+            expect_order,
+            "create-order, {kind:?}: {first:?}"
+        );
+        t.writes += 1;
+        let mut done = match first {
+            Outcome::Done(o) => Some(o),
+            Outcome::Refused(_) => {
+                t.refused += 1;
+                None
+            }
+            Outcome::Unknown(u) => {
+                t.unknown += 1;
+                assert_eq!(
+                    u.merchant_request_id.as_deref(),
+                    Some(order.merchant_request_id.as_str())
+                );
+                settle(&kind);
+                // The documented recovery: the same order again, same merchantRequestId.
+                t.recovered += 1;
+                match client.create_order(&order) {
+                    Outcome::Done(o) => Some(o),
+                    Outcome::Refused(Refusal::Bank(e))
+                        if e.msg_code == "b_duplicate_field_value" =>
+                    {
+                        None
+                    }
+                    other => panic!("create-order resend after {kind:?}: {other:?}"),
+                }
+            }
+        };
+        if let Some(o) = done.take() {
+            t.done += 1;
+            if bank.sim.orders_with_request_id(&order.merchant_request_id) != 1
+                || o.merchant_request_id.as_deref() != Some(order.merchant_request_id.as_str())
+            {
+                t.false_successes += 1;
+            }
+        }
+        let orders = bank.sim.orders_with_request_id(&order.merchant_request_id);
+        match expect_order {
+            Expect::Refused => assert_eq!(orders, 0, "{kind:?}: a refused order exists"),
+            _ if orders == 1 => t.applied += 1,
+            _ => t.lost_writes += 1,
+        }
+
+        // Refund, of its own paid purchase so the simulator's records are per case.
+        let (_, purchase) = bank.paid_order(&client);
+        let refund = Refund::new(&bank.merchant_id, &purchase, 2_500);
+        bank.fault(Some(protocol::REFUND_PATH), 1, kind.clone());
+        let first = client.refund(&refund);
+        assert_eq!(
+            kind_of(&first),
+            expect_refund,
+            "refund, {kind:?}: {first:?}"
+        );
+        t.writes += 1;
+        let reported = match first {
+            Outcome::Done(op) => Some(op),
+            Outcome::Refused(Refusal::Declined { code, operation }) => {
+                t.refused += 1;
+                assert_eq!(code, "b_security_time_in_request_not_correct");
+                assert_eq!(operation.status.as_deref(), Some("FAIL"));
+                // The lookup says the same, as an error; resending changes nothing.
+                let looked = client.operation_by_merchant_request_id(&refund.merchant_request_id);
+                assert!(
+                    matches!(looked, Err(Error::Declined { ref code, .. }) if code == "b_security_time_in_request_not_correct"),
+                    "{looked:?}"
+                );
+                assert!(matches!(
+                    client.refund(&refund),
+                    Outcome::Refused(Refusal::Declined { .. })
+                ));
+                None
+            }
+            Outcome::Refused(_) => {
+                t.refused += 1;
+                None
+            }
+            Outcome::Unknown(u) => {
+                t.unknown += 1;
+                assert_eq!(
+                    u.merchant_request_id.as_deref(),
+                    Some(refund.merchant_request_id.as_str())
+                );
+                settle(&kind);
+                t.recovered += 1;
+                // The documented recovery: look it up; whatever it says, the same refund sent
+                // again is the same refund.
+                let found =
+                    match client.operation_by_merchant_request_id(&refund.merchant_request_id) {
+                        Ok(op) => Some(op),
+                        Err(e)
+                            if e.bank_error()
+                                .is_some_and(|b| b.msg_code == "b_operation_not_found") =>
+                        {
+                            None
+                        }
+                        Err(e) => panic!("lookup after {kind:?}: {e}"),
+                    };
+                match client.refund(&refund) {
+                    Outcome::Done(op) => {
+                        if let Some(found) = found {
+                            assert_eq!(found.operation_id, op.operation_id, "{kind:?}");
+                        }
+                        Some(op)
+                    }
+                    other => panic!("refund resend after {kind:?}: {other:?}"),
+                }
+            }
+        };
+        let refunds = bank.sim.refunds_of(&purchase);
+        let succeeded: Vec<_> = refunds.iter().filter(|r| r["status"] != "FAIL").collect();
+        if let Some(op) = reported {
+            t.done += 1;
+            let held = succeeded
+                .iter()
+                .any(|r| r["operationId"].as_str() == op.operation_id.as_deref());
+            if !held || op.coin_amount != Some(2_500) {
+                t.false_successes += 1;
+            }
+        }
+        match (expect_refund, succeeded.len()) {
+            (Expect::Refused, 0) => {}
+            (Expect::Refused, n) => panic!("{kind:?}: a refused refund applied {n} times"),
+            (_, 1) => t.applied += 1,
+            (_, 0) => t.lost_writes += 1,
+            (_, _) => t.double_refunds += 1,
+        }
+        assert!(
+            refunds.len() <= 1,
+            "{kind:?}: {} refund records for one merchantRequestId",
+            refunds.len()
+        );
+    }
+    println!("fault matrix (writes): {t:?}");
+    assert_eq!(t.double_refunds, 0);
+    assert_eq!(t.lost_writes, 0);
+    assert_eq!(t.false_successes, 0);
+    let faults = u32::try_from(faults().len()).unwrap();
+    assert_eq!(t.writes, 2 * faults);
+    // Every write not refused ends applied exactly once.
+    assert_eq!(t.applied, t.writes - t.refused);
+}
+
+/// Reads under every fault: an error (never an empty success), and the same read afterwards
+/// answers the real record. Reads change nothing on the simulator.
+#[test]
+fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
+    let (bank, client) = matrix_bank();
+    let (hpp_order_id, purchase) = bank.paid_order(&client);
+    let refund = Refund::new(&bank.merchant_id, &purchase, 1_000);
+    let refund_id = client
+        .refund(&refund)
+        .into_result()
+        .unwrap()
+        .operation_id
+        .unwrap();
+    type Read<'a> = Box<dyn Fn() -> Result<String, Error> + 'a>;
+    let reads: Vec<(&str, Read)> = vec![
+        (
+            protocol::ORDER_DATA_PATH,
+            Box::new(|| client.order_data(&hpp_order_id).map(|o| o.hpp_order_id)),
+        ),
+        (
+            protocol::OPERATION_BY_ID_PATH,
+            Box::new(|| {
+                client
+                    .operation_by_id(&refund_id)
+                    .map(|o| o.operation_id.unwrap_or_default())
+            }),
+        ),
+        (
+            protocol::OPERATION_BY_REQUEST_ID_PATH,
+            Box::new(|| {
+                client
+                    .operation_by_merchant_request_id(&refund.merchant_request_id)
+                    .map(|o| o.operation_id.unwrap_or_default())
+            }),
+        ),
+    ];
+    let expected = [hpp_order_id.clone(), refund_id.clone(), refund_id.clone()];
+    let (mut count, mut errors) = (0, 0);
+    for (kind, _, _) in faults() {
+        let applies_to_reads = !matches!(kind, FaultKind::ErrorDetails(_));
+        for ((path, read), want) in reads.iter().zip(&expected) {
+            bank.fault(Some(path), 1, kind.clone());
+            let result = read();
+            count += 1;
+            if applies_to_reads {
+                assert!(result.is_err(), "{path} under {kind:?}: {result:?}");
+                errors += 1;
+            } else {
+                assert_eq!(result.as_ref().ok(), Some(want), "{path} under {kind:?}");
+            }
+            settle(&kind);
+            assert_eq!(read().unwrap(), *want, "{path} after {kind:?}");
+        }
+    }
+    assert_eq!(
+        bank.sim.refunds_of(&purchase).len(),
+        1,
+        "reads applied nothing"
+    );
+    println!("fault matrix (reads): {count} faulted reads, {errors} errors, 0 empty successes");
+    // An unknown id is a typed error, not an empty record.
+    let missing = client.operation_by_id("no-such-operation").unwrap_err();
+    assert_eq!(
+        missing.bank_error().map(|e| e.msg_code.as_str()),
+        Some("b_operation_not_found")
+    );
+    let missing = client
+        .call(&OperationQuery::ByMerchantRequestId {
+            merchant_request_id: "no-such-request".into(),
+        })
+        .into_result()
+        .unwrap_err();
+    assert!(missing.bank_error().is_some(), "{missing:?}");
+}
