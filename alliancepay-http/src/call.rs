@@ -402,3 +402,372 @@ impl<'a, E: Endpoint> Call<'a, E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{self, InsecureSeededRng};
+    use crate::model::{CreateOrder, OrderQuery, Refund};
+    use crate::protocol::{AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpResponse, REFUND_PATH};
+    use crate::time::UtcTime;
+    use core::time::Duration;
+
+    /// Keys, a clock and an RNG: a scenario starts the machine in any state with these.
+    struct World {
+        merchant: PrivateJwk,
+        bank: PrivateJwk,
+    }
+
+    fn world() -> (World, InsecureSeededRng) {
+        let mut rng = InsecureSeededRng::new(42);
+        let merchant = PrivateJwk::generate(&mut rng).unwrap();
+        let bank = PrivateJwk::generate(&mut rng).unwrap();
+        (World { merchant, bank }, rng)
+    }
+
+    fn at(secs: u64) -> Now {
+        Now {
+            wall: UtcTime::from_unix(1_773_131_702),
+            monotonic: Duration::from_secs(secs),
+        }
+    }
+
+    impl World {
+        fn params(&self) -> Params<'_> {
+            Params {
+                merchant: &self.merchant,
+                service_code: "svc",
+                api_version: "v1",
+                renewal: RenewalPolicy::default(),
+            }
+        }
+
+        fn payload(&self, device: &str) -> String {
+            format!(
+                r#"{{"refreshToken":"rt-{device}","deviceId":"{device}","serverPublic":{},"tokenExpirationDateTime":"2026-03-11 08:35:02.0000 +0000"}}"#,
+                crypto::public_jwk_to_string(self.bank.public_jwk())
+            )
+        }
+
+        /// A session scheduled at monotonic 0, renewed at 12 h.
+        fn session(&self, device: &str) -> Arc<Session> {
+            let mut s = Session::from_payload(self.payload(device).as_bytes(), at(0).wall).unwrap();
+            s.schedule(at(0), 0, RenewalPolicy::default());
+            Arc::new(s)
+        }
+
+        fn sealed(&self, plain: &str, rng: &mut InsecureSeededRng) -> Received {
+            let token =
+                crypto::encrypt_with(self.merchant.public_jwk(), plain.as_bytes(), rng).unwrap();
+            answer(200, &format!(r#"{{"jwe":"{token}"}}"#))
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Received {
+        Received {
+            response: HttpResponse {
+                status,
+                content_type: Some("application/json".into()),
+                request_id: None,
+                body: body.as_bytes().to_vec(),
+            },
+            date: Some(at(0).wall.to_http_date()),
+        }
+    }
+
+    fn error(status: u16, code: &str) -> Received {
+        answer(
+            status,
+            &format!(r#"{{"msgType":"ERROR","msgCode":"{code}","msgText":"@x"}}"#),
+        )
+    }
+
+    fn order() -> CreateOrder {
+        let mut o = CreateOrder::purchase("m", 4, "c", "https://s/ok", "https://s/no");
+        o.merchant_request_id = "order-1".into();
+        o
+    }
+
+    fn order_answer() -> Received {
+        answer(
+            200,
+            r#"{"hppOrderId":"h-1","merchantRequestId":"order-1","orderStatus":"PENDING","redirectUrl":"https://pay/h-1"}"#,
+        )
+    }
+
+    fn sent<T>(action: Action<T>) -> HttpRequest {
+        match action {
+            Action::Send(r) => r,
+            Action::Authorize(r) => panic!("authorize {}", r.path),
+            Action::WaitForAuthorization => panic!("wait"),
+            Action::Finish(_) => panic!("finish"),
+        }
+    }
+
+    #[test]
+    fn a_usable_session_is_used_without_authorizing() {
+        let (w, mut rng) = world();
+        let o = order();
+        let mut call = Call::new(&o, w.params());
+        let request = sent(call.start(Some(w.session("d-1")), at(60), &mut rng));
+        assert_eq!(request.path, CREATE_ORDER_PATH);
+        assert_eq!(request.header("x-device_id"), Some("d-1"));
+        let done = call.handle_response(order_answer(), at(61), &mut rng);
+        assert!(matches!(done, Action::Finish(Outcome::Done(ref o)) if o.hpp_order_id == "h-1"));
+        assert!(call.take_new_session().is_none());
+    }
+
+    #[test]
+    fn a_due_session_waits_and_takes_one_renewed_meanwhile() {
+        let (w, mut rng) = world();
+        let o = order();
+        let old = w.session("d-old");
+        // 12 h on the monotonic clock: due, whatever the wall clock says.
+        let late = at(12 * 3600);
+        let mut call = Call::new(&o, w.params());
+        assert!(matches!(
+            call.start(Some(Arc::clone(&old)), late, &mut rng),
+            Action::WaitForAuthorization
+        ));
+        // Another caller renewed while we waited: no authorization of our own.
+        let mut fresh = Session::from_payload(w.payload("d-new").as_bytes(), late.wall).unwrap();
+        fresh.schedule(late, 0, RenewalPolicy::default());
+        let request = sent(call.resume(Some(Arc::new(fresh)), late, &mut rng));
+        assert_eq!(request.header("x-device_id"), Some("d-new"));
+        // Nobody renewed: this call authorizes.
+        let mut other = Call::new(&o, w.params());
+        assert!(matches!(
+            other.start(Some(Arc::clone(&old)), late, &mut rng),
+            Action::WaitForAuthorization
+        ));
+        assert!(matches!(
+            other.resume(Some(old), late, &mut rng),
+            Action::Authorize(ref r) if r.path == AUTHORIZE_PATH
+        ));
+    }
+
+    #[test]
+    fn a_rejected_session_is_replaced_once_and_the_call_resent_once() {
+        let (w, mut rng) = world();
+        let o = order();
+        let old = w.session("d-1");
+        let mut call = Call::new(&o, w.params());
+        let first = sent(call.start(Some(Arc::clone(&old)), at(1), &mut rng));
+        let wait = call.handle_response(error(401, "b_used_token"), at(2), &mut rng);
+        assert!(matches!(wait, Action::WaitForAuthorization));
+        // The rejected session is not "usable" even though it is not due.
+        assert!(matches!(
+            call.resume(Some(old), at(3), &mut rng),
+            Action::Authorize(_)
+        ));
+        let payload = w.payload("d-2");
+        let authorized = w.sealed(&payload, &mut rng);
+        let resent = sent(call.handle_response(authorized, at(4), &mut rng));
+        assert_eq!(call.take_new_session().unwrap().device_id, "d-2");
+        assert_eq!(resent.header("x-device_id"), Some("d-2"));
+        assert_ne!(resent.header("x-request_id"), first.header("x-request_id"));
+        assert_eq!(
+            resent.body, first.body,
+            "same merchantRequestId, plain JSON body"
+        );
+        // Rejected again: an error, no third request.
+        let end = call.handle_response(error(401, "b_used_token"), at(5), &mut rng);
+        assert!(
+            matches!(
+                end,
+                Action::Finish(Outcome::Refused(Refusal::NotSent(
+                    Error::SessionRejectedAfterReauthorization(_)
+                )))
+            ),
+            "{end:?}"
+        );
+    }
+
+    #[test]
+    fn stale_encryption_is_resent_only_in_a_newer_session() {
+        let (w, mut rng) = world();
+        let refund = Refund::new("m", "op-1", 100);
+        let old = w.session("d-1");
+        let mut call = Call::new(&refund, w.params());
+        let first = sent(call.start(Some(Arc::clone(&old)), at(1), &mut rng));
+        assert_eq!(
+            (first.path, first.content_type),
+            (REFUND_PATH, "text/plain")
+        );
+        let stale = error(200, "b_encryptor_failed_decrypt_message");
+        assert!(matches!(
+            call.handle_response(stale.clone(), at(2), &mut rng),
+            Action::WaitForAuthorization
+        ));
+        // Same session: the body was for it, so this is not ours to fix; nothing happened.
+        let end = call.resume(Some(Arc::clone(&old)), at(3), &mut rng);
+        assert!(
+            matches!(end, Action::Finish(Outcome::Refused(Refusal::Bank(ref e))) if e.msg_code == "b_encryptor_failed_decrypt_message")
+        );
+        // A newer session exists: re-encrypted to it and resent.
+        let mut call = Call::new(&refund, w.params());
+        let _ = sent(call.start(Some(old), at(1), &mut rng));
+        let _ = call.handle_response(stale, at(2), &mut rng);
+        let resent = sent(call.resume(Some(w.session("d-2")), at(3), &mut rng));
+        assert_eq!(resent.header("x-device_id"), Some("d-2"));
+    }
+
+    #[test]
+    fn after_sending_a_write_every_failure_is_unknown_with_its_id() {
+        let (w, mut rng) = world();
+        let o = order();
+        type Fail = Box<
+            dyn Fn(
+                &mut Call<'_, CreateOrder>,
+                &mut InsecureSeededRng,
+            ) -> Action<crate::model::Order>,
+        >;
+        let failures: Vec<(&str, Fail)> = vec![
+            (
+                "timeout",
+                Box::new(|c, _| c.handle_transport_error(TransportError::Timeout("t".into()))),
+            ),
+            (
+                "reset",
+                Box::new(|c, _| c.handle_transport_error(TransportError::Failed("r".into()))),
+            ),
+            (
+                "500",
+                Box::new(|c, r| c.handle_response(error(500, "b_unknown_error"), at(2), r)),
+            ),
+            (
+                "overload at 200",
+                Box::new(|c, r| c.handle_response(error(200, "b_overload_error"), at(2), r)),
+            ),
+            (
+                "empty 502",
+                Box::new(|c, r| c.handle_response(answer(502, ""), at(2), r)),
+            ),
+            (
+                "no hppOrderId",
+                Box::new(|c, r| {
+                    c.handle_response(answer(200, r#"{"orderStatus":"PENDING"}"#), at(2), r)
+                }),
+            ),
+            (
+                "other order",
+                Box::new(|c, r| {
+                    c.handle_response(answer(200, r#"{"hppOrderId":"h","merchantRequestId":"other","orderStatus":"PENDING","redirectUrl":"u"}"#), at(2), r)
+                }),
+            ),
+            (
+                "truncated",
+                Box::new(|c, r| c.handle_response(answer(200, r#"{"hppOrderId":"h"#), at(2), r)),
+            ),
+        ];
+        for (name, fail) in failures {
+            let mut call = Call::new(&o, w.params());
+            let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+            match fail(&mut call, &mut rng) {
+                Action::Finish(Outcome::Unknown(u)) => {
+                    assert_eq!(u.merchant_request_id.as_deref(), Some("order-1"), "{name}");
+                    assert!(u.to_string().contains("order-1"), "{name}: {u}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // Refused, not unknown: the bank's own refusal, or no connection at all.
+        let mut call = Call::new(&o, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        assert!(matches!(
+            call.handle_response(error(400, "b_duplicate_field_value"), at(2), &mut rng),
+            Action::Finish(Outcome::Refused(Refusal::Bank(_)))
+        ));
+        let mut call = Call::new(&o, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        assert!(matches!(
+            call.handle_transport_error(TransportError::Unreachable("refused".into())),
+            Action::Finish(Outcome::Refused(Refusal::NotSent(_)))
+        ));
+    }
+
+    #[test]
+    fn refunds_need_a_jwe_and_fail_with_error_details_is_a_refusal() {
+        let (w, mut rng) = world();
+        let mut refund = Refund::new("m", "op-1", 100);
+        refund.merchant_request_id = "r-1".into();
+        let plain = answer(
+            200,
+            r#"{"operationId":"op-2","status":"PENDING","merchantRequestId":"r-1"}"#,
+        );
+        let mut call = Call::new(&refund, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        assert!(matches!(
+            call.handle_response(plain, at(2), &mut rng),
+            Action::Finish(Outcome::Unknown(_))
+        ));
+        let declined = w.sealed(r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1","errorDetails":"b_security_time_in_request_not_correct"}"#, &mut rng);
+        let mut call = Call::new(&refund, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        let end = call.handle_response(declined, at(2), &mut rng);
+        assert!(
+            matches!(end, Action::Finish(Outcome::Refused(Refusal::Declined { ref code, .. })) if code == "b_security_time_in_request_not_correct"),
+            "{end:?}"
+        );
+        // The same record answering a read is an error, not an operation.
+        let query = crate::model::OperationQuery::ByMerchantRequestId {
+            merchant_request_id: "r-1".into(),
+        };
+        let declined = w.sealed(r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1","errorDetails":"b_x"}"#, &mut rng);
+        let mut call = Call::new(&query, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        let Action::Finish(outcome) = call.handle_response(declined, at(2), &mut rng) else {
+            panic!()
+        };
+        assert!(matches!(outcome.into_result(), Err(Error::Declined { .. })));
+    }
+
+    #[test]
+    fn reads_report_empty_answers_as_errors() {
+        let (w, mut rng) = world();
+        let query = OrderQuery {
+            hpp_order_id: "h-1".into(),
+        };
+        for body in [
+            r#"{"token":"x"}"#,
+            r#"{"hppOrderId":"h-2","orderStatus":"PENDING"}"#,
+        ] {
+            let mut call = Call::new(&query, w.params());
+            let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+            let Action::Finish(outcome) = call.handle_response(answer(200, body), at(2), &mut rng)
+            else {
+                panic!()
+            };
+            assert!(
+                matches!(outcome.into_result(), Err(Error::MalformedResponse { .. })),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_input_and_misuse_end_without_a_request_or_a_panic() {
+        let (w, mut rng) = world();
+        let mut bad = order();
+        bad.coin_amount = 0;
+        let mut call = Call::new(&bad, w.params());
+        assert!(matches!(
+            call.start(None, at(1), &mut rng),
+            Action::Finish(Outcome::Refused(Refusal::NotSent(
+                Error::InvalidInput { .. }
+            )))
+        ));
+        let o = order();
+        let mut call = Call::new(&o, w.params());
+        assert!(matches!(
+            call.handle_response(order_answer(), at(1), &mut rng),
+            Action::Finish(Outcome::Refused(_))
+        ));
+        let mut call = Call::new(&o, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        assert!(matches!(
+            call.resume(None, at(2), &mut rng),
+            Action::Finish(Outcome::Unknown(_))
+        ));
+    }
+}

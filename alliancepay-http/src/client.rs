@@ -488,3 +488,50 @@ const _: fn() = || {
     fn shared<T: Send + Sync + Clone>() {}
     shared::<Client>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> ClientConfig {
+        ClientConfig::new(url, "svc")
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_or_when_asked() {
+        for ok in [
+            "https://api-ecom-prod.bankalliance.ua",
+            "HTTPS://bank.example:8443/base",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:9000/",
+            "http://[::1]:8080",
+        ] {
+            assert!(config(ok).check().is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("http://api-ecom-prod.bankalliance.ua", "plain http"),
+            ("http://10.0.0.1:8080", "plain http"),
+            ("http://localhost.evil.example", "plain http"),
+            ("http://127.0.0.1@bank.example", "plain http"),
+            ("http://[::2]:80", "plain http"),
+            ("ftp://bank.example", "scheme"),
+            ("bank.example", "no scheme"),
+            ("https://:443", "no host"),
+        ] {
+            let e = config(bad).check().unwrap_err();
+            assert!(
+                matches!(e, Error::Config(ref m) if m.contains(says)),
+                "{bad}: {e}"
+            );
+        }
+        let mut opted_in = config("http://bank.internal:8080");
+        opted_in.allow_plain_http = true;
+        assert!(opted_in.check().is_ok());
+        let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        assert!(matches!(
+            Client::new(config("http://bank.example"), key),
+            Err(Error::Config(_))
+        ));
+    }
+}

@@ -757,6 +757,23 @@ mod tests {
     }
 
     #[test]
+    fn clock_offset_from_date_or_from_the_expiry() {
+        let local = now();
+        let expiry = local.plus(86_400);
+        let date = local.plus(-90_000).to_http_date();
+        assert_eq!(clock_offset(Some(&date), local, expiry), -90_000);
+        // No (readable) Date and a plausible expiry: the host clock is trusted.
+        assert_eq!(clock_offset(None, local, expiry), 0);
+        assert_eq!(clock_offset(Some("yesterday"), local, expiry), 0);
+        // An expiry already past, or days away, by the host clock: the host is off.
+        assert_eq!(clock_offset(None, local.plus(86_400), expiry), -86_400);
+        assert_eq!(
+            clock_offset(None, local.plus(-3 * 86_400), expiry),
+            3 * 86_400
+        );
+    }
+
+    #[test]
     fn call_request_carries_the_session_headers() {
         let server = merchant();
         let s = session(&server);
