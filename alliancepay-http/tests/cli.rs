@@ -94,6 +94,27 @@ fn offline_tools() {
     std::fs::remove_dir_all(other).unwrap();
 }
 
+/// `order create --json` of `amount` kopecks for merchant-1 (bank options to be added).
+fn create_args(amount: &str) -> Vec<String> {
+    [
+        "order",
+        "create",
+        "--json",
+        "--merchant-id",
+        "merchant-1",
+        "--amount",
+        amount,
+        "--customer-id",
+        "c-1",
+        "--success-url",
+        "https://shop.example/ok",
+        "--fail-url",
+        "https://shop.example/fail",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// `simulate` in the background, the online commands against it.
 #[test]
 fn simulate_authorize_and_orders() {
@@ -145,21 +166,8 @@ fn simulate_authorize_and_orders() {
     let secrets = json(&[&["authorize", "--json", "--show-secrets"], &bank[..]].concat());
     assert!(secrets["refreshToken"].is_string());
 
-    let create = [
-        "order",
-        "create",
-        "--json",
-        "--merchant-id",
-        "merchant-1",
-        "--amount",
-        "4",
-        "--customer-id",
-        "c-1",
-        "--success-url",
-        "https://shop.example/ok",
-        "--fail-url",
-        "https://shop.example/fail",
-    ];
+    let create = create_args("4");
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
     let order = json(&[&create[..], &bank[..]].concat());
     assert_eq!(order["orderStatus"], "PENDING");
     let id = order["hppOrderId"].as_str().unwrap();
@@ -240,9 +248,29 @@ impl Online {
         .to_vec()
     }
 
+    /// `order refund` of `amount` kopecks of `purchase`, with `--merchant-request-id` if given.
+    fn refund_args(purchase: &str, amount: &str, id: Option<&str>) -> Vec<String> {
+        let mut args = [
+            "order",
+            "refund",
+            "--merchant-id",
+            "merchant-1",
+            "--operation-id",
+            purchase,
+            "--amount",
+            amount,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if let Some(id) = id {
+            args.extend(["--merchant-request-id".to_owned(), id.to_owned()]);
+        }
+        args
+    }
+
     /// Runs the CLI with the service code in the environment, as the docs advise.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    fn run<A: AsRef<str>>(&self, args: &[A]) -> Output {
+        let mut all: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
         all.extend(self.bank());
         Command::new(env!("CARGO_BIN_EXE_alliancepay"))
             .args(&all)
@@ -254,21 +282,7 @@ impl Online {
 
     /// A paid purchase: its operation id.
     fn paid_purchase(&self) -> String {
-        let created = self.run(&[
-            "order",
-            "create",
-            "--json",
-            "--merchant-id",
-            "merchant-1",
-            "--amount",
-            "100000",
-            "--customer-id",
-            "c-1",
-            "--success-url",
-            "https://shop.example/ok",
-            "--fail-url",
-            "https://shop.example/fail",
-        ]);
+        let created = self.run(&create_args("100000"));
         assert!(
             created.status.success(),
             "{}",
@@ -316,18 +330,7 @@ fn refund_rerun_after_each_fault_refunds_once() {
     ];
     for (i, kind) in faults.iter().enumerate() {
         let id = format!("cli-refund-{i}");
-        let refund = [
-            "order",
-            "refund",
-            "--merchant-id",
-            "merchant-1",
-            "--operation-id",
-            &purchase,
-            "--amount",
-            "300",
-            "--merchant-request-id",
-            &id,
-        ];
+        let refund = Online::refund_args(&purchase, "300", Some(&id));
         online.sim.inject(Fault::on(REFUND_PATH, 1, kind.clone()));
         let first = online.run(&refund);
         let text = stderr(&first);
@@ -400,16 +403,7 @@ fn generated_ids_refusals_and_declines() {
     use alliancepay_http::simulator::{Fault, FaultKind};
     let online = Online::start("refund-ids");
     let purchase = online.paid_purchase();
-    let refund = [
-        "order",
-        "refund",
-        "--merchant-id",
-        "merchant-1",
-        "--operation-id",
-        &purchase,
-        "--amount",
-        "300",
-    ];
+    let refund = Online::refund_args(&purchase, "300", None);
     online
         .sim
         .inject(Fault::on(REFUND_PATH, 1, FaultKind::ApplyThenFail));
@@ -422,21 +416,11 @@ fn generated_ids_refusals_and_declines() {
         .and_then(|l| l.strip_prefix("merchantRequestId "))
         .unwrap_or_else(|| panic!("the id is not the first line: {text}"))
         .to_owned();
-    let mut rerun = refund.to_vec();
-    rerun.extend(["--merchant-request-id", &id]);
+    let rerun = Online::refund_args(&purchase, "300", Some(&id));
     assert_eq!(online.run(&rerun).status.code(), Some(0));
     assert_eq!(online.sim.refunds_of(&purchase).len(), 1);
 
-    let too_much = online.run(&[
-        "order",
-        "refund",
-        "--merchant-id",
-        "merchant-1",
-        "--operation-id",
-        &purchase,
-        "--amount",
-        "999999",
-    ]);
+    let too_much = online.run(&Online::refund_args(&purchase, "999999", None));
     assert_eq!(too_much.status.code(), Some(1));
     assert!(stderr(&too_much).contains("b_payment_invalid_refund_amount"));
 

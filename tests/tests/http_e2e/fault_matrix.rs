@@ -6,7 +6,7 @@
 //! write, no success reported for something the bank does not hold.
 
 use alliancepay_http::model::OperationQuery;
-use alliancepay_http::{Outcome, Refusal};
+use alliancepay_http::{Outcome, Refusal, Unknown};
 
 use super::*;
 
@@ -84,6 +84,20 @@ struct Tally {
     false_successes: u32,
 }
 
+impl Tally {
+    /// A write ended Unknown: it must name the request to resolve; the recovery follows.
+    fn unknown(&mut self, u: &Unknown, merchant_request_id: &str, kind: &FaultKind) {
+        self.unknown += 1;
+        self.recovered += 1;
+        assert_eq!(
+            u.merchant_request_id.as_deref(),
+            Some(merchant_request_id),
+            "{kind:?}"
+        );
+        settle(kind);
+    }
+}
+
 fn matrix_bank() -> (Bank, Client) {
     let bank = bank();
     let mut config = bank.config();
@@ -122,14 +136,8 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
                 None
             }
             Outcome::Unknown(u) => {
-                t.unknown += 1;
-                assert_eq!(
-                    u.merchant_request_id.as_deref(),
-                    Some(order.merchant_request_id.as_str())
-                );
-                settle(&kind);
+                t.unknown(&u, &order.merchant_request_id, &kind);
                 // The documented recovery: the same order again, same merchantRequestId.
-                t.recovered += 1;
                 match client.create_order(&order) {
                     Outcome::Done(o) => Some(o),
                     Outcome::Refused(Refusal::Bank(e))
@@ -190,13 +198,7 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
                 None
             }
             Outcome::Unknown(u) => {
-                t.unknown += 1;
-                assert_eq!(
-                    u.merchant_request_id.as_deref(),
-                    Some(refund.merchant_request_id.as_str())
-                );
-                settle(&kind);
-                t.recovered += 1;
+                t.unknown(&u, &refund.merchant_request_id, &kind);
                 // The documented recovery: look it up; whatever it says, the same refund sent
                 // again is the same refund.
                 let found =
