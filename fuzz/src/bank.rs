@@ -7,12 +7,19 @@
 
 use std::sync::OnceLock;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::call::{Action, Call, Params};
+use alliancepay_http::crypto::InsecureSeededRng;
 use alliancepay_http::model::{Operation, Order};
 use alliancepay_http::protocol::{
-    HttpResponse, Reply, SESSION_ERROR_CODES, read_authorize_response, read_call_response,
+    HttpResponse, Received, Reply, SESSION_ERROR_CODES, read_authorize_response, read_call_response,
 };
-use alliancepay_http::{Session, UtcTime, parse_callback};
+use alliancepay_http::{
+    CreateOrder, Now, Outcome, RenewalPolicy, Session, UtcTime, crypto, parse_callback,
+};
 
 /// The merchant key responses are decrypted with: the RFC 7520 §5.4 recipient, as in
 /// `checks.rs`, so seeds made with its public half decrypt and reach the payload parsers.
@@ -45,12 +52,77 @@ const CONTENT_TYPES: [Option<&str>; 6] = [
     None,
 ];
 
+/// A session in which the call state machine sends its order (its `serverPublic` is the
+/// merchant's own key: the order travels as plain JSON, so no encryption slows the target).
+fn session() -> Arc<Session> {
+    static SESSION: OnceLock<Arc<Session>> = OnceLock::new();
+    Arc::clone(SESSION.get_or_init(|| {
+        let payload = format!(
+            r#"{{"refreshToken":"rt","deviceId":"dev","serverPublic":{},"tokenExpirationDateTime":"2026-03-11 08:35:02.0000 +0000"}}"#,
+            crypto::public_jwk_to_string(merchant().public_jwk())
+        );
+        let mut s = Session::from_payload(payload.as_bytes(), now()).expect("a valid payload");
+        s.schedule(clocks(), 0, RenewalPolicy::default());
+        Arc::new(s)
+    }))
+}
+
+fn clocks() -> Now {
+    Now {
+        wall: now(),
+        monotonic: Duration::ZERO,
+    }
+}
+
+/// The answer to a create-order through the protocol core: a `Done` order comes only from an
+/// HTTP 200 and carries what the bank documents as mandatory; a write's end is never an error
+/// type outside Done/Refused/Unknown.
+fn check_order_call(response: &HttpResponse) {
+    let mut order = CreateOrder::purchase("m", 4, "c", "https://s/ok", "https://s/no");
+    order.merchant_request_id = "fuzz-order".into();
+    let params = Params {
+        merchant: merchant(),
+        service_code: "svc",
+        api_version: "v1",
+        renewal: RenewalPolicy::default(),
+    };
+    let mut rng = InsecureSeededRng::new(1);
+    let mut call = Call::new(&order, params);
+    let Action::Send(_) = call.start(Some(session()), clocks(), &mut rng) else {
+        panic!("a usable session must lead to a request")
+    };
+    let received = Received {
+        response: response.clone(),
+        date: None,
+    };
+    match call.handle_response(received, clocks(), &mut rng) {
+        Action::Finish(Outcome::Done(o)) => {
+            assert_eq!(response.status, 200, "Done from a non-200 answer");
+            assert!(!o.hpp_order_id.trim().is_empty());
+            assert_eq!(o.merchant_request_id.as_deref(), Some("fuzz-order"));
+            assert!(
+                o.redirect_url
+                    .as_deref()
+                    .is_some_and(|u| !u.trim().is_empty())
+            );
+        }
+        Action::Finish(Outcome::Unknown(u)) => {
+            assert_eq!(u.merchant_request_id.as_deref(), Some("fuzz-order"));
+            assert!(!u.to_string().is_empty());
+        }
+        Action::Finish(Outcome::Refused(r)) => assert!(!r.to_string().is_empty()),
+        Action::WaitForAuthorization => {}
+        Action::Send(_) | Action::Authorize(_) => panic!("a request without a wait"),
+    }
+}
+
 /// Input layout: byte 0 picks the status, byte 1 the content type, the rest is the body.
 ///
 /// Properties: authorization, a call answering an order, a call answering an operation and
 /// callback parsing never panic; a session is only ever read from an HTTP 200 and has a device
 /// id and a refresh token; a success (`Done`) is only ever read from an HTTP 200 that carried
 /// no error body; a session rejection is either a 401 or one of the documented session codes;
+/// through the call state machine a create-order is `Done` only with its mandatory members;
 /// every error renders as text (messages are what users see).
 pub fn bank_response(data: &[u8]) {
     let [status, content_type, body @ ..] = data else {
@@ -80,6 +152,7 @@ pub fn bank_response(data: &[u8]) {
         &response,
         read_call_response::<Operation>(&response, merchant()),
     );
+    check_order_call(&response);
     if let Err(e) = parse_callback(body, merchant()) {
         assert!(!e.to_string().is_empty());
     }
