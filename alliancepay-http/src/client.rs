@@ -315,6 +315,9 @@ impl Client {
         loop {
             action = match action {
                 Action::WaitForAuthorization => {
+                    // Never held here (every Send releases it); dropped first all the same,
+                    // since locking a held std mutex again would deadlock.
+                    drop(only_one.take());
                     only_one = Some(lock(&self.inner.authorizing));
                     call.resume(self.snapshot(), self.now(), &mut rng)
                 }
@@ -343,11 +346,9 @@ impl Client {
                 }
                 Action::Finish(outcome) => return outcome,
             };
+            // Stored before the next Send releases the lock, so waiting callers find it.
             if let Some(session) = call.take_new_session() {
                 self.install(session);
-            }
-            if matches!(action, Action::Finish(_)) {
-                drop(only_one.take());
             }
         }
     }

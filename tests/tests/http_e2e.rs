@@ -203,6 +203,33 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
     );
 }
 
+/// A payment is found by the order's merchantRequestId once the customer has paid: how an
+/// order whose creation ended Unknown is traced after payment.
+#[test]
+fn payment_is_found_by_the_orders_merchant_request_id() {
+    let bank = bank();
+    let client = bank.client();
+    let order = bank.order();
+    let created = client.create_order(&order).into_result().unwrap();
+    let before = client
+        .operation_by_merchant_request_id(&order.merchant_request_id)
+        .unwrap_err();
+    assert_eq!(
+        before.bank_error().map(|e| e.msg_code.as_str()),
+        Some("b_operation_not_found")
+    );
+    bank.sim
+        .pay(&created.hpp_order_id, PaymentOutcome::Success)
+        .unwrap();
+    let payment = client
+        .operation_by_merchant_request_id(&order.merchant_request_id)
+        .unwrap();
+    assert_eq!(
+        (payment.kind.as_deref(), payment.status.as_deref()),
+        (Some("PURCHASE"), Some("SUCCESS"))
+    );
+}
+
 /// Each session error: exactly one re-authorization and one retry, then success.
 #[test]
 fn session_errors_reauthorize_once_and_retry_once() {

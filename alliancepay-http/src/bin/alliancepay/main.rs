@@ -20,7 +20,13 @@ use clap::{Args, Parser, Subcommand};
 
 /// Offline JOSE tools, the AlliancePay session flow, and a local bank simulator.
 #[derive(Parser)]
-#[command(name = "alliancepay", version, about, long_about = None)]
+#[command(
+    name = "alliancepay",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 done; 1 refused or failed; 2 usage error; 3 outcome unknown (the bank may have applied a write: stderr says the command that resolves it)."
+)]
 struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
