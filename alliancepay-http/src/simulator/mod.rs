@@ -48,8 +48,16 @@
 //! - **Callbacks** go to `notificationUrl` after a payment (the order, `operations` as one
 //!   object) or a refund (the operation record), as `{"jwe"}` to the merchant key when
 //!   `notificationEncryption` is true.
+//! - **Clock**: every answer the bank writes carries the simulated clock in its `Date` header,
+//!   as a real server's does; clients measure their own clock's offset from it.
+//! - **Faults** ([`FaultKind`]): latency, bare statuses, error codes, dropped connections before
+//!   or after the write is applied, truncated, HTML, mistyped, `jwe`-less, empty-`jwe` and
+//!   undecryptable answers, apply-then-`b_unknown_error`, and refunds stored as `FAIL` with a
+//!   chosen `errorDetails`.
 //! - **Counters**: [`Simulator::requests`] counts bank-API requests (faulted and refused
-//!   ones included), not the `/__sim/` control routes.
+//!   ones included), not the `/__sim/` control routes. [`Simulator::refunds_of`] and
+//!   [`Simulator::orders_with_request_id`] show what the bank holds, which is what tests of
+//!   "exactly once" count.
 
 use std::collections::HashMap;
 use std::io;
