@@ -295,7 +295,8 @@ fn every_fault_takes_effect_exactly_times_times() {
             )
             .unwrap();
         let date = UtcTime::parse_http_date(dated.date.as_deref().unwrap()).unwrap();
-        assert!(date.since(sim.now()).abs() <= 2, "{date} vs {}", sim.now());
+        // Loose bound: a loaded CI machine may stall between the answer and this line.
+        assert!(date.since(sim.now()).abs() <= 30, "{date} vs {}", sim.now());
         authorizations += 1;
         assert!(
             json(&normal)["jwe"].is_string(),
