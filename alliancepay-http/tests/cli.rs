@@ -242,7 +242,7 @@ impl Online {
             "--session-file",
             s(&self.dir.join("session.json")),
             "--timeout-ms",
-            "1500",
+            "2500",
         ]
         .map(str::to_owned)
         .to_vec()
@@ -326,7 +326,7 @@ fn refund_rerun_after_each_fault_refunds_once() {
         FaultKind::MissingJwe,
         FaultKind::EmptyJwe,
         FaultKind::UndecryptableJwe,
-        FaultKind::Latency(std::time::Duration::from_millis(2000)),
+        FaultKind::Latency(std::time::Duration::from_millis(3000)),
     ];
     for (i, kind) in faults.iter().enumerate() {
         let id = format!("cli-refund-{i}");

@@ -11,8 +11,8 @@ use alliancepay_http::{Outcome, Refusal, Unknown};
 use super::*;
 
 /// Client timeout of the matrix, and the latency that exceeds it.
-const TIMEOUT: Duration = Duration::from_millis(1500);
-const LATENCY: Duration = Duration::from_millis(2000);
+const TIMEOUT: Duration = Duration::from_millis(2500);
+const LATENCY: Duration = Duration::from_millis(3000);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expect {
