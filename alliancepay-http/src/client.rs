@@ -493,6 +493,77 @@ const _: fn() = || {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{HttpRequest, HttpResponse, Received};
+    use crate::transport::TransportError;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts warnings about the host's clock (the only logger of this test binary).
+    struct ClockWarnings(AtomicUsize);
+
+    impl log::Log for ClockWarnings {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if record.level() == log::Level::Warn
+                && record.args().to_string().contains("off the bank's")
+            {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    static WARNINGS: ClockWarnings = ClockWarnings(AtomicUsize::new(0));
+
+    /// A bank two hours ahead of the host: every authorization answers a fresh session and a
+    /// `Date` header two hours on.
+    struct AheadBank {
+        merchant: alliancepay_jose::PublicJwk,
+        server: String,
+    }
+
+    impl Transport for AheadBank {
+        fn send(&self, _: &str, _: &HttpRequest) -> Result<Received, TransportError> {
+            let bank_now = UtcTime::now().plus(7200);
+            let payload = format!(
+                r#"{{"refreshToken":"rt","deviceId":"dev","serverPublic":{},"tokenExpirationDateTime":"{}"}}"#,
+                self.server,
+                bank_now.plus(86_400).to_bank_utc()
+            );
+            let token = crypto::encrypt_to_string(&self.merchant, payload.as_bytes())
+                .map_err(|e| TransportError::Failed(e.to_string()))?;
+            Ok(Received {
+                response: HttpResponse {
+                    status: 200,
+                    content_type: Some("application/json".into()),
+                    request_id: None,
+                    body: format!(r#"{{"jwe":"{token}"}}"#).into_bytes(),
+                },
+                date: Some(bank_now.to_http_date()),
+            })
+        }
+    }
+
+    #[test]
+    fn a_skewed_host_is_warned_about_once() {
+        let _ = log::set_logger(&WARNINGS);
+        log::set_max_level(log::LevelFilter::Warn);
+        let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        let server = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        let bank = AheadBank {
+            merchant: *key.public_jwk(),
+            server: crypto::public_jwk_to_string(server.public_jwk()),
+        };
+        let client =
+            Client::with_transport(config("https://bank.example"), key, Box::new(bank)).unwrap();
+        for _ in 0..3 {
+            let session = client.authorize().unwrap();
+            assert!((session.clock_offset_secs() - 7200).abs() <= 2);
+        }
+        assert_eq!(WARNINGS.0.load(Ordering::SeqCst), 1);
+        assert_eq!(client.authorizations(), 3);
+    }
 
     fn config(url: &str) -> ClientConfig {
         ClientConfig::new(url, "svc")

@@ -406,9 +406,13 @@ impl Clocks {
     }
 
     fn client(&self, bank: &Bank) -> Client {
+        self.drive(Client::new(bank.config(), bank.key.clone()).unwrap())
+    }
+
+    /// `client` reading these clocks.
+    fn drive(&self, client: Client) -> Client {
         let (wall, mono) = (self.wall_offset.clone(), self.monotonic_secs.clone());
-        Client::new(bank.config(), bank.key.clone())
-            .unwrap()
+        client
             .with_clock(move || UtcTime::now().plus(wall.load(Ordering::SeqCst)))
             .with_monotonic_clock(move || {
                 Duration::from_secs(1000 + mono.load(Ordering::SeqCst).unsigned_abs())
@@ -480,6 +484,28 @@ fn saved_session_survives_a_restart() {
         other.session().is_err(),
         "the stranger had to authorize (and cannot decrypt)"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A host a day ahead keeps its session across a restart: the saved offset converts its wall
+/// clock to the bank's, so the saved session is not mistaken for an expired one.
+#[test]
+fn saved_session_survives_a_restart_on_a_skewed_host() {
+    let bank = bank();
+    let dir = temp_dir("skewed-session");
+    let clocks = Clocks::skewed(24 * 3600);
+    let client = |clocks: &Clocks| {
+        let mut config = bank.config();
+        config.session_file = Some(dir.join("session.json"));
+        clocks.drive(Client::new(config, bank.key.clone()).unwrap())
+    };
+    let first = client(&clocks);
+    let created = first.create_order(&bank.order()).into_result().unwrap();
+    drop(first);
+    let restarted = client(&clocks);
+    restarted.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(restarted.authorizations(), 0);
+    assert_eq!(bank.sim.authorizations(), 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
