@@ -10,23 +10,23 @@
 //! with a seeded RNG, and an async driver can reuse it unchanged.
 //!
 //! ```text
-//!            start(session)
-//!                 │ usable session?
-//!        ┌── yes ─┴─ no ─────────────┐
-//!        │                           ▼
-//!        │                 WaitForAuthorization ◄──────────────┐
-//!        │                           │ resume(current session) │
-//!        │        usable now? ┌─ yes ┴─ no ─┐                  │
-//!        │                    │             ▼                  │
-//!        │                    │         Authorize ─ error ──► Finish(Refused)
-//!        │                    │             │ handle_response  │
-//!        ▼                    ▼             ▼ (new session)    │
-//!      Send ◄─────────────────┴─────────────┘                  │
-//!        │ handle_response / handle_transport_error            │
-//!        ├─ session rejected, first time ──────────────────────┤
-//!        ├─ b_encryptor_failed_decrypt_message, first time ────┘ (resent only if the
-//!        │                                                         session changed)
-//!        └─► Finish(Done | Refused | Unknown)
+//!             start(session)
+//!                   | usable session?
+//!        +-- yes ---+--- no ------------+
+//!        |                              v
+//!        |                  WaitForAuthorization <---------------------------------+
+//!        |                              | resume(current session)                  |
+//!        |         usable now?  +- yes -+- no -+                                   |
+//!        |                      |              v                                   |
+//!        |                      |          Authorize -- error --> Finish(Refused)  |
+//!        |                      |              | handle_response                   |
+//!        v                      v              v (new session)                     |
+//!       Send <------------------+--------------+                                   |
+//!        | handle_response / handle_transport_error                                |
+//!        +-- session rejected, first time -----------------------------------------+
+//!        +-- b_encryptor_failed_decrypt_message, first time -----------------------+
+//!        |       (then resent only if the session changed meanwhile)
+//!        +--> Finish(Done | Refused | Unknown)
 //! ```
 //!
 //! "Usable" means: not due for renewal on the monotonic clock, and not the session the bank
