@@ -271,6 +271,10 @@ pub enum Error {
     },
     /// The random number generator failed.
     Rng,
+    /// A key agreement of [`encrypt`](crate::encrypt) produced the point at infinity, which
+    /// valid keys never do: the multiplication was faulted. Nothing was written. (Decryption
+    /// reports the same condition as [`Error::DecryptionFailed`].)
+    KeyAgreementFault,
     /// The token did not decrypt with this key. Returned for every failure after key agreement
     /// (wrong key, altered encrypted key, IV, ciphertext, tag or header), always the same value,
     /// so an attacker learns nothing about which step failed. The output buffer is zeroed.
@@ -309,6 +313,9 @@ impl core::fmt::Display for Error {
                 write!(f, "output buffer too small: {required} bytes required")
             }
             Self::Rng => f.write_str("the random number generator failed"),
+            Self::KeyAgreementFault => {
+                f.write_str("the key agreement gave the point at infinity (a computation fault)")
+            }
             Self::DecryptionFailed => f.write_str("JWE decryption failed"),
         }
     }

@@ -347,6 +347,22 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     rng: &mut R,
     out: &'o mut [u8],
 ) -> Result<&'o str, Error> {
+    let result = encrypt_phases(recipient, plaintext, options, rng, out);
+    // Whatever the phases left below this frame (scalar copies, the shared point) is
+    // overwritten here; see `crate::scrub`.
+    crate::scrub::stack();
+    result
+}
+
+/// [`encrypt`] without its final stack scrub.
+#[inline(never)]
+fn encrypt_phases<'o, R: TryCryptoRng + ?Sized>(
+    recipient: &PublicJwk,
+    plaintext: &[u8],
+    options: &EncryptOptions<'_>,
+    rng: &mut R,
+    out: &'o mut [u8],
+) -> Result<&'o str, Error> {
     let required = options.token_len(plaintext.len())?;
     if out.len() < required {
         return Err(Error::BufferTooSmall { required });
@@ -360,6 +376,7 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
     let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
     let epk = ephemeral_agree(&ephemeral, recipient, &mut z);
     drop(ephemeral);
+    let epk = epk?;
     let mut cek = Zeroizing::new([0u8; MAX_CEK_LEN]);
     if options.alg.kek_len().is_some() {
         rng.try_fill_bytes(&mut cek[..options.enc.key_len()])
@@ -374,10 +391,17 @@ pub fn encrypt<'o, R: TryCryptoRng + ?Sized>(
 /// `recipient` (variable-base), written to `z`.
 #[cfg(not(feature = "hazmat-scalar-mul"))]
 #[inline(never)]
-fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
+fn ephemeral_agree(
+    ephemeral: &Ephemeral,
+    recipient: &PublicJwk,
+    z: &mut [u8; 48],
+) -> Result<PublicJwk, Error> {
     let shared = ephemeral.diffie_hellman(recipient.public_key());
     z.copy_from_slice(shared.raw_secret_bytes());
-    PublicJwk::from_public_key(ephemeral.public_key(), Default::default())
+    Ok(PublicJwk::from_public_key(
+        ephemeral.public_key(),
+        Default::default(),
+    ))
 }
 
 /// The ephemeral public key and the shared secret with `recipient`, written to `z`, both with
@@ -385,18 +409,44 @@ fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48
 /// the generator (see `benches/README.md` for why there is no basepoint table).
 #[cfg(feature = "hazmat-scalar-mul")]
 #[inline(never)]
-fn ephemeral_agree(ephemeral: &Ephemeral, recipient: &PublicJwk, z: &mut [u8; 48]) -> PublicJwk {
+fn ephemeral_agree(
+    ephemeral: &Ephemeral,
+    recipient: &PublicJwk,
+    z: &mut [u8; 48],
+) -> Result<PublicJwk, Error> {
+    let shared = crate::scalar_mul::mul(recipient.public_key().as_affine(), ephemeral);
+    if !shared_x(shared, z) {
+        return Err(Error::KeyAgreementFault);
+    }
+    // `mul_base` of a non-zero scalar is never the identity; none means a fault.
+    let public = Option::from(crate::scalar_mul::mul_base(ephemeral))
+        .and_then(|point| p384::PublicKey::from_affine(point).ok())
+        .ok_or(Error::KeyAgreementFault)?;
+    Ok(PublicJwk::from_public_key(public, Default::default()))
+}
+
+/// Writes the x-coordinate of `shared` to `z` and wipes the point; false (and `z` zero) when
+/// the multiplication gave none. The only branch is on that outcome, which valid keys never
+/// make depend on a secret.
+#[cfg(feature = "hazmat-scalar-mul")]
+fn shared_x(
+    shared: p384::elliptic_curve::subtle::CtOption<p384::AffinePoint>,
+    z: &mut [u8; 48],
+) -> bool {
     use p384::elliptic_curve::point::AffineCoordinates;
-    let shared = Zeroizing::new(crate::scalar_mul::mul(
-        recipient.public_key().as_affine(),
-        ephemeral,
-    ));
-    z.copy_from_slice(&shared.x());
-    // `mul_base` of a non-zero scalar is never the identity, so `from_affine` cannot fail; the
-    // fallback (p384's own multiplication, same result) only avoids a panic path.
-    let public = p384::PublicKey::from_affine(crate::scalar_mul::mul_base(ephemeral))
-        .unwrap_or_else(|_| p384::PublicKey::from_secret_scalar(ephemeral));
-    PublicJwk::from_public_key(public, Default::default())
+    use zeroize::Zeroize;
+    let valid = shared.is_some();
+    let mut point = shared.unwrap_or(p384::AffinePoint::GENERATOR);
+    let mut x = point.x();
+    z.copy_from_slice(&x);
+    x.zeroize();
+    point.zeroize();
+    if bool::from(valid) {
+        true
+    } else {
+        z.fill(0);
+        false
+    }
 }
 
 /// Everything after key agreement: key derivation, key wrap (`cek` holds the random CEK
@@ -592,18 +642,19 @@ type SharedSecret = Zeroizing<[u8; 48]>;
 /// Variable-base key agreement with `peer`. Kept out of line, like the other phases of
 /// [`open`] and [`encrypt`]: the scalar multiplication is the deepest call of the crate (about
 /// 4.2 KiB of stack on a Cortex-M4), so no header or key buffer may share its frame chain.
+/// False when the multiplication was faulted (hazmat build only; `p384`'s ECDH has no such
+/// outcome to report).
 #[inline(never)]
-fn agree(secret: &p384::SecretKey, peer: &p384::AffinePoint, z: &mut [u8; 48]) {
+fn agree(secret: &p384::SecretKey, peer: &p384::AffinePoint, z: &mut [u8; 48]) -> bool {
     #[cfg(not(feature = "hazmat-scalar-mul"))]
     {
         let shared = p384::ecdh::diffie_hellman(secret.to_nonzero_scalar(), peer);
         z.copy_from_slice(shared.raw_secret_bytes());
+        true
     }
     #[cfg(feature = "hazmat-scalar-mul")]
     {
-        use p384::elliptic_curve::point::AffineCoordinates;
-        let shared = Zeroizing::new(crate::scalar_mul::mul(peer, &secret.to_nonzero_scalar()));
-        z.copy_from_slice(&shared.x());
+        shared_x(crate::scalar_mul::mul(peer, &secret.to_nonzero_scalar()), z)
     }
 }
 
@@ -690,8 +741,11 @@ fn open(
     ciphertext: &mut [u8],
 ) -> Result<(), Error> {
     let mut z: SharedSecret = Zeroizing::new([0u8; 48]);
-    agree(key.secret_key(), &checked.epk, &mut z);
-    let result = unwrap_and_open(z.as_slice(), checked, aad, ciphertext);
+    let result = if agree(key.secret_key(), &checked.epk, &mut z) {
+        unwrap_and_open(z.as_slice(), checked, aad, ciphertext)
+    } else {
+        Err(())
+    };
     drop(z);
     result.map_err(|()| {
         ciphertext.fill(0);
@@ -749,7 +803,10 @@ pub fn decrypt<'o>(
         error,
     })?;
     let aad = &token[..checked.aad_end];
-    open(key, &checked, aad, out)?;
+    let result = open(key, &checked, aad, out);
+    // Overwrites what the key agreement left below this frame; see `crate::scrub`.
+    crate::scrub::stack();
+    result?;
     Ok(out)
 }
 
@@ -774,7 +831,9 @@ pub fn decrypt_in_place<'b>(
             part: Part::Ciphertext,
             error,
         })?;
-    open(key, &checked, &head[..aad_end], plaintext)?;
+    let result = open(key, &checked, &head[..aad_end], plaintext);
+    crate::scrub::stack();
+    result?;
     Ok(plaintext)
 }
 

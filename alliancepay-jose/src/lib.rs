@@ -91,6 +91,7 @@ pub mod jwk;
 pub mod kdf;
 #[cfg(feature = "hazmat-scalar-mul")]
 pub mod scalar_mul;
+mod scrub;
 
 pub use alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};
 pub use error::{Error, HeaderError, JwkError};

@@ -49,7 +49,7 @@
 use p384::elliptic_curve::ff::PrimeField;
 use p384::elliptic_curve::hazmat::FieldArithmetic;
 use p384::elliptic_curve::point::AffineCoordinates;
-use p384::elliptic_curve::subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use p384::elliptic_curve::subtle::{Choice, ConditionallySelectable, ConstantTimeEq, CtOption};
 use p384::{AffinePoint, FieldBytes, NistP384, NonZeroScalar, Scalar};
 use zeroize::Zeroize;
 
@@ -216,28 +216,37 @@ fn limbs(bytes: &FieldBytes) -> [u64; LIMBS] {
 ///
 /// The result equals `p384`'s `ProjectivePoint::from(point) * scalar`, converted to affine;
 /// the differential tests in `tests/tests/suite/scalar_mul.rs` and the fuzz target
-/// `scalar_mul_differential` check exactly that.
+/// `scalar_mul_differential` check exactly that. It is none when that product is the identity,
+/// which for a non-zero scalar happens only for the identity as input, or on a fault (a
+/// corrupted computation whose result is off the curve): callers turn none into an error
+/// rather than use the identity's all-zero coordinates as a shared secret.
+///
+/// Secret intermediates (the scalar, its recoding, the accumulator, the last sums, `Z⁻¹`, the
+/// result's coordinates) are wiped before returning. Copies that the compiler makes between
+/// them are not visible here; `crate::jwe` scrubs the stack after each key agreement.
 #[must_use]
-pub fn mul(point: &AffinePoint, scalar: &NonZeroScalar) -> AffinePoint {
+pub fn mul(point: &AffinePoint, scalar: &NonZeroScalar) -> CtOption<AffinePoint> {
     let is_identity = point.is_identity();
     // The identity has no coordinates; run on the generator instead and discard the result.
     let base = AffinePoint::conditional_select(point, &AffinePoint::GENERATOR, is_identity);
 
     // An odd multiplier: k, or n − k when k is even (the result is then negated).
-    let k: Scalar = **scalar;
+    let mut k: Scalar = **scalar;
     let negate = !k.is_odd();
     let mut odd = Scalar::conditional_select(&k, &-k, negate);
     let mut repr = odd.to_repr();
     let mut k_limbs = limbs(&repr);
     let mut digits = recode(&k_limbs);
+    k.zeroize();
     odd.zeroize();
     repr.zeroize();
     k_limbs.zeroize();
 
-    // The coordinates of an `AffinePoint` are canonical, so `from_repr` always succeeds.
+    // The coordinates of an `AffinePoint` are canonical, so `from_repr` always succeeds; the
+    // constant-time `unwrap_or` keeps even that impossible case free of a branch.
     let p = Jacobian {
-        x: Option::from(Fe::from_repr(base.x())).unwrap_or(Fe::ZERO),
-        y: Option::from(Fe::from_repr(base.y())).unwrap_or(Fe::ZERO),
+        x: Fe::from_repr(base.x()).unwrap_or(Fe::ZERO),
+        y: Fe::from_repr(base.y()).unwrap_or(Fe::ZERO),
         z: Fe::ONE,
     };
     let mut table = [p; TABLE_LEN];
@@ -258,32 +267,44 @@ pub fn mul(point: &AffinePoint, scalar: &NonZeroScalar) -> AffinePoint {
     }
     // The last window may add a point to itself (scalars 38 and n − 38, see the module docs).
     let mut addend = select(&table, digits[0]);
-    let (sum, same_x) = acc.add(&addend);
-    acc = Jacobian::conditional_select(&sum, &addend.double(), same_x);
+    let (mut sum, same_x) = acc.add(&addend);
+    let mut doubled = addend.double();
+    acc = Jacobian::conditional_select(&sum, &doubled, same_x);
+    sum.zeroize();
+    doubled.zeroize();
     addend.zeroize();
     digits.zeroize();
+    table.iter_mut().for_each(Zeroize::zeroize);
 
-    // Back to affine with one inversion. Z is non-zero: the sum is k₀·P ≠ identity.
-    let z_inv = Option::from(acc.z.invert()).unwrap_or(Fe::ZERO);
-    let z_inv2 = z_inv.square();
+    // Back to affine with one inversion. Z is non-zero: the sum is k₀·P ≠ identity. A zero Z
+    // (a fault) inverts to zero here, and the point (0, 0) is refused below: not on the curve.
+    let mut z_inv = acc.z.invert().unwrap_or(Fe::ZERO);
+    let mut z_inv2 = z_inv.square();
     let mut x = acc.x * z_inv2;
     let mut y = acc.y * z_inv2 * z_inv;
     y = Fe::conditional_select(&y, &-y, negate);
     acc.zeroize();
-    // `from_coordinates` also checks the curve equation: a fault would give the identity,
-    // never a point off the curve.
-    let mut result = Option::from(AffinePoint::from_coordinates(&x.to_repr(), &y.to_repr()))
-        .unwrap_or(AffinePoint::IDENTITY);
+    z_inv.zeroize();
+    z_inv2.zeroize();
+    // `from_coordinates` checks the curve equation, so a fault cannot give a point off the
+    // curve: it gives none.
+    let mut x_bytes = x.to_repr();
+    let mut y_bytes = y.to_repr();
+    let result = AffinePoint::from_coordinates(&x_bytes, &y_bytes);
     x.zeroize();
     y.zeroize();
-    let out = AffinePoint::conditional_select(&result, &AffinePoint::IDENTITY, is_identity);
-    result.zeroize();
+    x_bytes.zeroize();
+    y_bytes.zeroize();
+    let valid = result.is_some() & !is_identity;
+    let mut point = result.unwrap_or(AffinePoint::GENERATOR);
+    let out = CtOption::new(point, valid);
+    point.zeroize();
     out
 }
 
 /// `scalar · G` for the P-384 generator `G`: [`mul`] applied to `G` (no precomputed table, so
-/// no flash or RAM cost beyond the variable-base code).
+/// no flash or RAM cost beyond the variable-base code). None only on a fault.
 #[must_use]
-pub fn mul_base(scalar: &NonZeroScalar) -> AffinePoint {
+pub fn mul_base(scalar: &NonZeroScalar) -> CtOption<AffinePoint> {
     mul(&AffinePoint::GENERATOR, scalar)
 }

@@ -295,6 +295,7 @@ fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
     let scalar = private.to_nonzero_scalar();
     let peer = public.public_key().as_affine();
     let ours = alliancepay_jose::scalar_mul::mul(peer, &scalar)
+        .expect("a valid public key times a non-zero scalar")
         .x()
         .to_vec();
     let theirs = diffie_hellman(scalar, peer).raw_secret_bytes().to_vec();
