@@ -7,6 +7,8 @@ and executed instructions come from the firmware's own output (see src/main.rs).
 
     python3 tests/embedded/run.py                     # build, run, check the budgets
     python3 tests/embedded/run.py --extra-algorithms  # also report what that feature costs
+    python3 tests/embedded/run.py --matrix            # also measure p384's fiat backend and
+                                                      # the hazmat scalar multiplication
 """
 
 import argparse
@@ -42,7 +44,13 @@ SHF_ALLOC = 0x2
 RAM_START, RAM_END = 0x2000_0000, 0x2040_0000  # memory.x
 
 
-def build(features):
+# p384's field and scalar arithmetic backend: "bigint" (crypto-bigint, p384's default) or "fiat"
+# (fiat-crypto, formally verified). `cargo --config` appends to the target's rustflags array, so
+# the linker script and compact back-ends of .cargo/config.toml stay.
+FIAT = 'target.thumbv7em-none-eabihf.rustflags=["--cfg", "p384_backend=\\"fiat\\""]'
+
+
+def build(features, backend="bigint"):
     env = dict(os.environ)
     # A RUSTFLAGS from the caller would replace .cargo/config.toml's flags, dropping the linker
     # script and the compact back-ends. The build must be the one the budgets describe.
@@ -51,6 +59,8 @@ def build(features):
     cmd = ["cargo", "build", "--release", "--locked"]
     if features:
         cmd += ["--features", features]
+    if backend == "fiat":
+        cmd += ["--config", FIAT]
     print("$ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=HERE, env=env, check=True)
 
@@ -160,6 +170,9 @@ def main():
     parser.add_argument("--extra-algorithms", action="store_true",
                         help="also build with the extra-algorithms feature and report its flash "
                              "cost (informational, not budgeted)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="also measure the bank-only firmware with p384's fiat backend and "
+                             "with hazmat-scalar-mul, each combination (informational)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds QEMU may run")
     args = parser.parse_args()
     # Keep our lines in order with cargo's and QEMU's when the output is a pipe (CI logs).
@@ -204,6 +217,28 @@ def main():
         print(f"\nextra-algorithms: flash {extra['flash']} bytes, "
               f"{extra['flash'] - elf['flash']:+} against the bank-only build")
         # Leave the bank-only firmware in place, the one the budgets describe.
+        build(None)
+
+    if args.matrix:
+        rows = []
+        for features, backend in ((None, "bigint"), (None, "fiat"),
+                                  ("hazmat", "bigint"), ("hazmat", "fiat")):
+            build(features, backend)
+            measured = measure_elf(ELF)
+            variant_ok, _, variant = run_qemu(args.timeout)
+            name = f"{features or 'default'}, {backend}"
+            if not variant_ok:
+                failures.append(f"the firmware ({name}) did not finish with `result ok`")
+            rows.append((name, measured["flash"],
+                         sum(s["size"] for s in measured["statics"]["library"]),
+                         variant.get("encrypt_stack_bytes"), variant.get("decrypt_stack_bytes"),
+                         variant.get("encrypt_instructions"), variant.get("decrypt_instructions")))
+        print("\nmatrix (bank-only firmware):")
+        print(f"{'build':18} {'flash':>8} {'lib RAM':>8} {'enc stack':>10} {'dec stack':>10} "
+              f"{'enc instr':>12} {'dec instr':>12}")
+        for row in rows:
+            print(f"{row[0]:18} {row[1]:>8} {row[2]:>8} {row[3]!s:>10} {row[4]!s:>10} "
+                  f"{row[5]!s:>12} {row[6]!s:>12}")
         build(None)
 
     if failures:

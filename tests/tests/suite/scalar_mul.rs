@@ -214,3 +214,105 @@ fn identity_gives_none() {
         scalar_mul::mul(&AffinePoint::IDENTITY, &k).is_none()
     ));
 }
+
+/// `Σ digits[i]·32^i`, most significant digit first, in the scalar field: the scalar whose
+/// signed recoding (see `alliancepay_jose::scalar_mul`) is exactly these odd digits.
+fn from_digits(top: i64, digits: impl Iterator<Item = i64>) -> Scalar {
+    let signed = |d: i64| {
+        let magnitude = Scalar::from(d.unsigned_abs());
+        if d < 0 { -magnitude } else { magnitude }
+    };
+    let thirty_two = Scalar::from(32u64);
+    digits.fold(signed(top), |acc, d| acc * thirty_two + signed(d))
+}
+
+/// The adversarial scalar set of issue 11's cross-check: `1…200`, `n−1…n−200`, 38,
+/// `n − 38 ± 2^i`, `2^i ± 1`, the scalars whose recoded digits are all +31, all −31, all +1 or
+/// all −1 (with several top digits), and every residue mod 64 (small and large), each also
+/// negated (`n − k`, the even/odd swap the recoding makes).
+fn adversarial_scalars() -> Vec<Scalar> {
+    let mut scalars = vec![Scalar::from(38u64)];
+    for k in 1..=200u64 {
+        scalars.push(Scalar::from(k));
+        scalars.push(-Scalar::from(k));
+    }
+    let mut power = Scalar::ONE;
+    for _ in 0..384 {
+        let n_minus_38 = -Scalar::from(38u64);
+        scalars.extend([
+            n_minus_38 + power,
+            n_minus_38 - power,
+            power + Scalar::ONE,
+            power - Scalar::ONE,
+        ]);
+        power = power.double();
+    }
+    for digit in [31i64, -31, 1, -1] {
+        for top in [1i64, 3, 5, 9, 15] {
+            scalars.push(from_digits(top, std::iter::repeat_n(digit, 76)));
+        }
+    }
+    let large = Scalar::from(0x1234_5678_9abc_def1u64) * -Scalar::from(u64::MAX);
+    for residue in 0..64u64 {
+        scalars.push(Scalar::from(residue + 64));
+        scalars.push(large * Scalar::from(64u64) + Scalar::from(residue));
+    }
+    let negated: Vec<Scalar> = scalars.iter().map(|s| -*s).collect();
+    scalars.extend(negated);
+    scalars
+}
+
+/// The adversarial set against `p384` (here) and against OpenSSL through Python
+/// `cryptography` (tests/interop/scalar_mul_openssl.py): on `G`, where OpenSSL gives the whole
+/// product `k·G` as a public key, and on a random point, where its ECDH gives the x-coordinate.
+/// Run by `.ci/scalar-mul` in release mode.
+#[test]
+#[ignore = "needs python3 with `cryptography`; run by .ci/scalar-mul"]
+fn adversarial_scalars_match_openssl() {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let seed = seed();
+    let mut rng = SeededRng::new(seed);
+    let random_point = (ProjectivePoint::GENERATOR * *random_scalar(&mut rng)).to_affine();
+    let mut lines = String::new();
+    let mut checked = 0usize;
+    for s in adversarial_scalars() {
+        let Some(k) = Option::<NonZeroScalar>::from(NonZeroScalar::new(s)) else {
+            continue;
+        };
+        for point in [AffinePoint::GENERATOR, random_point] {
+            check(&point, &k, &|| format!("adversarial scalars, seed {seed}"));
+            let ours = scalar_mul::mul(&point, &k).expect("not the identity");
+            writeln!(
+                lines,
+                "{} {} {} {} {}",
+                hex::encode(k.to_repr()),
+                hex::encode(point.x()),
+                hex::encode(point.y()),
+                hex::encode(ours.x()),
+                hex::encode(ours.y()),
+            )
+            .expect("writing to a String");
+        }
+        checked += 1;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/scalar_mul_openssl.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(lines.as_bytes())
+        .expect("writing to python3");
+    let output = child.wait_with_output().expect("python3");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "OpenSSL disagrees:\n{report}");
+    let expected = format!("{} products match", 2 * checked);
+    assert!(report.contains(&expected), "unexpected report {report:?}, wanted {expected:?}");
+    eprintln!("scalar_mul: {checked} adversarial scalars × 2 points match p384 and OpenSSL ({report})");
+}
