@@ -2,18 +2,19 @@
 # Instructions per operation, counted by valgrind's callgrind on the `compare` binary: stable on
 # a noisy machine, so this is the figure to compare from change to change.
 #
-#   benches/callgrind.sh [COUNT] [IMPL...]      (default 20 operations; ours bare-p384 josekit)
+#   benches/callgrind.sh [COUNT] [IMPL...]   (default 20 operations; ours bare-p384 aws-lc-rs josekit)
 #
 # For each implementation and operation it runs `compare --callgrind OP COUNT` and the same with
-# 0 operations (key set-up, process start), and prints (total - baseline) / COUNT. Set
-# COMPARE_FEATURES=precomputed to count the build with p384's basepoint table. Profiles stay in
+# 0 operations (key set-up, process start, one warm-up operation that builds p384's basepoint
+# table), and prints (total - baseline) / COUNT. Set COMPARE_FEATURES=hazmat to count the build
+# with alliancepay-jose's hazmat-scalar-mul ("ours-hazmat"). Profiles stay in
 # $CALLGRIND_DIR (default target/callgrind) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-20}"
 shift || true
 impls=("$@")
-[ ${#impls[@]} -gt 0 ] || impls=(ours bare-p384 josekit)
+[ ${#impls[@]} -gt 0 ] || impls=(ours bare-p384 aws-lc-rs josekit)
 features="${COMPARE_FEATURES:-}"
 out="${CALLGRIND_DIR:-${CARGO_TARGET_DIR:-target}/callgrind}${features:+-$features}"
 mkdir -p "$out"
@@ -34,6 +35,6 @@ for impl in "${impls[@]}"; do
         done
         base=$(total "$out/$op-$impl-0.out")
         all=$(total "$out/$op-$impl-$count.out")
-        echo "$op $impl${features:++tables} $(( (all - base) / count ))"
+        echo "$op $impl${features:+-$features} $(( (all - base) / count ))"
     done
 done

@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod awslc;
+
 use std::io;
 use std::path::Path;
 

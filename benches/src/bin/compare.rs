@@ -1,11 +1,17 @@
 //! Same-run comparison of our JWE against its peers for the bank's profile (`ECDH-ES+A256KW`,
 //! `A256GCM`, P-384) and a 399-byte session payload.
 //!
-//! In this process: ours, `josekit` (OpenSSL) and bare `p384` arithmetic (the floor our JOSE layer
+//! In this process: ours, `josekit` (OpenSSL), AWS-LC through `aws-lc-rs` (the practical
+//! ceiling, `alliancepay_benches::awslc`) and bare `p384` arithmetic (the floor our JOSE layer
 //! sits on), on the same key and payload, alternating in rounds so that a noisy neighbour hurts
 //! all of them alike. Then, as subprocesses on the same key, payload and token, Python
-//! `jwcrypto` and Node `jose` through the scripts in `benches/peers/`. Each token every
-//! implementation makes is decrypted by another one first, so all of them do the same work.
+//! `jwcrypto` and Node `jose` through the scripts in `benches/peers/`, and, with `--hazmat BIN`,
+//! our hazmat build (this binary built with `--features hazmat`, serving with `--serve`). Each
+//! token every implementation makes is decrypted by another one first, so all of them do the
+//! same work.
+//!
+//! Ours is the default build: `p384`'s fiat backend (the workspace's `.cargo/config.toml`) and
+//! its basepoint table (alliancepay-jose's `precomputed-tables`, as alliancepay-http uses it).
 //!
 //! Output: one `OP IMPL OPS_PER_S` line per measurement (the median over rounds), then
 //! `OP ratio OURS/PEER VALUE` lines. Lines starting with `#` are notes. See `benches/README.md`.
@@ -28,27 +34,29 @@ use josekit::jwe::{self, ECDH_ES_A256KW, JweHeader};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
 
-/// With p384's run-time basepoint table compiled in, ours and bare p384 are different
-/// implementations; their names say so, so that a table from both builds reads unambiguously.
-const TABLES: bool = true; // alliancepay-jose `precomputed-tables` is on in this crate
-const OURS: &str = if TABLES { "ours+tables" } else { "ours" };
-const BARE: &str = if TABLES {
-    "bare-p384+tables"
+/// This build's name for ours: the default build, or the one with `hazmat-scalar-mul`.
+const OURS: &str = if cfg!(feature = "hazmat") {
+    "ours-hazmat"
 } else {
-    "bare-p384"
+    "ours"
 };
+const BARE: &str = "bare-p384";
 const JOSEKIT: &str = "josekit";
+const AWS_LC: &str = "aws-lc-rs";
 const OPS: [&str; 3] = ["keygen", "encrypt", "decrypt"];
 
 const USAGE: &str = "\
-usage: compare [--rounds N] [--seconds S] [--ops LIST] [--no-peers]
+usage: compare [--rounds N] [--seconds S] [--ops LIST] [--no-peers] [--hazmat BIN]
        compare --write-fixture DIR
-       compare --callgrind OP COUNT [--impl ours|josekit|bare-p384]
+       compare --dir DIR --serve
+       compare --callgrind OP COUNT [--impl ours|josekit|aws-lc-rs|bare-p384]
 
   --rounds N         rounds of alternating measurements, median reported (default 10)
   --seconds S        length of one measurement of one implementation (default 0.25)
   --ops LIST         comma-separated subset of keygen,encrypt,decrypt (default all)
   --no-peers         skip the Python jwcrypto and Node jose subprocesses
+  --hazmat BIN       also measure BIN, this program built with --features hazmat, as a peer
+  --serve            measure ours on the fixture in --dir DIR when asked (the peer protocol)
   --write-fixture    write a key, the 399-byte payload and a token of ours into DIR and exit
   --callgrind        do COUNT operations of one kind, untimed, for instruction counting;
                      run it once more with COUNT 0 and subtract that baseline";
@@ -61,6 +69,9 @@ struct Args {
     write_fixture: Option<PathBuf>,
     callgrind: Option<(&'static str, u64)>,
     implementation: String,
+    hazmat: Option<PathBuf>,
+    serve: bool,
+    dir: Option<PathBuf>,
 }
 
 fn parse_op(text: &str) -> Result<&'static str, String> {
@@ -79,6 +90,9 @@ fn parse_args() -> Result<Args, String> {
         write_fixture: None,
         callgrind: None,
         implementation: "ours".to_owned(),
+        hazmat: None,
+        serve: false,
+        dir: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -110,6 +124,9 @@ fn parse_args() -> Result<Args, String> {
                 args.callgrind = Some((op, count));
             }
             "--impl" => args.implementation = value("--impl")?,
+            "--hazmat" => args.hazmat = Some(value("--hazmat")?.into()),
+            "--serve" => args.serve = true,
+            "--dir" => args.dir = Some(value("--dir")?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -128,11 +145,17 @@ struct Subjects {
     josekit_header: JweHeader,
     /// The ephemeral public key inside `fixture.token`: what bare ECDH on decrypt multiplies.
     token_epk: PublicKey,
+    aws_lc: alliancepay_benches::awslc::AwsLcJwe,
+    /// A token made by AWS-LC: what its decrypt measurement opens (ours opens it too).
+    aws_lc_token: String,
 }
 
 impl Subjects {
     fn new() -> Result<Self, String> {
-        let fixture = Fixture::new();
+        Self::with_fixture(Fixture::new())
+    }
+
+    fn with_fixture(fixture: Fixture) -> Result<Self, String> {
         let public = Jwk::from_bytes(fixture.public_json.as_bytes()).map_err(|e| e.to_string())?;
         let private =
             Jwk::from_bytes(fixture.private_json.as_bytes()).map_err(|e| e.to_string())?;
@@ -145,12 +168,17 @@ impl Subjects {
         let mut josekit_header = JweHeader::new();
         josekit_header.set_content_encryption("A256GCM");
         let token_epk = epk_of(&fixture.token)?;
+        let aws_lc =
+            alliancepay_benches::awslc::AwsLcJwe::new(&fixture.recipient.secret_key().to_bytes())?;
+        let aws_lc_token = aws_lc.encrypt(&fixture.payload)?;
         Ok(Self {
             fixture,
             josekit_encrypter,
             josekit_decrypter,
             josekit_header,
             token_epk,
+            aws_lc,
+            aws_lc_token,
         })
     }
 
@@ -211,6 +239,19 @@ impl Subjects {
                     .expect("josekit decrypt");
                 black_box(plain);
             }),
+            ("keygen", AWS_LC) => Box::new(|| {
+                black_box(self.aws_lc.keygen().expect("aws-lc-rs keygen"));
+            }),
+            ("encrypt", AWS_LC) => Box::new(|| {
+                black_box(self.aws_lc.encrypt(&fx.payload).expect("aws-lc-rs encrypt"));
+            }),
+            ("decrypt", AWS_LC) => Box::new(|| {
+                black_box(
+                    self.aws_lc
+                        .decrypt(&self.aws_lc_token)
+                        .expect("aws-lc-rs decrypt"),
+                );
+            }),
             // The arithmetic our JOSE layer cannot avoid: a key pair (one fixed-base
             // multiplication, one inversion to affine) and, for encrypt and decrypt, the
             // variable-base multiplication of ECDH with its own inversion.
@@ -255,6 +296,11 @@ impl Subjects {
             fx.token.len(),
             theirs.len()
         );
+        if self.aws_lc.decrypt(&fx.token)? != fx.payload {
+            return Err("aws-lc-rs decrypted our token to other bytes".to_owned());
+        }
+        check_ours_opens(AWS_LC, &fx.recipient, &self.aws_lc_token, &fx.payload)?;
+        println!("# checked: aws-lc-rs opens our token; we open aws-lc-rs's");
         Ok(())
     }
 }
@@ -388,7 +434,7 @@ impl Drop for Peer {
 }
 
 /// Starts the peers that are installed; says which are not and why.
-fn start_peers(fixture: &Fixture, dir: &Path) -> Vec<Peer> {
+fn start_peers(fixture: &Fixture, dir: &Path, hazmat: Option<&Path>) -> Vec<Peer> {
     if let Err(e) = fixture.write_dir(dir) {
         println!("# peers skipped: cannot write {}: {e}", dir.display());
         return Vec::new();
@@ -401,7 +447,11 @@ fn start_peers(fixture: &Fixture, dir: &Path) -> Vec<Peer> {
     let mut node_command = Command::new(node);
     node_command.arg(root.join("benches/peers/jose_bench.mjs"));
     let mut peers = Vec::new();
-    for (name, command) in [("jwcrypto", python_command), ("node-jose", node_command)] {
+    let mut commands = vec![("jwcrypto", python_command), ("node-jose", node_command)];
+    if let Some(binary) = hazmat {
+        commands.insert(0, ("ours-hazmat", Command::new(binary)));
+    }
+    for (name, command) in commands {
         match Peer::start(name, command, dir, fixture) {
             Ok(peer) => peers.push(peer),
             Err(e) => println!("# {name} not measured: {e}"),
@@ -417,7 +467,12 @@ enum Turn<'a> {
 }
 
 fn run_rounds(subjects: &Subjects, peers: &mut [Peer], args: &Args) -> Results {
-    let in_process = [("ours", OURS), (JOSEKIT, JOSEKIT), ("bare-p384", BARE)];
+    let in_process = [
+        ("ours", OURS),
+        (AWS_LC, AWS_LC),
+        (JOSEKIT, JOSEKIT),
+        ("bare-p384", BARE),
+    ];
     let mut samples: BTreeMap<(&str, String), Vec<f64>> = BTreeMap::new();
     let mut failed = vec![false; peers.len()];
     for &op in &args.ops {
@@ -500,12 +555,15 @@ fn print_results(results: &Results) {
                 .find(|(o, i, _)| o == op && i == name)
                 .map(|r| r.2)
         };
-        let Some(ours) = rate_of(OURS) else { continue };
-        for (o, peer, rate) in results {
-            if o == op && peer != OURS {
-                println!("{op} ratio {OURS}/{peer} {:.2}", ours / rate);
+        for build in [OURS, "ours-hazmat"] {
+            let Some(ours) = rate_of(build) else { continue };
+            for (o, peer, rate) in results {
+                if o == op && peer != build {
+                    println!("{op} ratio {build}/{peer} {:.2}", ours / rate);
+                }
             }
         }
+        let Some(ours) = rate_of(OURS) else { continue };
         if let Some(bare) = rate_of(BARE) {
             // Time per operation over the bare arithmetic's: what the JOSE layer costs.
             println!(
@@ -516,12 +574,9 @@ fn print_results(results: &Results) {
     }
 }
 
-/// With the tables compiled in, the first fixed-base multiplication in the process builds them.
-/// Its time, and that of the next one, is the first-use cost.
+/// The first fixed-base multiplication in the process builds p384's basepoint table. Its time,
+/// and that of the next one, is the first-use cost.
 fn report_first_use() {
-    if !TABLES {
-        return;
-    }
     let mut rng = rng();
     let secrets: Vec<_> = (0..2)
         .map(|_| SecretKey::try_generate_from_rng(&mut rng).expect("OS random source"))
@@ -548,7 +603,12 @@ fn run_callgrind(op: &str, count: u64, implementation: &str) -> Result<(), Strin
     let subjects = Subjects::new()?;
     let mut job = subjects
         .job(op, implementation)
-        .ok_or_else(|| format!("no {op} for {implementation:?} (ours, josekit, bare-p384)"))?;
+        .ok_or_else(|| {
+            format!("no {op} for {implementation:?} (ours, josekit, aws-lc-rs, bare-p384)")
+        })?;
+    // One operation outside the count, in the baseline too: first-use costs (p384's basepoint
+    // table, lazy initialisation in the peers' libraries) are then not charged per operation.
+    job();
     for _ in 0..count {
         job();
     }
@@ -569,6 +629,11 @@ fn main() -> ExitCode {
     };
     let outcome = if let Some((op, count)) = args.callgrind {
         run_callgrind(op, count, &args.implementation)
+    } else if args.serve {
+        match &args.dir {
+            Some(dir) => serve(dir),
+            None => Err("--serve needs --dir DIR".to_owned()),
+        }
     } else if let Some(dir) = &args.write_fixture {
         Fixture::new()
             .write_dir(dir)
@@ -596,14 +661,72 @@ fn compare(args: &Args) -> Result<(), String> {
         subjects.fixture.payload.len()
     );
     let dir = std::env::temp_dir().join(format!("alliancepay-compare-{}", std::process::id()));
-    let mut peers = if args.peers {
-        start_peers(&subjects.fixture, &dir)
+    let mut peers = if args.peers || args.hazmat.is_some() {
+        start_peers(&subjects.fixture, &dir, args.hazmat.as_deref())
     } else {
         Vec::new()
     };
+    if !args.peers {
+        peers.retain(|peer| peer.name == "ours-hazmat");
+    }
     let results = run_rounds(&subjects, &mut peers, args);
     drop(peers);
     let _ = std::fs::remove_dir_all(&dir);
     print_results(&results);
+    Ok(())
+}
+
+/// The peer protocol (see `Peer`), for a build of ours run by another `compare`: loads the
+/// fixture that one wrote to `dir`, leaves a token of its own there, says `ready`, then answers
+/// each `OP SECONDS` line with the ops/s of OP measured for SECONDS.
+fn serve(dir: &Path) -> Result<(), String> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", name))
+    };
+    let private_json = read("recipient.jwk")?.trim().to_owned();
+    let recipient = PrivateJwk::from_json(private_json.as_bytes()).map_err(|e| e.to_string())?;
+    let fixture = Fixture {
+        recipient,
+        private_json,
+        public_json: read("recipient.pub.jwk")?.trim().to_owned(),
+        payload: std::fs::read(dir.join("payload.json")).map_err(|e| e.to_string())?,
+        token: read("token.jwe")?.trim().to_owned(),
+    };
+    check_ours_opens("the caller", &fixture.recipient, &fixture.token, &fixture.payload)?;
+    let mut out = vec![0u8; token_len(fixture.payload.len())];
+    let token = encrypt(
+        fixture.recipient.public_jwk(),
+        &fixture.payload,
+        &EncryptOptions::BANK,
+        &mut rng(),
+        &mut out,
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(format!("{OURS}.jwe")), token).map_err(|e| e.to_string())?;
+    let subjects = Subjects::with_fixture(fixture)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "ready").map_err(|e| e.to_string())?;
+    stdout.flush().map_err(|e| e.to_string())?;
+    let mut jobs = BTreeMap::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let mut words = line.split_whitespace();
+        let (Some(op), Some(seconds)) = (words.next(), words.next()) else {
+            return Err(format!("unexpected request {line:?}"));
+        };
+        let seconds: f64 = seconds.parse().map_err(|_| format!("bad seconds in {line:?}"))?;
+        let op = parse_op(op)?;
+        if !jobs.contains_key(op) {
+            let mut job = subjects
+                .job(op, "ours")
+                .ok_or_else(|| format!("no {op} job"))?;
+            measure(job.as_mut(), seconds.min(0.1)); // warm-up, as compare does in process
+            jobs.insert(op, job);
+        }
+        let job = jobs.get_mut(op).ok_or("job just inserted")?;
+        let rate = measure(job.as_mut(), seconds);
+        writeln!(stdout, "{rate}").map_err(|e| e.to_string())?;
+        stdout.flush().map_err(|e| e.to_string())?;
+    }
     Ok(())
 }

@@ -19,8 +19,16 @@
 //! `--control` times `p384`'s `mul_vartime` (wNAF, documented as variable-time) instead: a
 //! positive control showing that the test does see a leak on this machine.
 //!
+//! `--inject-leak-ns D` calibrates the test: after our multiplication it busy-waits `D`
+//! nanoseconds whenever the scalar's top bit is clear. The class scalars are chosen so that
+//! their top bit is clear (a class scalar with it set is replaced by n − k), while a
+//! random scalar's is clear about half the time, so the classes' means differ by about `D / 2`:
+//! a leak of known size, which the run must report (exit status 1). `.ci/scalar-mul` runs it with
+//! the sample count and leak size recorded in benches/README.md, so the threshold is known to
+//! catch a leak of that size on the CI machine.
+//!
 //! ```text
-//! cargo run --release -p alliancepay-benches --bin dudect -- [--samples N] [--classes one,n-38,sparse,fixed] [--control]
+//! cargo run --release -p alliancepay-benches --bin dudect -- [--samples N] [--classes one,n-38,sparse,fixed] [--control] [--inject-leak-ns D]
 //! ```
 
 use std::hint::black_box;
@@ -92,21 +100,40 @@ fn scalar_of(name: &str, rng: &mut alliancepay_benches::Rng) -> Option<NonZeroSc
 
 /// Runs one fixed-class-against-random test; returns the largest |t|.
 #[allow(clippy::cast_possible_truncation)] // a percentile's index, below `samples`
+/// Busy-waits `nanos` nanoseconds (the injected leak of `--inject-leak-ns`).
+fn spin(nanos: u64) {
+    let start = Instant::now();
+    while start.elapsed().as_nanos() < u128::from(nanos) {
+        std::hint::spin_loop();
+    }
+}
+
 fn run(
     name: &str,
     samples: usize,
     control: bool,
+    leak_ns: u64,
     rng: &mut alliancepay_benches::Rng,
 ) -> Option<f64> {
+    use alliancepay_jose::p384::elliptic_curve::PrimeField;
     let projective = ProjectivePoint::from;
     let multiply = |point: &AffinePoint, k: &NonZeroScalar| {
         if control {
             projective(*point).mul_vartime(k).to_affine()
         } else {
-            scalar_mul::mul(point, k).unwrap_or(AffinePoint::IDENTITY)
+            let product = scalar_mul::mul(point, k).unwrap_or(AffinePoint::IDENTITY);
+            if leak_ns > 0 && k.to_repr()[0] & 0x80 == 0 {
+                spin(leak_ns);
+            }
+            product
         }
     };
-    let fixed = scalar_of(name, rng)?;
+    let mut fixed = scalar_of(name, rng)?;
+    if leak_ns > 0 && fixed.to_repr()[0] & 0x80 != 0 {
+        // A class scalar with its top bit set (n − 38, or an unlucky fixed one) would never
+        // take the injected leak; use n − k, whose top bit is clear.
+        fixed = -fixed;
+    }
     let point: AffinePoint =
         (ProjectivePoint::GENERATOR * *NonZeroScalar::generate_from_rng(rng)).to_affine();
     // Inputs first, so that drawing them is not inside the timed region.
@@ -162,9 +189,11 @@ fn run(
     println!(
         "dudect {}{name} vs random: {samples} samples, max |t| {worst:.2} -> {}",
         if control {
-            "(control: p384 mul_vartime) "
+            "(control: p384 mul_vartime) ".to_owned()
+        } else if leak_ns > 0 {
+            format!("(calibration: {leak_ns} ns injected leak) ")
         } else {
-            ""
+            String::new()
         },
         if worst < THRESHOLD { "pass" } else { "FAIL" }
     );
@@ -181,6 +210,7 @@ fn main() -> ExitCode {
     let mut args = args.iter();
     let mut class_arg = None;
     let mut control = false;
+    let mut leak_ns = 0u64;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--samples" => {
@@ -194,6 +224,15 @@ fn main() -> ExitCode {
             }
             "--classes" => class_arg = args.next().cloned(),
             "--control" => control = true,
+            "--inject-leak-ns" => {
+                leak_ns = match args.next().and_then(|s| s.parse().ok()) {
+                    Some(n) if n > 0 => n,
+                    _ => {
+                        eprintln!("--inject-leak-ns takes a positive number of nanoseconds");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             other => {
                 eprintln!("unknown argument {other}; see the file's docs");
                 return ExitCode::from(2);
@@ -206,7 +245,7 @@ fn main() -> ExitCode {
     let mut rng = alliancepay_benches::rng();
     let mut failed = false;
     for name in classes {
-        match run(name, samples, control, &mut rng) {
+        match run(name, samples, control, leak_ns, &mut rng) {
             Some(worst) => failed |= worst >= THRESHOLD,
             None => {
                 eprintln!("unknown class {name}: one, n-38, sparse, fixed");
