@@ -7,9 +7,7 @@
 //! Wrap) and §5.3 (AES-GCM), each done by AWS-LC.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::agreement::{
-    self, ECDH_P384, EphemeralPrivateKey, PrivateKey, UnparsedPublicKey,
-};
+use aws_lc_rs::agreement::{self, ECDH_P384, EphemeralPrivateKey, PrivateKey, UnparsedPublicKey};
 use aws_lc_rs::digest::{self, SHA256};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrap};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -92,10 +90,8 @@ impl AwsLcJwe {
             b64(&epk[49..97])
         );
         let peer = UnparsedPublicKey::new(&ECDH_P384, &self.public);
-        let kek = agreement::agree_ephemeral(ephemeral, peer, "ECDH failed", |z| {
-            Ok(concat_kdf(z))
-        })
-        .map_err(str::to_owned)?;
+        let kek = agreement::agree_ephemeral(ephemeral, peer, "ECDH failed", |z| Ok(concat_kdf(z)))
+            .map_err(str::to_owned)?;
         let mut cek = [0u8; 32];
         let mut iv = [0u8; 12];
         self.rng.fill(&mut cek).map_err(|e| e.to_string())?;

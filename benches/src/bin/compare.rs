@@ -601,11 +601,9 @@ fn report_first_use() {
 
 fn run_callgrind(op: &str, count: u64, implementation: &str) -> Result<(), String> {
     let subjects = Subjects::new()?;
-    let mut job = subjects
-        .job(op, implementation)
-        .ok_or_else(|| {
-            format!("no {op} for {implementation:?} (ours, josekit, aws-lc-rs, bare-p384)")
-        })?;
+    let mut job = subjects.job(op, implementation).ok_or_else(|| {
+        format!("no {op} for {implementation:?} (ours, josekit, aws-lc-rs, bare-p384)")
+    })?;
     // One operation outside the count, in the baseline too: first-use costs (p384's basepoint
     // table, lazy initialisation in the peers' libraries) are then not charged per operation.
     job();
@@ -680,9 +678,8 @@ fn compare(args: &Args) -> Result<(), String> {
 /// fixture that one wrote to `dir`, leaves a token of its own there, says `ready`, then answers
 /// each `OP SECONDS` line with the ops/s of OP measured for SECONDS.
 fn serve(dir: &Path) -> Result<(), String> {
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", name))
-    };
+    let read =
+        |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", name));
     let private_json = read("recipient.jwk")?.trim().to_owned();
     let recipient = PrivateJwk::from_json(private_json.as_bytes()).map_err(|e| e.to_string())?;
     let fixture = Fixture {
@@ -692,7 +689,12 @@ fn serve(dir: &Path) -> Result<(), String> {
         payload: std::fs::read(dir.join("payload.json")).map_err(|e| e.to_string())?,
         token: read("token.jwe")?.trim().to_owned(),
     };
-    check_ours_opens("the caller", &fixture.recipient, &fixture.token, &fixture.payload)?;
+    check_ours_opens(
+        "the caller",
+        &fixture.recipient,
+        &fixture.token,
+        &fixture.payload,
+    )?;
     let mut out = vec![0u8; token_len(fixture.payload.len())];
     let token = encrypt(
         fixture.recipient.public_jwk(),
@@ -714,7 +716,9 @@ fn serve(dir: &Path) -> Result<(), String> {
         let (Some(op), Some(seconds)) = (words.next(), words.next()) else {
             return Err(format!("unexpected request {line:?}"));
         };
-        let seconds: f64 = seconds.parse().map_err(|_| format!("bad seconds in {line:?}"))?;
+        let seconds: f64 = seconds
+            .parse()
+            .map_err(|_| format!("bad seconds in {line:?}"))?;
         let op = parse_op(op)?;
         if !jobs.contains_key(op) {
             let mut job = subjects

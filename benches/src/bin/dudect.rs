@@ -99,7 +99,6 @@ fn scalar_of(name: &str, rng: &mut alliancepay_benches::Rng) -> Option<NonZeroSc
 }
 
 /// Runs one fixed-class-against-random test; returns the largest |t|.
-#[allow(clippy::cast_possible_truncation)] // a percentile's index, below `samples`
 /// Busy-waits `nanos` nanoseconds (the injected leak of `--inject-leak-ns`).
 fn spin(nanos: u64) {
     let start = Instant::now();
@@ -108,6 +107,7 @@ fn spin(nanos: u64) {
     }
 }
 
+#[allow(clippy::cast_possible_truncation)] // a percentile's index, below `samples`
 fn run(
     name: &str,
     samples: usize,

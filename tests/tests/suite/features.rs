@@ -9,7 +9,15 @@ fn feature_tree(package: &str, args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     let output = Command::new(cargo)
-        .args(["tree", "--offline", "-e", "features", "--manifest-path", manifest, "-p"])
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "features",
+            "--manifest-path",
+            manifest,
+            "-p",
+        ])
         .arg(package)
         .args(args)
         .output()
@@ -41,6 +49,12 @@ fn alliancepay_http_never_enables_hazmat_scalar_mul() {
 #[test]
 fn alliancepay_jose_default_features_use_upstream_arithmetic() {
     let tree = feature_tree("alliancepay-jose", &[]);
-    assert!(tree.contains("alliancepay-jose feature \"default\""), "{tree}");
-    assert!(!tree.contains("hazmat"), "default features include hazmat:\n{tree}");
+    assert!(
+        tree.contains("alliancepay-jose feature \"default\""),
+        "{tree}"
+    );
+    assert!(
+        !tree.contains("hazmat"),
+        "default features include hazmat:\n{tree}"
+    );
 }

@@ -313,6 +313,11 @@ fn adversarial_scalars_match_openssl() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "OpenSSL disagrees:\n{report}");
     let expected = format!("{} products match", 2 * checked);
-    assert!(report.contains(&expected), "unexpected report {report:?}, wanted {expected:?}");
-    eprintln!("scalar_mul: {checked} adversarial scalars × 2 points match p384 and OpenSSL ({report})");
+    assert!(
+        report.contains(&expected),
+        "unexpected report {report:?}, wanted {expected:?}"
+    );
+    eprintln!(
+        "scalar_mul: {checked} adversarial scalars × 2 points match p384 and OpenSSL ({report})"
+    );
 }
