@@ -67,8 +67,8 @@
 //!     date: Some("Tue, 10 Mar 2026 08:35:02 GMT".into()),
 //! };
 //!
-//! let mut order = CreateOrder::purchase("m-1", 4, "c-1", "https://s/ok", "https://s/no");
-//! order.merchant_request_id = crypto::uuid_from(&mut rng);
+//! // The id from the same RNG as everything else, so the run replays byte for byte.
+//! let order = CreateOrder::purchase_with(&mut rng, "m-1", 4, "c-1", "https://s/ok", "https://s/no");
 //! let params = Params {
 //!     merchant: &merchant,
 //!     service_code: "svc-1",
