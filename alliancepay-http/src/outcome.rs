@@ -33,7 +33,8 @@ pub enum Outcome<T> {
 #[non_exhaustive]
 pub enum Refusal {
     /// The bank answered with one of the error codes it documents as a refusal
-    /// ([`crate::error::REFUSAL_CODES`]).
+    /// ([`crate::error::REFUSAL_CODES`]), or could not decrypt a body encrypted to its current
+    /// session key (`b_encryptor_failed_decrypt_message`: it never read the request).
     Bank(BankError),
     /// The bank recorded the operation with status `FAIL` (a decline, whatever else the record
     /// says).
