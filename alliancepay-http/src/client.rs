@@ -158,7 +158,10 @@ impl Client {
         transport: Box<dyn Transport>,
     ) -> Result<Self, Error> {
         config.check()?;
-        let origin = Instant::now();
+        // One origin for the whole process: a session's renewal deadline and its bank-clock
+        // anchor are monotonic readings, valid for every client that uses the session.
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let origin = *ORIGIN.get_or_init(Instant::now);
         let client = Self {
             inner: Arc::new(Inner {
                 config,
