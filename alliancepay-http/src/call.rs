@@ -1,8 +1,10 @@
-//! One bank call as a state machine: the protocol core. It decides everything (authorize
-//! first, renew ahead of expiry, re-authorize once after a session error, resend once with the
-//! same `merchantRequestId` and a re-encrypted body, stale encryption, and what the final
-//! answer means); the driver only moves bytes, holds the single-flight lock and stores
-//! sessions.
+//! One bank call as a state machine: the protocol core. For every call it decides everything
+//! (authorize first, renew ahead of expiry, re-authorize once after a session error, resend
+//! once with the same `merchantRequestId` and a re-encrypted body, stale encryption, the
+//! bank's clock, and what the final answer means); the driver of a call only moves bytes, holds
+//! the single-flight lock and stores sessions. (Outside any call, [`crate::Client::authorize`]
+//! and [`crate::Client::session`] authorize on the caller's request with the same
+//! [`protocol`] functions, without this machine.)
 //!
 //! Inputs are the current session (or none), the time as [`Now`] (wall and monotonic
 //! clocks), an RNG (request ids, ephemeral keys, IVs) and each response. There is no socket,
@@ -30,7 +32,13 @@
 //! ```
 //!
 //! "Usable" means: not due for renewal on the monotonic clock, and not the session the bank
-//! just rejected. At most one re-authorization after a rejection and at most one resend per
+//! just rejected.
+//!
+//! The bank's clock is learnt from the authorization answer and then from the `Date` of every
+//! response ([`Session::observe_date`]), and runs on the monotonic clock in between. A call
+//! whose body states the time (a refund) in a session whose clock has not been observed in
+//! this process (one read from a session file) first sends a lookup of its own
+//! `merchantRequestId`, a read, to learn the bank's time from its answer. At most one re-authorization after a rejection and at most one resend per
 //! call, so no loop can form; the resend keeps the `merchantRequestId`, gets fresh headers, a
 //! fresh `date` and a body encrypted to the new session's key.
 //!
@@ -59,8 +67,8 @@
 //!     date: Some("Tue, 10 Mar 2026 08:35:02 GMT".into()),
 //! };
 //!
-//! let mut order = CreateOrder::purchase("m-1", 4, "c-1", "https://s/ok", "https://s/no");
-//! order.merchant_request_id = crypto::uuid_from(&mut rng);
+//! // The id from the same RNG as everything else, so the run replays byte for byte.
+//! let order = CreateOrder::purchase_with(&mut rng, "m-1", 4, "c-1", "https://s/ok", "https://s/no");
 //! let params = Params {
 //!     merchant: &merchant,
 //!     service_code: "svc-1",
@@ -112,7 +120,7 @@ use std::sync::Arc;
 use alliancepay_jose::PrivateJwk;
 use rand_core::CryptoRng;
 
-use crate::error::{BankError, Error};
+use crate::error::{BankError, DUPLICATE_CODE, Error};
 use crate::outcome::{Outcome, Refusal, Unknown};
 use crate::protocol::{
     self, Endpoint, HttpRequest, Received, Reply, authorize_request, read_authorization,
@@ -121,8 +129,9 @@ use crate::session::{RenewalPolicy, Session};
 use crate::time::Now;
 use crate::transport::TransportError;
 
-/// What does not change between calls of one client.
-#[derive(Clone, Copy, Debug)]
+/// What does not change between calls of one client. `Debug` leaves the service code out: it
+/// is the one credential of device authorization.
+#[derive(Clone, Copy)]
 pub struct Params<'a> {
     /// Decrypts the authorization answer and encrypted answers.
     pub merchant: &'a PrivateJwk,
@@ -132,6 +141,17 @@ pub struct Params<'a> {
     pub api_version: &'a str,
     /// When sessions are renewed ahead of the bank.
     pub renewal: RenewalPolicy,
+}
+
+impl core::fmt::Debug for Params<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Params")
+            .field("merchant", self.merchant.public_jwk())
+            .field("service_code", &"[redacted]")
+            .field("api_version", &self.api_version)
+            .field("renewal", &self.renewal)
+            .finish()
+    }
 }
 
 /// What the driver does next.
@@ -170,6 +190,8 @@ enum Phase {
     Start,
     Waiting(Need),
     Authorizing,
+    /// The lookup that learns the bank's time before a dated request was sent.
+    Probing,
     Sent,
     Finished,
 }
@@ -182,8 +204,10 @@ pub struct Call<'a, E: Endpoint> {
     phase: Phase,
     /// The device id of the session the bank rejected (or could not decrypt for).
     rejected: Option<String>,
-    sent_in: Option<String>,
+    /// The session the last request went out in: its clock learns from the answer's `Date`.
+    sent_in: Option<Arc<Session>>,
     sends: u8,
+    probed: bool,
     reauthorized: bool,
     stale: Option<BankError>,
     new_session: Option<Arc<Session>>,
@@ -202,6 +226,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
             rejected: None,
             sent_in: None,
             sends: 0,
+            probed: false,
             reauthorized: false,
             stale: None,
             new_session: None,
@@ -222,7 +247,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
             return self.finish(Outcome::Refused(Refusal::NotSent(e)));
         }
         match session {
-            Some(s) if !s.needs_renewal(now) => self.send(&s, now, rng),
+            Some(s) if !s.needs_renewal(now) => self.send(s, now, rng),
             _ => self.wait(Need::Fresh),
         }
     }
@@ -242,7 +267,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
             !s.needs_renewal(now) && self.rejected.as_deref() != Some(s.device_id.as_str())
         });
         match (usable, need) {
-            (Some(s), _) => self.send(&s, now, rng),
+            (Some(s), _) => self.send(s, now, rng),
             (None, Need::Reencrypt) => {
                 // Encrypted to the current session and still not decryptable: not ours to fix.
                 let refusal = self.stale.take().map_or_else(
@@ -278,12 +303,32 @@ impl<'a, E: Endpoint> Call<'a, E> {
                     Ok(session) => {
                         let session = Arc::new(session);
                         self.new_session = Some(Arc::clone(&session));
-                        self.send(&session, now, rng)
+                        self.send(session, now, rng)
                     }
                     Err(e) => self.finish(Outcome::Refused(Refusal::NotSent(e))),
                 }
             }
-            Phase::Sent => self.classify(&received),
+            Phase::Probing => {
+                let observed = self
+                    .sent_in
+                    .as_ref()
+                    .is_some_and(|s| s.observe_date(received.date.as_deref(), now));
+                if !observed {
+                    log::warn!(
+                        "the bank's answer stated no time; dating the request by this host's clock and the saved offset"
+                    );
+                }
+                match self.sent_in.clone() {
+                    Some(session) => self.send(session, now, rng),
+                    None => self.misuse("handle_response"),
+                }
+            }
+            Phase::Sent => {
+                if let Some(s) = &self.sent_in {
+                    s.observe_date(received.date.as_deref(), now);
+                }
+                self.classify(&received)
+            }
             _ => self.misuse("handle_response"),
         }
     }
@@ -291,7 +336,9 @@ impl<'a, E: Endpoint> Call<'a, E> {
     /// The last request produced no answer.
     pub fn handle_transport_error(&mut self, error: TransportError) -> Action<E::Output> {
         match (self.phase, error) {
-            (Phase::Authorizing, e) | (Phase::Sent, e @ TransportError::Unreachable(_)) => {
+            // The lookup before a dated request is a read: the write has not been sent.
+            (Phase::Authorizing | Phase::Probing, e)
+            | (Phase::Sent, e @ TransportError::Unreachable(_)) => {
                 self.finish(Outcome::Refused(Refusal::NotSent(e.into())))
             }
             (Phase::Sent, e) => self.unknown(e.into()),
@@ -311,21 +358,44 @@ impl<'a, E: Endpoint> Call<'a, E> {
 
     fn send<R: CryptoRng + ?Sized>(
         &mut self,
-        session: &Session,
+        session: Arc<Session>,
         now: Now,
         rng: &mut R,
     ) -> Action<E::Output> {
-        let bank_now = session.bank_time(now.wall);
+        let bank_now = session.bank_time(now);
+        if self.endpoint.dated() && !session.clock_observed() && !self.probed {
+            // Once per call, so an answer without a Date cannot loop.
+            self.probed = true;
+            if let Some(id) = self.endpoint.merchant_request_id() {
+                let probe = crate::model::OperationQuery::ByMerchantRequestId {
+                    merchant_request_id: id.to_owned(),
+                };
+                match protocol::call_request(
+                    &probe,
+                    &session,
+                    self.params.api_version,
+                    bank_now,
+                    rng,
+                ) {
+                    Ok(request) => {
+                        self.sent_in = Some(session);
+                        self.phase = Phase::Probing;
+                        return Action::Send(request);
+                    }
+                    Err(e) => return self.finish(Outcome::Refused(Refusal::NotSent(e))),
+                }
+            }
+        }
         match protocol::call_request(
             self.endpoint,
-            session,
+            &session,
             self.params.api_version,
             bank_now,
             rng,
         ) {
             Ok(request) => {
                 self.sends += 1;
-                self.sent_in = Some(session.device_id.clone());
+                self.sent_in = Some(session);
                 self.phase = Phase::Sent;
                 Action::Send(request)
             }
@@ -358,18 +428,24 @@ impl<'a, E: Endpoint> Call<'a, E> {
             }
             Ok(Reply::SessionRejected(e)) => {
                 log::info!("session rejected ({e}); re-authorizing once");
-                self.rejected = self.sent_in.clone();
+                self.rejected = self.sent_in.as_ref().map(|s| s.device_id.clone());
                 self.wait(Need::Rejected)
             }
             Ok(Reply::StaleEncryption(e)) if last_chance => {
                 self.finish(Outcome::Refused(Refusal::Bank(e)))
             }
             Ok(Reply::StaleEncryption(e)) => {
-                self.rejected = self.sent_in.clone();
+                self.rejected = self.sent_in.as_ref().map(|s| s.device_id.clone());
                 self.stale = Some(e);
                 self.wait(Need::Reencrypt)
             }
-            Err(Error::Bank(e)) if !e.outcome_unknown() => {
+            // The earlier request with this id exists: never "nothing happened".
+            Err(Error::Bank(e)) if e.msg_code == DUPLICATE_CODE => {
+                self.unknown(Error::AlreadyExists(e))
+            }
+            // Only the codes the bank documents as refusals prove that nothing happened; any
+            // other code, or none, leaves a write to be looked up (bank-api.md §4.1).
+            Err(Error::Bank(e)) if e.is_refusal() => {
                 self.finish(Outcome::Refused(Refusal::Bank(e)))
             }
             Err(e) => self.unknown(e),
@@ -449,11 +525,25 @@ mod tests {
             )
         }
 
-        /// A session scheduled at monotonic 0, renewed at 12 h.
+        /// A session scheduled at monotonic 0, renewed at 12 h, whose clock was observed at
+        /// authorization.
         fn session(&self, device: &str) -> Arc<Session> {
+            let s = self.unobserved_session(device);
+            s.observe_bank_time(at(0).wall, at(0));
+            s
+        }
+
+        /// The same, as read from a session file: its clock not observed in this process.
+        fn unobserved_session(&self, device: &str) -> Arc<Session> {
             let mut s = Session::from_payload(self.payload(device).as_bytes(), at(0).wall).unwrap();
             s.schedule(at(0), 0, RenewalPolicy::default());
             Arc::new(s)
+        }
+
+        /// The plaintext of a request encrypted to the bank's session key.
+        fn opened(&self, request: &HttpRequest) -> serde_json::Value {
+            let token = std::str::from_utf8(&request.body).unwrap();
+            serde_json::from_slice(&crypto::decrypt_to_vec(&self.bank, token).unwrap()).unwrap()
         }
 
         fn sealed(&self, plain: &str, rng: &mut InsecureSeededRng) -> Received {
@@ -671,11 +761,23 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
-        // Refused, not unknown: the bank's own refusal, or no connection at all.
+        // A reused id: the earlier request exists, so Unknown (never "nothing happened"),
+        // saying to look it up.
+        let mut call = Call::new(&o, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        match call.handle_response(error(400, "b_duplicate_field_value"), at(2), &mut rng) {
+            Action::Finish(Outcome::Unknown(u)) => {
+                assert!(u.already_exists(), "{u}");
+                assert!(matches!(u.cause, Error::AlreadyExists(ref e) if e.status == 400));
+                assert!(u.to_string().contains("look it up"), "{u}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Refused, not unknown: a documented refusal, or no connection at all.
         let mut call = Call::new(&o, w.params());
         let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
         assert!(matches!(
-            call.handle_response(error(400, "b_duplicate_field_value"), at(2), &mut rng),
+            call.handle_response(error(400, "b_txn_not_allowed"), at(2), &mut rng),
             Action::Finish(Outcome::Refused(Refusal::Bank(_)))
         ));
         let mut call = Call::new(&o, w.params());
@@ -706,7 +808,7 @@ mod tests {
         let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
         let end = call.handle_response(declined, at(2), &mut rng);
         assert!(
-            matches!(end, Action::Finish(Outcome::Refused(Refusal::Declined { ref code, .. })) if code == "b_security_time_in_request_not_correct"),
+            matches!(end, Action::Finish(Outcome::Refused(Refusal::Declined { code: Some(ref code), .. })) if code == "b_security_time_in_request_not_correct"),
             "{end:?}"
         );
         // The same record answering a read is an error, not an operation.
@@ -769,5 +871,214 @@ mod tests {
             call.resume(None, at(2), &mut rng),
             Action::Finish(Outcome::Unknown(_))
         ));
+    }
+
+    /// Drives a refund in a session whose clock is observed to its first answer.
+    fn refund_answered(
+        w: &World,
+        rng: &mut InsecureSeededRng,
+        reply: Received,
+    ) -> Outcome<crate::model::Operation> {
+        let mut refund = Refund::new("m", "op-1", 100);
+        refund.merchant_request_id = "r-1".into();
+        let mut call = Call::new(&refund, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), rng));
+        match call.handle_response(reply, at(2), rng) {
+            Action::Finish(outcome) => outcome,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Only documented refusals are Refused: an unrecognised code, a business failure that
+    /// may follow processing, and an error body without a code leave a refund Unknown.
+    #[test]
+    fn only_documented_refusal_codes_are_refusals() {
+        let (w, mut rng) = world();
+        for reply in [
+            error(200, "b_reverse_transaction_failed"),
+            error(200, "b_code_from_a_newer_bank_version"),
+            error(400, "b_something_else"),
+            answer(200, r#"{"msgType":"ERROR"}"#),
+            answer(400, r#"{"msgType":"ERROR","msgCode":"","msgText":"@x"}"#),
+            // A refusal code with a 5xx is not a refusal the bank documents.
+            error(500, "b_payment_invalid_refund_amount"),
+        ] {
+            let body = String::from_utf8_lossy(&reply.response.body).into_owned();
+            match refund_answered(&w, &mut rng, reply) {
+                Outcome::Unknown(u) => {
+                    assert_eq!(u.merchant_request_id.as_deref(), Some("r-1"), "{body}");
+                    assert!(u.cause.outcome_unknown(), "{body}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        for code in [
+            "b_payment_invalid_refund_amount",
+            "b_payment_invalid_refund_status",
+            "b_operation_not_found",
+            "b_user_merchant_request_mismatch",
+            "b_request_is_not_correct",
+        ] {
+            let outcome = refund_answered(&w, &mut rng, error(200, code));
+            assert!(
+                matches!(outcome, Outcome::Refused(Refusal::Bank(ref e)) if e.msg_code == code),
+                "{code}: {outcome:?}"
+            );
+        }
+    }
+
+    /// Any FAIL record is a decline, with or without `errorDetails`.
+    #[test]
+    fn a_fail_record_without_error_details_is_a_decline() {
+        let (w, mut rng) = world();
+        for (record, code) in [
+            (
+                r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1"}"#,
+                None,
+            ),
+            (
+                r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1","errorDetails":null}"#,
+                None,
+            ),
+            (
+                r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1","errorDetails":{"code":"b_x"}}"#,
+                Some(r#"{"code":"b_x"}"#),
+            ),
+        ] {
+            let reply = w.sealed(record, &mut rng);
+            match refund_answered(&w, &mut rng, reply) {
+                Outcome::Refused(r @ Refusal::Declined { .. }) => {
+                    assert_eq!(r.code(), code, "{record}");
+                    assert!(r.to_string().contains("FAIL"), "{r}");
+                }
+                other => panic!("{record}: {other:?}"),
+            }
+        }
+    }
+
+    /// bank-api.md §3.5 makes every member of an operation nullable: a refund answer without
+    /// the `merchantRequestId` echo is accepted, one with another id is not; an order whose
+    /// operation has no `operationId` is still read.
+    #[test]
+    fn nullable_echoes_are_accepted_and_mismatches_refused() {
+        let (w, mut rng) = world();
+        let missing = w.sealed(r#"{"operationId":"op-2","status":"PENDING"}"#, &mut rng);
+        assert!(matches!(
+            refund_answered(&w, &mut rng, missing),
+            Outcome::Done(ref op) if op.operation_id.as_deref() == Some("op-2")
+        ));
+        let other = w.sealed(
+            r#"{"operationId":"op-2","status":"PENDING","merchantRequestId":"r-other"}"#,
+            &mut rng,
+        );
+        assert!(matches!(
+            refund_answered(&w, &mut rng, other),
+            Outcome::Unknown(_)
+        ));
+        let query = OrderQuery {
+            hpp_order_id: "h-1".into(),
+        };
+        let mut call = Call::new(&query, w.params());
+        let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
+        let order = answer(
+            200,
+            r#"{"hppOrderId":"h-1","orderStatus":"PENDING","operations":[{"type":"PURCHASE","status":"PENDING"}]}"#,
+        );
+        assert!(matches!(
+            call.handle_response(order, at(2), &mut rng),
+            Action::Finish(Outcome::Done(ref o)) if o.operations.len() == 1
+        ));
+    }
+
+    #[test]
+    fn debug_of_a_call_hides_the_service_code() {
+        let (w, mut rng) = world();
+        let mut params = w.params();
+        params.service_code = "svc-secret-4f1c";
+        let o = order();
+        let mut call = Call::new(&o, params);
+        let shown = format!("{call:?} {params:?}");
+        assert!(!shown.contains("svc-secret-4f1c"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let _ = call.start(None, at(1), &mut rng);
+        assert!(!format!("{call:?}").contains("svc-secret-4f1c"));
+    }
+
+    /// A host that booted a day ahead authorizes (the bank's Date says so); NTP then steps its
+    /// wall clock back. The refund is dated by the bank's clock, not by the stale offset.
+    #[test]
+    fn a_wall_clock_step_after_authorization_does_not_misdate_refunds() {
+        let (w, mut rng) = world();
+        let bank_now = at(0).wall;
+        let booted_ahead = Now {
+            wall: bank_now.plus(86_400),
+            monotonic: Duration::from_secs(10),
+        };
+        let mut refund = Refund::new("m", "op-1", 100);
+        refund.merchant_request_id = "r-1".into();
+        let mut call = Call::new(&refund, w.params());
+        assert!(matches!(
+            call.start(None, booted_ahead, &mut rng),
+            Action::WaitForAuthorization
+        ));
+        let _ = call.resume(None, booted_ahead, &mut rng);
+        let authorized = w.sealed(&w.payload("d-1"), &mut rng);
+        assert_eq!(authorized.date, Some(bank_now.to_http_date()));
+        let first = sent(call.handle_response(authorized, booted_ahead, &mut rng));
+        assert_eq!(w.opened(&first)["date"], bank_now.to_request_date());
+        let session = call.take_new_session().unwrap();
+        assert_eq!(session.clock_offset_secs(), -86_400);
+        // Two minutes later by the monotonic clock, the wall clock corrected meanwhile.
+        let corrected = Now {
+            wall: bank_now.plus(120),
+            monotonic: Duration::from_secs(130),
+        };
+        let mut again = Refund::new("m", "op-1", 100);
+        again.merchant_request_id = "r-2".into();
+        let mut call = Call::new(&again, w.params());
+        let request = sent(call.start(Some(session), corrected, &mut rng));
+        assert_eq!(
+            w.opened(&request)["date"],
+            bank_now.plus(120).to_request_date()
+        );
+    }
+
+    /// A session from a file has an unobserved clock: a refund first looks its own id up, a
+    /// read, and dates itself by that answer's Date; a read needs no such lookup.
+    #[test]
+    fn an_unobserved_clock_is_learnt_before_a_dated_request() {
+        let (w, mut rng) = world();
+        let session = w.unobserved_session("d-1");
+        let mut refund = Refund::new("m", "op-1", 100);
+        refund.merchant_request_id = "r-1".into();
+        let mut call = Call::new(&refund, w.params());
+        // The host's wall clock is a day behind; the saved offset (0) is wrong.
+        let behind = Now {
+            wall: at(0).wall.plus(-86_400),
+            monotonic: Duration::from_secs(50),
+        };
+        let probe = sent(call.start(Some(Arc::clone(&session)), behind, &mut rng));
+        assert_eq!(probe.path, crate::protocol::OPERATION_BY_REQUEST_ID_PATH);
+        assert_eq!(w.opened(&probe)["merchantRequestId"], "r-1");
+        let mut not_found = error(200, "b_operation_not_found");
+        not_found.date = Some(at(0).wall.to_http_date());
+        let request = sent(call.handle_response(not_found, behind, &mut rng));
+        assert_eq!(request.path, REFUND_PATH);
+        assert_eq!(w.opened(&request)["date"], at(0).wall.to_request_date());
+        assert!(session.clock_observed());
+        // A transport failure of the lookup: the refund was never sent.
+        let mut call = Call::new(&refund, w.params());
+        let _ = sent(call.start(Some(w.unobserved_session("d-2")), behind, &mut rng));
+        assert!(matches!(
+            call.handle_transport_error(TransportError::Timeout("t".into())),
+            Action::Finish(Outcome::Refused(Refusal::NotSent(_)))
+        ));
+        // Reads go straight out.
+        let query = OrderQuery {
+            hpp_order_id: "h-1".into(),
+        };
+        let mut call = Call::new(&query, w.params());
+        let read = sent(call.start(Some(w.unobserved_session("d-3")), behind, &mut rng));
+        assert_eq!(read.path, crate::protocol::ORDER_DATA_PATH);
     }
 }

@@ -158,7 +158,10 @@ impl Client {
         transport: Box<dyn Transport>,
     ) -> Result<Self, Error> {
         config.check()?;
-        let origin = Instant::now();
+        // One origin for the whole process: a session's renewal deadline and its bank-clock
+        // anchor are monotonic readings, valid for every client that uses the session.
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let origin = *ORIGIN.get_or_init(Instant::now);
         let client = Self {
             inner: Arc::new(Inner {
                 config,
@@ -361,7 +364,9 @@ impl Client {
     /// Creates an HPP order (plain JSON). The order is not paid until its status says so.
     ///
     /// On [`Outcome::Unknown`], send the same `order` again: either it was not created and now
-    /// is, or the bank answers `b_duplicate_field_value` because the first one exists.
+    /// is, or the bank answers `b_duplicate_field_value` because the first one exists, which is
+    /// `Unknown` again with [`Error::AlreadyExists`] (see there: an unpaid order cannot be
+    /// fetched by its `merchantRequestId`).
     pub fn create_order(&self, order: &CreateOrder) -> Outcome<Order> {
         self.call(order)
     }
@@ -380,8 +385,10 @@ impl Client {
     /// Refunds (part of) an operation; the body is encrypted to the session key.
     ///
     /// On [`Outcome::Unknown`], look the refund up by its `merchantRequestId`
-    /// ([`Client::operation_by_merchant_request_id`]) or send the same `refund` again: the bank
-    /// answers a repeated refund with the operation it already made.
+    /// ([`Client::operation_by_merchant_request_id`]); if the bank has no such operation yet,
+    /// send the same `refund` again. The bank's documents do not say how it answers a repeated
+    /// refund id (our simulator answers with the operation it already made); an answer that
+    /// the id exists is `Unknown` with [`Error::AlreadyExists`]: look it up.
     pub fn refund(&self, refund: &Refund) -> Outcome<Operation> {
         self.call(refund)
     }
@@ -402,7 +409,8 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::operation_by_id`]; `b_operation_not_found` ([`Error::Bank`]) means the
-    /// bank has no such request.
+    /// bank has no such operation yet: not proof that nothing was applied (a write still in
+    /// flight, or an order nobody has paid, is not found either).
     pub fn operation_by_merchant_request_id(
         &self,
         merchant_request_id: &str,

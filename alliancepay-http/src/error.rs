@@ -21,22 +21,63 @@ pub struct BankError {
     pub request_id: Option<String>,
 }
 
-/// Codes after which a write may or may not have been applied (bank-api.md §4.3: "outcome
-/// unknown, reconcile", and the overload codes after which writes are retried "only after a
-/// status lookup").
-pub const OUTCOME_UNKNOWN_CODES: [&str; 4] = [
-    "b_unknown_error",
-    "b_server_is_overloaded",
-    "b_overload_error",
-    "b_service_unavailable",
+/// Codes the bank documents as refusing a request before processing it: the request was
+/// malformed or not permitted, the thing it refers to does not exist, or it belongs to another
+/// merchant (bank-api.md §3, §4.2, §4.3). After one of these a write did nothing.
+///
+/// The list is deliberately short. bank-api.md §4.1 says error codes do not tell whether money
+/// moved, so every other code (`b_unknown_error`, the overload codes, `b_reverse_transaction_failed`,
+/// a code this version has never seen, an error body without a code) leaves a write Unknown: it
+/// is looked up, never assumed undone. The session codes and `b_encryptor_failed_decrypt_message`
+/// are handled by the call state machine before this list is consulted; `b_duplicate_field_value`
+/// means an earlier request exists ([`Error::AlreadyExists`]).
+pub const REFUSAL_CODES: [&str; 18] = [
+    // Validation of the request (§4.3 "terminal client/validation errors").
+    "b_invalid_request",
+    "b_request_is_not_correct",
+    "b_error_parse_json",
+    "b_unsupported_payment_system",
+    "b_invalid_pan_format",
+    "b_validation_card_expiration_date",
+    "b_validation_card_expiration_date_and_security_code",
+    "b_err_missing_recipient_id",
+    "b_err_invalid_itn_format",
+    // Not permitted for this merchant or terminal.
+    "b_txn_not_allowed",
+    // Refund checks against the original operation (§3.4, §6.1 item 7).
+    "b_payment_invalid_refund_amount",
+    "b_payment_invalid_refund_status",
+    // What the request refers to does not exist.
+    "b_operation_not_found",
+    "payment_operation_not_found",
+    "b_payment_not_found",
+    "b_hpp_order_not_found",
+    // Another merchant's request (§4.2: configuration error).
+    "b_user_merchant_request_mismatch",
+    // Session layer: the gateway turns a request without its session header away (§4.2).
+    "b_refresh_token_absent",
 ];
 
+/// The bank's answer to a reused `merchantRequestId` (bank-api.md §3.2, §4.3): the earlier
+/// request with that id exists.
+pub const DUPLICATE_CODE: &str = "b_duplicate_field_value";
+
+/// What [`BankError::msg_code`] holds when the error body has no `msgCode`.
+pub const MISSING_CODE: &str = "(no msgCode)";
+
 impl BankError {
-    /// Whether this answer leaves a write's outcome open: any 5xx, or one of
-    /// [`OUTCOME_UNKNOWN_CODES`].
+    /// Whether this answer proves that a write did nothing: a code of [`REFUSAL_CODES`] with a
+    /// status below 500. Everything else leaves a write's outcome open.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        self.status < 500 && REFUSAL_CODES.contains(&self.msg_code.as_str())
+    }
+
+    /// Whether this answer leaves a write's outcome open: the opposite of
+    /// [`BankError::is_refusal`].
     #[must_use]
     pub fn outcome_unknown(&self) -> bool {
-        self.status >= 500 || OUTCOME_UNKNOWN_CODES.contains(&self.msg_code.as_str())
+        !self.is_refusal()
     }
 }
 
@@ -68,19 +109,25 @@ pub enum Error {
     Transport(String),
     /// No complete response within the configured timeout. For a write, the outcome is unknown.
     Timeout(String),
-    /// The bank refused the request with an error body.
+    /// The bank answered with an error body. For a write, only the codes of [`REFUSAL_CODES`]
+    /// mean that nothing happened (see [`Error::outcome_unknown`]).
     Bank(BankError),
+    /// The bank already has a request with this `merchantRequestId` (`b_duplicate_field_value`):
+    /// the earlier request was received, so this is never "nothing happened". Look the earlier
+    /// request up; an unpaid order cannot be fetched by that id: let it expire and create a new
+    /// order with a new id.
+    AlreadyExists(BankError),
     /// The bank says the service code is locked (`b_auth_token_expired` on authorization, after
     /// 200 days without activity). Nothing we retry can fix it.
     ServiceCodeLocked(BankError),
     /// The bank rejected the session again right after a fresh authorization: something else
     /// (another process with the same service code?) keeps replacing it.
     SessionRejectedAfterReauthorization(BankError),
-    /// The bank recorded the operation and refused it: its record says `FAIL` with this
+    /// The bank recorded the operation and refused it: its record says `FAIL`, usually with an
     /// `errorDetails` code (such as `b_security_time_in_request_not_correct`).
     Declined {
-        /// `errorDetails`.
-        code: String,
+        /// `errorDetails`, when the record has one.
+        code: Option<String>,
         /// The record, as the bank returned it.
         operation: Box<crate::model::Operation>,
     },
@@ -139,6 +186,7 @@ impl Error {
     pub const fn bank_error(&self) -> Option<&BankError> {
         match self {
             Self::Bank(e)
+            | Self::AlreadyExists(e)
             | Self::ServiceCodeLocked(e)
             | Self::SessionRejectedAfterReauthorization(e) => Some(e),
             _ => None,
@@ -154,7 +202,8 @@ impl Error {
             Self::Transport(_)
             | Self::Timeout(_)
             | Self::MalformedResponse { .. }
-            | Self::Decryption { .. } => true,
+            | Self::Decryption { .. }
+            | Self::AlreadyExists(_) => true,
             Self::Bank(e) => e.outcome_unknown(),
             _ => false,
         }
@@ -172,7 +221,12 @@ impl fmt::Display for Error {
                 f,
                 "the bank did not answer in time ({d}); look up any payment request before resending it"
             ),
-            Self::Bank(e) => write!(f, "the bank refused the request: {e}"),
+            Self::Bank(e) if e.is_refusal() => write!(f, "the bank refused the request: {e}"),
+            Self::Bank(e) => write!(f, "the bank answered with an error: {e}"),
+            Self::AlreadyExists(e) => write!(
+                f,
+                "the bank already has a request with this merchantRequestId ({e}): the earlier request was received; look it up by that id (an unpaid order cannot be fetched by it: let it expire and create a new order with a new id)"
+            ),
             Self::ServiceCodeLocked(e) => write!(
                 f,
                 "the bank has locked this service code ({e}); contact the bank's support to reactivate it"
@@ -183,8 +237,9 @@ impl fmt::Display for Error {
             ),
             Self::Declined { code, operation } => write!(
                 f,
-                "the bank recorded operation {} as FAIL: {code}",
-                operation.operation_id.as_deref().unwrap_or("(no id)")
+                "the bank recorded operation {} as FAIL: {}",
+                operation.operation_id.as_deref().unwrap_or("(no id)"),
+                code.as_deref().unwrap_or("no errorDetails")
             ),
             Self::Encryption(e) => write!(f, "could not encrypt the request: {e}"),
             Self::Decryption { what, source } => write!(

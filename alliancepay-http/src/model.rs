@@ -249,8 +249,9 @@ pub struct CreateOrder {
 }
 
 impl CreateOrder {
-    /// A card purchase with a fresh UUID as `merchantRequestId` and the bank's defaults for
-    /// the rest; set optional fields on the result.
+    /// A card purchase with a fresh UUID from the OS RNG as `merchantRequestId` and the bank's
+    /// defaults for the rest; set optional fields on the result. For ids that replay (tests, a
+    /// recorded session, a deterministic driver) use [`CreateOrder::purchase_with`].
     #[must_use]
     pub fn purchase(
         merchant_id: &str,
@@ -259,8 +260,30 @@ impl CreateOrder {
         success_url: &str,
         fail_url: &str,
     ) -> Self {
+        let mut rng = crate::crypto::os_rng();
+        Self::purchase_with(
+            &mut rng,
+            merchant_id,
+            coin_amount,
+            customer_id,
+            success_url,
+            fail_url,
+        )
+    }
+
+    /// [`CreateOrder::purchase`] with its `merchantRequestId` drawn from `rng`: the same RNG
+    /// as the protocol core's, so that a seeded run sends the same bytes.
+    #[must_use]
+    pub fn purchase_with<R: rand_core::CryptoRng + ?Sized>(
+        rng: &mut R,
+        merchant_id: &str,
+        coin_amount: u64,
+        customer_id: &str,
+        success_url: &str,
+        fail_url: &str,
+    ) -> Self {
         Self {
-            merchant_request_id: crate::crypto::new_uuid(),
+            merchant_request_id: crate::crypto::uuid_from(rng),
             merchant_id: merchant_id.to_owned(),
             hpp_pay_type: HppPayType::Purchase,
             coin_amount,
@@ -381,11 +404,28 @@ pub struct Refund {
 }
 
 impl Refund {
-    /// A refund of `coin_amount` kopecks of operation `operation_id`, with a fresh UUID.
+    /// A refund of `coin_amount` kopecks of operation `operation_id`, with a fresh UUID from
+    /// the OS RNG. For ids that replay use [`Refund::new_with`].
     #[must_use]
     pub fn new(merchant_id: &str, operation_id: &str, coin_amount: u64) -> Self {
+        Self::new_with(
+            &mut crate::crypto::os_rng(),
+            merchant_id,
+            operation_id,
+            coin_amount,
+        )
+    }
+
+    /// [`Refund::new`] with its `merchantRequestId` drawn from `rng`.
+    #[must_use]
+    pub fn new_with<R: rand_core::CryptoRng + ?Sized>(
+        rng: &mut R,
+        merchant_id: &str,
+        operation_id: &str,
+        coin_amount: u64,
+    ) -> Self {
         Self {
-            merchant_request_id: crate::crypto::new_uuid(),
+            merchant_request_id: crate::crypto::uuid_from(rng),
             merchant_id: merchant_id.to_owned(),
             operation_id: operation_id.to_owned(),
             coin_amount,
@@ -623,6 +663,29 @@ mod digits_string {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids come from the RNG given: the same seed, the same ids; the OS-RNG constructors
+    /// differ from call to call.
+    #[test]
+    fn request_ids_come_from_the_injected_rng() {
+        use crate::crypto::InsecureSeededRng;
+        let ids = |seed| {
+            let mut rng = InsecureSeededRng::new(seed);
+            let o =
+                CreateOrder::purchase_with(&mut rng, "m", 1, "c", "https://s/ok", "https://s/f");
+            let r = Refund::new_with(&mut rng, "m", "op", 1);
+            (o.merchant_request_id, r.merchant_request_id)
+        };
+        assert_eq!(ids(7), ids(7));
+        assert_ne!(ids(7), ids(8));
+        let (a, b) = ids(7);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_ne!(
+            Refund::new("m", "op", 1).merchant_request_id,
+            Refund::new("m", "op", 1).merchant_request_id
+        );
+    }
 
     fn order() -> CreateOrder {
         CreateOrder::purchase(

@@ -18,11 +18,13 @@ use crate::model::Operation;
 pub enum Outcome<T> {
     /// The bank applied the write; here is its record, with every mandatory member present.
     Done(T),
-    /// Nothing happened: the bank refused the request, recorded it as failed, or it never
-    /// reached the bank.
+    /// Nothing happened: the bank refused the request with one of the codes it documents as a
+    /// refusal ([`crate::error::REFUSAL_CODES`]), recorded it as `FAIL`, or it never reached
+    /// the bank.
     Refused(Refusal),
     /// The request may have been applied: resolve it by `merchantRequestId` (lookup, or resend
-    /// the same request) before anything else.
+    /// the same request) before anything else. With [`Error::AlreadyExists`] as its cause an
+    /// earlier request with the same id was received: look that one up.
     Unknown(Unknown),
 }
 
@@ -30,13 +32,16 @@ pub enum Outcome<T> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The bank answered with an error body. For `b_duplicate_field_value` this request did
-    /// nothing, but an earlier one with the same `merchantRequestId` exists.
+    /// The bank answered with one of the error codes it documents as a refusal
+    /// ([`crate::error::REFUSAL_CODES`]), or could not decrypt a body encrypted to its current
+    /// session key (`b_encryptor_failed_decrypt_message`: it never read the request).
     Bank(BankError),
-    /// The bank recorded the operation with status `FAIL` and this `errorDetails` code.
+    /// The bank recorded the operation with status `FAIL` (a decline, whatever else the record
+    /// says).
     Declined {
-        /// `errorDetails`, such as `b_security_time_in_request_not_correct`.
-        code: String,
+        /// `errorDetails`, such as `b_security_time_in_request_not_correct`, when the record
+        /// has one.
+        code: Option<String>,
         /// The bank's record.
         operation: Box<Operation>,
     },
@@ -57,15 +62,12 @@ pub struct Unknown {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Bank(e) if e.msg_code == "b_duplicate_field_value" => write!(
-                f,
-                "the bank refused the request: {e}; a request with this merchantRequestId already exists"
-            ),
             Self::Bank(e) => write!(f, "the bank refused the request: {e}"),
             Self::Declined { code, operation } => write!(
                 f,
-                "the bank recorded operation {} as FAIL: {code}",
-                operation.operation_id.as_deref().unwrap_or("(no id)")
+                "the bank recorded operation {} as FAIL: {}",
+                operation.operation_id.as_deref().unwrap_or("(no id)"),
+                code.as_deref().unwrap_or("no errorDetails")
             ),
             Self::NotSent(e) => write!(f, "{e}"),
         }
@@ -75,6 +77,9 @@ impl fmt::Display for Refusal {
 impl fmt::Display for Unknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "outcome unknown: {}", self.cause)?;
+        if self.already_exists() {
+            return Ok(());
+        }
         if let Some(id) = &self.merchant_request_id {
             write!(
                 f,
@@ -82,6 +87,15 @@ impl fmt::Display for Unknown {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Unknown {
+    /// Whether the bank said that a request with this `merchantRequestId` already exists
+    /// ([`Error::AlreadyExists`]).
+    #[must_use]
+    pub const fn already_exists(&self) -> bool {
+        matches!(self.cause, Error::AlreadyExists(_))
     }
 }
 
@@ -101,7 +115,7 @@ impl Refusal {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Bank(e) => Some(&e.msg_code),
-            Self::Declined { code, .. } => Some(code),
+            Self::Declined { code, .. } => code.as_deref(),
             Self::NotSent(e) => e.bank_error().map(|b| b.msg_code.as_str()),
         }
     }

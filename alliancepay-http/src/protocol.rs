@@ -145,6 +145,11 @@ pub trait Endpoint: Validate {
     fn answer_encrypted(&self) -> bool {
         false
     }
+    /// Whether the body states the time (a refund's `date`, which the bank checks against its
+    /// clock): then the request is not built before the bank's time was observed.
+    fn dated(&self) -> bool {
+        false
+    }
     /// The JSON body at the bank's time `bank_now` (a refund states the time it was made).
     ///
     /// # Errors
@@ -158,8 +163,7 @@ pub trait Endpoint: Validate {
     /// # Errors
     /// A sentence naming the member.
     fn check(&self, output: &Self::Output) -> Result<(), String>;
-    /// The bank's refusal recorded inside a success (`status` `FAIL` with `errorDetails`), if
-    /// any.
+    /// The bank's refusal recorded inside a success (`status` `FAIL`), if any.
     fn refusal_in(&self, _output: &Self::Output) -> Option<crate::outcome::Refusal> {
         None
     }
@@ -188,6 +192,17 @@ fn echoes(member: &str, value: Option<&str>, expected: &str) -> Result<(), Strin
     }
 }
 
+/// An echo the contract marks nullable: a different value is refused (it is another record),
+/// a missing one is accepted (bank-api.md §3.5: every member of an operation record is
+/// nullable).
+fn echoes_if_present(member: &str, value: Option<&str>, expected: &str) -> Result<(), String> {
+    match value {
+        None => Ok(()),
+        Some(v) if v.trim().is_empty() => Ok(()),
+        Some(_) => echoes(member, value, expected),
+    }
+}
+
 /// What every operation record must carry to count as one (bank-api.md §3.5 makes every
 /// member nullable, but a record without an id or a status says nothing).
 fn check_operation(op: &Operation) -> Result<(), String> {
@@ -195,11 +210,21 @@ fn check_operation(op: &Operation) -> Result<(), String> {
     non_empty("status", op.status.as_deref())
 }
 
-/// `FAIL` with `errorDetails`: the bank recorded the request and refused it.
+/// A record with status `FAIL`: the bank recorded the request and declined it. Returns the
+/// `errorDetails` code when there is one (a string, or the JSON text of anything else); a
+/// `FAIL` without it is a decline all the same.
 #[must_use]
-pub fn operation_refusal(op: &Operation) -> Option<String> {
-    let details = op.other.get("errorDetails").and_then(Value::as_str)?;
-    (op.status.as_deref() == Some("FAIL") && !details.trim().is_empty()).then(|| details.to_owned())
+pub fn operation_refusal(op: &Operation) -> Option<Option<String>> {
+    if op.status.as_deref() != Some("FAIL") {
+        return None;
+    }
+    let details = match op.other.get("errorDetails") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    Some(details)
 }
 
 fn declined(op: &Operation) -> Option<crate::outcome::Refusal> {
@@ -251,9 +276,11 @@ impl Endpoint for OrderQuery {
     fn merchant_request_id(&self) -> Option<&str> {
         None
     }
+    /// The order asked for. Its operations are not checked member by member: bank-api.md §3.5
+    /// makes every member of an operation nullable (a purchase attempt may have no
+    /// `operationId` yet), and one such attempt must not hide the order.
     fn check(&self, order: &Order) -> Result<(), String> {
-        echoes("hppOrderId", Some(&order.hpp_order_id), &self.hpp_order_id)?;
-        order.operations.iter().try_for_each(check_operation)
+        echoes("hppOrderId", Some(&order.hpp_order_id), &self.hpp_order_id)
     }
 }
 
@@ -269,6 +296,9 @@ impl Endpoint for Refund {
     fn answer_encrypted(&self) -> bool {
         true
     }
+    fn dated(&self) -> bool {
+        true
+    }
     /// Adds `date`: the bank refuses a refund whose stated time is far from its clock, so a
     /// resent refund is rebuilt with a fresh date (and the same `merchantRequestId`).
     fn json_body(&self, bank_now: UtcTime) -> Result<Vec<u8>, Error> {
@@ -282,9 +312,11 @@ impl Endpoint for Refund {
     fn merchant_request_id(&self) -> Option<&str> {
         Some(&self.merchant_request_id)
     }
+    /// An operation id and a status, and not another request's record: a `merchantRequestId`
+    /// that differs is refused, a missing one accepted (nullable in bank-api.md §3.5).
     fn check(&self, op: &Operation) -> Result<(), String> {
         check_operation(op)?;
-        echoes(
+        echoes_if_present(
             "merchantRequestId",
             op.merchant_request_id.as_deref(),
             &self.merchant_request_id,
@@ -319,7 +351,7 @@ impl Endpoint for OperationQuery {
             Self::ById { id } => echoes("operationId", op.operation_id.as_deref(), id),
             Self::ByMerchantRequestId {
                 merchant_request_id,
-            } => echoes(
+            } => echoes_if_present(
                 "merchantRequestId",
                 op.merchant_request_id.as_deref(),
                 merchant_request_id,
@@ -434,6 +466,9 @@ pub fn read_authorization(
     let offset = clock_offset(received.date.as_deref(), now.wall, session.expires_at);
     session.authorized_at = now.wall.plus(offset);
     session.schedule(now, offset, policy);
+    // From here on the bank's time follows the monotonic clock (and each later `Date`), so a
+    // wall clock stepped after this moment does not misdate refunds.
+    session.observe_bank_time(session.authorized_at, now);
     Ok(session)
 }
 
@@ -618,7 +653,10 @@ fn bank_error(response: &HttpResponse, value: &Value) -> Option<BankError> {
     Some(BankError {
         status: response.status,
         msg_type,
-        msg_code: text("msgCode").unwrap_or_else(|| "unknown".into()),
+        // No code says nothing about the money: a marker no refusal list contains.
+        msg_code: text("msgCode")
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| crate::error::MISSING_CODE.into()),
         message: text("msgText").unwrap_or_default(),
         request_id: text("requestId").or_else(|| response.request_id.clone()),
     })

@@ -1,6 +1,8 @@
 //! The session the bank grants on device authorization (bank-api.md §1.2), and when to renew it.
 
 use core::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use alliancepay_jose::PublicJwk;
 use serde::{Deserialize, Serialize};
@@ -50,10 +52,22 @@ pub struct Session {
     pub expires_at: UtcTime,
     /// When we obtained it (the bank's clock).
     pub authorized_at: UtcTime,
-    /// The bank's clock minus ours, measured at authorization (seconds).
+    /// The bank's clock minus ours, measured at authorization (seconds); from a session file,
+    /// only a guess until a response's `Date` is seen (see [`Session::bank_time`]).
     clock_offset_secs: i64,
+    /// The bank's clock minus the driver's monotonic clock (milliseconds), from the last bank
+    /// time observed in this process; [`NOT_OBSERVED`] until then. Shared by the clones of a
+    /// session, since every caller of one session talks to one bank clock.
+    bank_minus_monotonic_ms: Arc<AtomicI64>,
     /// When to renew, on the driver's monotonic clock; zero until [`Session::schedule`].
     renew_at: Duration,
+}
+
+/// [`Session::bank_minus_monotonic_ms`] before any bank time was observed in this process.
+const NOT_OBSERVED: i64 = i64::MIN;
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The decrypted authorization payload. `serverPublicKey` is the name some of the bank's pages
@@ -140,6 +154,7 @@ impl Session {
             expires_at,
             authorized_at: now,
             clock_offset_secs: 0,
+            bank_minus_monotonic_ms: Arc::new(AtomicI64::new(NOT_OBSERVED)),
             renew_at: Duration::ZERO,
         })
     }
@@ -172,10 +187,49 @@ impl Session {
         self.clock_offset_secs
     }
 
-    /// The bank's time when the host's wall clock reads `local_wall`.
+    /// The bank's time at `now`: the last bank time observed in this process (at
+    /// authorization, then the `Date` of every response) plus the monotonic time elapsed since.
+    /// The wall clock does not enter, so a host whose clock is stepped after authorization
+    /// (NTP correcting a host that booted a day ahead) still dates its refunds right. Before
+    /// any observation (a session read from a file) it is the wall clock plus the saved offset,
+    /// which is only a guess: see [`Session::clock_observed`].
     #[must_use]
-    pub const fn bank_time(&self, local_wall: UtcTime) -> UtcTime {
-        local_wall.plus(self.clock_offset_secs)
+    pub fn bank_time(&self, now: Now) -> UtcTime {
+        match self.bank_minus_monotonic_ms.load(Ordering::SeqCst) {
+            NOT_OBSERVED => now.wall.plus(self.clock_offset_secs),
+            anchor => {
+                let ms = anchor.saturating_add(millis(now.monotonic));
+                UtcTime::from_unix(ms.div_euclid(1000))
+            }
+        }
+    }
+
+    /// Records that the bank's clock read `bank_now` at `now`.
+    pub fn observe_bank_time(&self, bank_now: UtcTime, now: Now) {
+        let anchor = bank_now
+            .unix()
+            .saturating_mul(1000)
+            .saturating_sub(millis(now.monotonic));
+        self.bank_minus_monotonic_ms.store(anchor, Ordering::SeqCst);
+    }
+
+    /// Records the bank's time from a response's raw `Date` header received at `now`; an
+    /// absent or unreadable header changes nothing. Returns whether it was read.
+    pub fn observe_date(&self, date: Option<&str>, now: Now) -> bool {
+        match date.map(UtcTime::parse_http_date) {
+            Some(Ok(bank_now)) => {
+                self.observe_bank_time(bank_now, now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the bank's time has been observed in this process (at authorization or in a
+    /// response), so that [`Session::bank_time`] does not depend on the wall clock.
+    #[must_use]
+    pub fn clock_observed(&self) -> bool {
+        self.bank_minus_monotonic_ms.load(Ordering::SeqCst) != NOT_OBSERVED
     }
 
     /// The persisted form (with secrets: the caller protects the file).
@@ -206,7 +260,10 @@ impl Session {
                 .map_err(|e| format!("serverPublic: {e}"))?,
             expires_at: time("expiresAt", &saved.expires_at)?,
             authorized_at: time("authorizedAt", &saved.authorized_at)?,
+            // The saved offset is only a guess (the wall clock may have been stepped since):
+            // not observed until a response of this process states the bank's time.
             clock_offset_secs: saved.clock_offset_secs,
+            bank_minus_monotonic_ms: Arc::new(AtomicI64::new(NOT_OBSERVED)),
             renew_at: Duration::ZERO,
         })
     }
@@ -382,7 +439,36 @@ mod tests {
         s.schedule(at(0, ahead), -86_400, policy);
         assert!(!s.needs_renewal(at(86_400 - 601, ahead)));
         assert!(s.needs_renewal(at(86_400 - 600, ahead)));
-        assert_eq!(s.bank_time(ahead), now());
+        assert_eq!(s.bank_time(at(0, ahead)), now());
+    }
+
+    /// A host a day ahead authorizes; NTP then steps its wall clock back. The bank's time
+    /// follows the monotonic clock from the last observation, not the stepped wall clock, and
+    /// each `Date` seen refreshes it.
+    #[test]
+    fn bank_time_survives_a_wall_clock_step() {
+        let s = Session::from_payload(payload("").as_bytes(), now()).unwrap();
+        let at = |mono: u64, wall: UtcTime| Now {
+            wall,
+            monotonic: Duration::from_secs(mono),
+        };
+        let ahead = now().plus(86_400);
+        // Never observed: the offset is all there is.
+        assert!(!s.clock_observed());
+        let mut scheduled = s.clone();
+        scheduled.schedule(at(100, ahead), -86_400, RenewalPolicy::default());
+        assert_eq!(scheduled.bank_time(at(100, ahead)), now());
+        // Observed at authorization (monotonic 100 s), then the wall clock is corrected.
+        scheduled.observe_bank_time(now(), at(100, ahead));
+        assert!(scheduled.clock_observed());
+        let corrected = at(160, now().plus(60));
+        assert_eq!(scheduled.bank_time(corrected), now().plus(60));
+        // A later Date re-anchors (the monotonic clock may drift or stop in a suspend).
+        let date = now().plus(3600).to_http_date();
+        assert!(scheduled.observe_date(Some(&date), at(200, now())));
+        assert_eq!(scheduled.bank_time(at(230, now())), now().plus(3630));
+        assert!(!scheduled.observe_date(Some("yesterday"), at(240, now())));
+        assert_eq!(scheduled.bank_time(at(240, now())), now().plus(3640));
     }
 
     #[test]

@@ -15,8 +15,10 @@ use crate::protocol::{HttpRequest, HttpResponse, Received};
 /// [`TransportError::Unreachable`] proves that the bank never saw the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    /// No connection could be opened (name resolution, connection refused, TLS handshake):
-    /// not a byte of the request left.
+    /// No connection could be opened (name resolution, connection refused, a connect
+    /// timeout): not a byte of the request left. A TLS failure is not here but
+    /// [`TransportError::Failed`]: `ureq` does not tell a failed handshake from a TLS error
+    /// later in the exchange, so a write that meets one is Unknown.
     Unreachable(String),
     /// A configured timeout expired after the connection was open.
     Timeout(String),

@@ -306,6 +306,30 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The re-run command an unknown refund prints, on its own line.
+fn rerun_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("if the bank has no such operation yet, re-run: "))
+        .unwrap_or_else(|| panic!("no re-run line: {stderr}"))
+        .to_owned()
+}
+
+impl Online {
+    /// Runs a printed `alliancepay …` command line through the shell, as a user pastes it.
+    fn shell(&self, line: &str) -> Output {
+        let rest = line.strip_prefix("alliancepay ").unwrap();
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("\"$ALLIANCEPAY_BIN\" {rest}"))
+            .env("ALLIANCEPAY_BIN", env!("CARGO_BIN_EXE_alliancepay"))
+            .env("ALLIANCEPAY_SERVICE_CODE", "svc-1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
 /// Issue 9, case 1: a refund re-run with the same `--merchant-request-id` after each fault
 /// ends with exactly one refund on the simulator. The first run exits 3 (unknown) and says how
 /// to resolve it; the re-run exits 0.
@@ -340,15 +364,25 @@ fn refund_rerun_after_each_fault_refunds_once() {
             "{kind:?}: {text}"
         );
         assert!(
-            text.contains(&format!("order find --merchant-request-id {id}"))
-                && text.contains(&format!("--merchant-request-id {id}")),
+            text.contains(&format!(
+                "To resolve, run: alliancepay order find --merchant-request-id {id} "
+            )),
             "{kind:?}: {text}"
         );
         assert!(!text.contains("panicked"), "{text}");
+        // The printed re-run is this very command with this id: run it as printed.
+        let rerun = rerun_line(&text);
+        assert!(
+            rerun.starts_with("alliancepay order refund ")
+                && rerun.ends_with(&format!(" --merchant-request-id {id}"))
+                && rerun.contains(&format!(" --operation-id {purchase} "))
+                && rerun.contains(" --amount 300 "),
+            "{kind:?}: {rerun}"
+        );
         if matches!(kind, FaultKind::Latency(_)) {
             std::thread::sleep(std::time::Duration::from_millis(800));
         }
-        let again = online.run(&refund);
+        let again = online.shell(&rerun);
         assert_eq!(again.status.code(), Some(0), "{kind:?}: {}", stderr(&again));
         let refunds: Vec<Value> = online
             .sim
@@ -387,11 +421,12 @@ fn refund_rerun_after_each_fault_refunds_once() {
     );
     let missing = online.run(&["order", "find", "--merchant-request-id", "never-sent"]);
     assert_eq!(missing.status.code(), Some(1));
+    let text = stderr(&missing);
     assert!(
-        stderr(&missing).contains("nothing was applied"),
-        "{}",
-        stderr(&missing)
+        text.contains("not found yet; re-run the same command with the same --merchant-request-id"),
+        "{text}"
     );
+    assert!(!text.contains("nothing was applied"), "{text}");
     std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
@@ -489,4 +524,142 @@ fn plain_http_to_a_remote_bank_is_refused() {
         text.contains("plain http") && text.contains("https://"),
         "{text}"
     );
+}
+
+/// Arguments that are not UTF-8 (a session file path) must not make the CLI panic after the
+/// write went out, whether it ended done or unknown.
+#[cfg(unix)]
+#[test]
+fn non_utf8_arguments_do_not_panic_after_a_write() {
+    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::simulator::{Fault, FaultKind};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStrExt;
+    let online = Online::start("non-utf8");
+    let purchase = online.paid_purchase();
+    let session = online
+        .dir
+        .join(std::ffi::OsStr::from_bytes(b"session-\xff.json"));
+    let run = |id: &str| {
+        let mut args: Vec<OsString> = Online::refund_args(&purchase, "300", Some(id))
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        args.extend(
+            [
+                "--base-url",
+                &online.base_url,
+                "--key",
+                s(&online.dir.join("merchant.jwk")),
+                "--timeout-ms",
+                "2500",
+            ]
+            .map(OsString::from),
+        );
+        args.extend([
+            OsString::from("--session-file"),
+            session.clone().into_os_string(),
+        ]);
+        Command::new(env!("CARGO_BIN_EXE_alliancepay"))
+            .args(&args)
+            .env("ALLIANCEPAY_SERVICE_CODE", "svc-1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let done = run("non-utf8-done");
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    online
+        .sim
+        .inject(Fault::on(REFUND_PATH, 1, FaultKind::ApplyThenFail));
+    let unknown = run("non-utf8-unknown");
+    let text = stderr(&unknown);
+    assert_eq!(unknown.status.code(), Some(3), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    let rerun = rerun_line(&text);
+    assert!(
+        rerun.ends_with(" --merchant-request-id non-utf8-unknown")
+            && rerun.contains("session-\u{fffd}.json"),
+        "{rerun}"
+    );
+    assert_eq!(online.sim.refunds_of(&purchase).len(), 2);
+    std::fs::remove_dir_all(&online.dir).unwrap();
+}
+
+/// A refund the bank applied whose result cannot be written to stdout: exit 5 (not 1, after
+/// which a script would retry with a new id), and the record on stderr.
+#[cfg(unix)]
+#[test]
+fn a_done_refund_with_a_closed_stdout_exits_5_and_keeps_the_record() {
+    let online = Online::start("done-unwritten");
+    let purchase = online.paid_purchase();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut args = Online::refund_args(&purchase, "300", Some("unwritten-1"));
+    args.extend(online.bank());
+    let out = Command::new(env!("CARGO_BIN_EXE_alliancepay"))
+        .args(&args)
+        .env("ALLIANCEPAY_SERVICE_CODE", "svc-1")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    let refunds = online.sim.refunds_of(&purchase);
+    assert_eq!(refunds.len(), 1);
+    let op_id = refunds[0]["operationId"].as_str().unwrap();
+    assert!(text.contains("cannot write to stdout"), "{text}");
+    assert!(
+        text.contains(op_id) && text.contains("merchantRequestId unwritten-1"),
+        "{text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    std::fs::remove_dir_all(&online.dir).unwrap();
+}
+
+/// A reused `--merchant-request-id` the bank already has: exit 4, and what to do, never
+/// "refused".
+#[test]
+fn an_existing_merchant_request_id_exits_4() {
+    let online = Online::start("exists");
+    let mut create = create_args("4");
+    create.extend([
+        "--merchant-request-id".to_owned(),
+        "order-exists-1".to_owned(),
+    ]);
+    let first = online.run(&create);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let again = online.run(&create);
+    let text = stderr(&again);
+    assert_eq!(again.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("already exists")
+            && text.contains("let it expire and create a new order with a new id"),
+        "{text}"
+    );
+    assert!(!text.contains("refused"), "{text}");
+    assert_eq!(online.sim.orders_with_request_id("order-exists-1"), 1);
+    // A refund id reused for another amount: the simulator answers b_duplicate_field_value.
+    let purchase = online.paid_purchase();
+    let first = online.run(&Online::refund_args(
+        &purchase,
+        "300",
+        Some("refund-exists-1"),
+    ));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let other = online.run(&Online::refund_args(
+        &purchase,
+        "400",
+        Some("refund-exists-1"),
+    ));
+    let text = stderr(&other);
+    assert_eq!(other.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("order find --merchant-request-id refund-exists-1"),
+        "{text}"
+    );
+    assert_eq!(online.sim.refunds_of(&purchase).len(), 1);
+    std::fs::remove_dir_all(&online.dir).unwrap();
 }

@@ -139,14 +139,15 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     let mut store = None;
     let mut log = Vec::new();
 
-    let mut order = CreateOrder::purchase(
+    // Every id comes from the seeded RNG, as every ephemeral key and IV does.
+    let order = CreateOrder::purchase_with(
+        &mut rng,
         MERCHANT_ID,
         125_050,
         "customer-1",
         "https://shop.example/ok",
         "https://shop.example/fail",
     );
-    order.merchant_request_id = crypto::uuid_from(&mut rng);
     let created = drive(&order, params, &mut store, wire, &mut rng, now());
     let Outcome::Done(created) = created else {
         panic!("create-order: {created:?}")
@@ -164,8 +165,7 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     log.push("order data done");
     let purchase = paid.operations[0].operation_id.clone().unwrap();
 
-    let mut refund = Refund::new(MERCHANT_ID, &purchase, 25_000);
-    refund.merchant_request_id = crypto::uuid_from(&mut rng);
+    let refund = Refund::new_with(&mut rng, MERCHANT_ID, &purchase, 25_000);
     let refunded = drive(&refund, params, &mut store, wire, &mut rng, now());
     assert!(matches!(refunded, Outcome::Done(_)), "{refunded:?}");
     log.push("refund done");
@@ -173,8 +173,7 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     // The bank drops the session: the next refund is rejected, re-authorized and resent.
     wire.bank_side("expire-sessions", "");
     let device_before = store.as_ref().unwrap().device_id.clone();
-    let mut second = Refund::new(MERCHANT_ID, &purchase, 5_000);
-    second.merchant_request_id = crypto::uuid_from(&mut rng);
+    let second = Refund::new_with(&mut rng, MERCHANT_ID, &purchase, 5_000);
     let resent = drive(&second, params, &mut store, wire, &mut rng, now());
     assert!(matches!(resent, Outcome::Done(_)), "{resent:?}");
     assert_ne!(store.as_ref().unwrap().device_id, device_before);

@@ -99,9 +99,13 @@ def main():
     codes = [("b_expired_token", S401), ("b_session_doesnt_exist", S401), ("b_used_token", S401),
              ("b_auth_token_expired", S401), ("b_virtual_device_not_found", S200),
              ("b_encryptor_failed_decrypt_message", S200), ("b_duplicate_field_value", S400),
-             ("b_hpp_order_not_found", S404), ("b_hpp_order_expired", S500), ("b_server_is_overloaded", S503)]
+             ("b_hpp_order_not_found", S404), ("b_hpp_order_expired", S500), ("b_server_is_overloaded", S503),
+             # Refused only on a documented refusal; a business failure, or a code never seen, is Unknown.
+             ("b_txn_not_allowed", S400), ("b_payment_invalid_refund_amount", S200),
+             ("b_reverse_transaction_failed", S200), ("b_code_from_a_newer_bank_version", S400)]
     for code, status in codes:
         responses[f"error-{code}"] = bytes([status, JSON]) + error(code)
+    responses["error-without-code"] = bytes([S400, JSON]) + b'{"msgType":"ERROR"}'
 
     timestamps = ["2025-02-14 22:45:24.0463 +0000", "2025-02-15 00:45:24.463+02:00", "2026-07-01 15:00:00.000+03:00",
                   "2024-02-29T23:59:59Z", "2026-03-11 09:02:17.00+02:00", "2025.02.14 22:45:24.0463 +0000"]

@@ -13,12 +13,13 @@ use std::time::Duration;
 use alliancepay_http::alliancepay_jose::PrivateJwk;
 use alliancepay_http::call::{Action, Call, Params};
 use alliancepay_http::crypto::InsecureSeededRng;
+use alliancepay_http::error::REFUSAL_CODES;
 use alliancepay_http::model::{Operation, Order};
 use alliancepay_http::protocol::{
     HttpResponse, Received, Reply, SESSION_ERROR_CODES, read_authorize_response, read_call_response,
 };
 use alliancepay_http::{
-    CreateOrder, Now, Outcome, RenewalPolicy, Session, UtcTime, crypto, parse_callback,
+    CreateOrder, Now, Outcome, Refusal, RenewalPolicy, Session, UtcTime, crypto, parse_callback,
 };
 
 /// The merchant key responses are decrypted with: the RFC 7520 §5.4 recipient, as in
@@ -110,10 +111,28 @@ fn check_order_call(response: &HttpResponse) {
             assert_eq!(u.merchant_request_id.as_deref(), Some("fuzz-order"));
             assert!(!u.to_string().is_empty());
         }
-        Action::Finish(Outcome::Refused(r)) => assert!(!r.to_string().is_empty()),
+        // "Nothing happened" only on a refusal the bank documents, named in the body it sent:
+        // never an unrecognised code, a missing one, or anything this side made up.
+        Action::Finish(Outcome::Refused(Refusal::Bank(e))) => {
+            assert!(e.is_refusal(), "Refused on an undocumented code: {e}");
+            assert!(REFUSAL_CODES.contains(&e.msg_code.as_str()));
+            assert!(response.status < 500, "Refused from a {}", response.status);
+            assert!(
+                body_mentions(&response.body, &e.msg_code),
+                "Refused with a code the body does not carry: {e}"
+            );
+            assert!(!e.to_string().is_empty());
+        }
+        Action::Finish(Outcome::Refused(other)) => {
+            panic!("a create-order answer refused other than by a documented code: {other}")
+        }
         Action::WaitForAuthorization => {}
         Action::Send(_) | Action::Authorize(_) => panic!("a request without a wait"),
     }
+}
+
+fn body_mentions(body: &[u8], code: &str) -> bool {
+    body.windows(code.len()).any(|w| w == code.as_bytes())
 }
 
 /// Input layout: byte 0 picks the status, byte 1 the content type, the rest is the body.
@@ -122,7 +141,8 @@ fn check_order_call(response: &HttpResponse) {
 /// callback parsing never panic; a session is only ever read from an HTTP 200 and has a device
 /// id and a refresh token; a success (`Done`) is only ever read from an HTTP 200 that carried
 /// no error body; a session rejection is either a 401 or one of the documented session codes;
-/// through the call state machine a create-order is `Done` only with its mandatory members;
+/// through the call state machine a create-order is `Done` only with its mandatory members and
+/// `Refused` only on a documented refusal code the body carries;
 /// every error renders as text (messages are what users see).
 pub fn bank_response(data: &[u8]) {
     let [status, content_type, body @ ..] = data else {

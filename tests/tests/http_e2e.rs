@@ -536,6 +536,9 @@ fn reused_merchant_request_id_is_refused_by_the_bank() {
         e.bank_error().map(|b| (b.msg_code.as_str(), b.status)),
         Some(("b_duplicate_field_value", 400))
     );
+    // The earlier order exists: an unknown-kind outcome to look up, not a refusal.
+    assert!(matches!(e, Error::AlreadyExists(_)), "{e:?}");
+    assert!(e.outcome_unknown());
 }
 
 /// Each transport fault and malformed response: the right error, and no retry of a write.

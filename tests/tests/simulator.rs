@@ -338,7 +338,7 @@ fn path_filter_and_apply_then_fail_reconciliation() {
     );
     // Proof the write happened: the same merchantRequestId is now a duplicate.
     match client.create_order(&request).into_result() {
-        Err(Error::Bank(e)) => assert_eq!(
+        Err(Error::AlreadyExists(e)) => assert_eq!(
             (e.status, e.msg_code.as_str()),
             (400, "b_duplicate_field_value")
         ),

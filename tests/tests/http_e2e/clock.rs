@@ -75,3 +75,70 @@ fn skewed_hosts_authorize_once_per_session_and_refund() {
         );
     }
 }
+
+/// Refunds `purchase` once and checks that the simulator settled it SUCCESS, not FAIL with
+/// `b_security_time_in_request_not_correct` (a refund dated far from the bank's clock).
+fn refund_settles(bank: &Bank, client: &Client, purchase: &str, what: &str) {
+    let refund = Refund::new(&bank.merchant_id, purchase, 100);
+    match client.refund(&refund) {
+        Outcome::Done(op) => assert_eq!(op.status.as_deref(), Some("PENDING"), "{what}"),
+        other => panic!("{what}: {other:?}"),
+    }
+    let settled = client
+        .operation_by_merchant_request_id(&refund.merchant_request_id)
+        .unwrap();
+    assert_eq!(settled.status.as_deref(), Some("SUCCESS"), "{what}");
+    let refunds = bank.sim.refunds_of(purchase);
+    assert!(
+        refunds.iter().all(|r| r["status"] == "SUCCESS"),
+        "{what}: {refunds:?}"
+    );
+}
+
+/// A host boots a day ahead and authorizes (offset -24 h); NTP then steps its wall clock to
+/// the right time. Its refunds are still dated by the bank's clock: bank time runs on the
+/// monotonic clock from the last `Date` seen, so the offset measured at authorization, now
+/// stale, does not date them a day early.
+#[test]
+fn a_wall_clock_step_after_authorization_keeps_refunds_dated_right() {
+    let bank = bank();
+    let clocks = Clocks::skewed(24 * 3600);
+    let client = clocks.client(&bank);
+    let (_, purchase) = bank.paid_order(&client);
+    let offset = client.session().unwrap().clock_offset_secs();
+    assert!((offset + 24 * 3600).abs() <= 2, "measured {offset}");
+    // NTP corrects the wall clock; the monotonic clock does not move.
+    clocks.wall_offset.store(0, Ordering::SeqCst);
+    refund_settles(&bank, &client, &purchase, "after the step");
+    clocks.advance(5 * 60, &bank.sim);
+    refund_settles(&bank, &client, &purchase, "five minutes on");
+    assert_eq!(bank.sim.refunds_of(&purchase).len(), 2);
+    assert_eq!(bank.sim.authorizations(), 1);
+}
+
+/// The same step while the process is down: the saved offset is stale when the session file
+/// is read again. The restarted client does not trust it: before its first refund it learns
+/// the bank's time from the answer to a lookup, and the refund settles SUCCESS.
+#[test]
+fn a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset() {
+    let bank = bank();
+    let dir = temp_dir("clock-step-restart");
+    let clocks = Clocks::skewed(24 * 3600);
+    let client = |clocks: &Clocks| {
+        let mut config = bank.config();
+        config.session_file = Some(dir.join("session.json"));
+        clocks.drive(Client::new(config, bank.key.clone()).unwrap())
+    };
+    let first = client(&clocks);
+    let (_, purchase) = bank.paid_order(&first);
+    drop(first);
+    clocks.wall_offset.store(0, Ordering::SeqCst);
+    let restarted = client(&clocks);
+    let requests = bank.sim.requests();
+    refund_settles(&bank, &restarted, &purchase, "after a restart");
+    // The lookup, the refund and the settling lookup; no authorization.
+    assert_eq!(bank.sim.requests() - requests, 3);
+    assert_eq!(restarted.authorizations(), 0);
+    assert_eq!(bank.sim.authorizations(), 1);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -105,6 +105,43 @@ fn seeds_session_payload() {
     replay("session_payload", bank::session_payload);
 }
 
+/// The refusal seeds reach both sides of the classification: through the call state machine a
+/// create-order answered with a documented refusal ends Refused, and one answered with a
+/// business failure, a code never seen or no code at all ends Unknown (the check in
+/// `bank_response` refuses any other Refused).
+#[test]
+fn refusal_seeds_are_refused_only_when_documented() {
+    use alliancepay_http::error::BankError;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/bank_response");
+    let code_of = |name: &str| {
+        let data = std::fs::read(dir.join(name)).expect("the seed exists");
+        bank::bank_response(&data);
+        let value: serde_json::Value = serde_json::from_slice(&data[2..]).expect("JSON");
+        value["msgCode"].as_str().map(str::to_owned)
+    };
+    let refusal = |code: Option<String>, status: u16| {
+        BankError {
+            status,
+            msg_type: "ERROR".into(),
+            msg_code: code.unwrap_or_else(|| alliancepay_http::error::MISSING_CODE.into()),
+            message: String::new(),
+            request_id: None,
+        }
+        .is_refusal()
+    };
+    assert!(refusal(code_of("error-b_txn_not_allowed"), 400));
+    assert!(refusal(
+        code_of("error-b_payment_invalid_refund_amount"),
+        200
+    ));
+    assert!(!refusal(code_of("error-b_reverse_transaction_failed"), 200));
+    assert!(!refusal(
+        code_of("error-b_code_from_a_newer_bank_version"),
+        400
+    ));
+    assert!(!refusal(code_of("error-without-code"), 400));
+}
+
 /// The encrypted bank seeds reach the payload parsers: they decrypt with the target's merchant
 /// key to a session (otherwise the replay could pass on seeds that all stop at decryption).
 #[test]

@@ -3,7 +3,12 @@
 //! Exit status: 0 done; 1 refused or failed (the bank refused, decryption failed, a file was
 //! unusable, stdout could not be written); 2 command-line usage errors (clap's convention);
 //! 3 outcome unknown: a write may have been applied, and stderr says the command that resolves
-//! it (the same command with the same `--merchant-request-id`, or `order find`).
+//! it (`order find`, or the same command with the same `--merchant-request-id`); 4 already
+//! exists: the bank has an earlier request with this `--merchant-request-id`, so it was
+//! received (look it up with `order find`; an unpaid order cannot be fetched by it: let it
+//! expire and create a new order with a new id); 5 done, but the result could not be written
+//! to stdout: the bank applied the write, and stderr has its summary (never re-run it with a
+//! new id).
 
 #![forbid(unsafe_code)]
 
@@ -25,7 +30,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     about,
     long_about = None,
-    after_help = "Exit status: 0 done; 1 refused or failed; 2 usage error; 3 outcome unknown (the bank may have applied a write: stderr says the command that resolves it)."
+    after_help = "Exit status: 0 done; 1 refused or failed; 2 usage error; 3 outcome unknown (the bank may have applied a write: stderr says the command that resolves it); 4 already exists (the bank has an earlier request with this --merchant-request-id: look it up with `order find`; an unpaid order cannot be fetched: let it expire and create a new order with a new id); 5 done, but the result could not be written to stdout (stderr has it)."
 )]
 struct Cli {
     /// More diagnostics on stderr (-v info, -vv debug). Secrets are never logged.
@@ -100,7 +105,7 @@ enum OrderCommand {
     /// Refund (part of) a purchase operation.
     Refund(online::RefundArgs),
     /// Look an operation (payment or refund) up by merchantRequestId or operation id: how to
-    /// resolve a write that ended with exit status 3.
+    /// resolve a write that ended with exit status 3 or 4.
     Find(online::FindArgs),
 }
 
@@ -110,6 +115,10 @@ pub enum Failure {
     Failed(String),
     /// A write may have been applied: exit 3.
     Unknown(String),
+    /// The bank has an earlier request with this id: exit 4.
+    AlreadyExists(String),
+    /// The bank applied the write but stdout could not take the result: exit 5.
+    DoneUnwritten(String),
 }
 
 impl From<String> for Failure {
@@ -126,6 +135,10 @@ impl From<&str> for Failure {
 
 /// Exit status of an unknown outcome.
 const EXIT_UNKNOWN: u8 = 3;
+/// Exit status of a write whose `merchantRequestId` the bank already has.
+pub const EXIT_ALREADY_EXISTS: u8 = 4;
+/// Exit status of a write the bank applied whose result could not be written to stdout.
+const EXIT_DONE_UNWRITTEN: u8 = 5;
 
 /// Where the bank is and who we are.
 #[derive(Args, Clone)]
@@ -194,6 +207,14 @@ fn main() -> ExitCode {
         Err(Failure::Unknown(message)) => {
             output::note(&format!("alliancepay: {message}"));
             ExitCode::from(EXIT_UNKNOWN)
+        }
+        Err(Failure::AlreadyExists(message)) => {
+            output::note(&format!("alliancepay: {message}"));
+            ExitCode::from(EXIT_ALREADY_EXISTS)
+        }
+        Err(Failure::DoneUnwritten(message)) => {
+            output::note(&format!("alliancepay: {message}"));
+            ExitCode::from(EXIT_DONE_UNWRITTEN)
         }
     }
 }

@@ -27,24 +27,40 @@ fn request_id(given: Option<&String>) -> String {
     id
 }
 
-/// Prints a write's record, or turns its refusal or unknown outcome into the exit status;
-/// `resolve` says how to resolve an unknown outcome.
+/// Prints a write's record, or turns its refusal or unknown outcome into the exit status.
+/// `resolve` says how to resolve an unknown outcome and `existing` what to do about an earlier
+/// request with the same id; both are built only when needed (reading the command line must
+/// not be able to fail after a write went out).
 fn report<T>(
     out: &Output,
     outcome: Outcome<T>,
     show: impl FnOnce(&T) -> (String, Value),
-    resolve: &str,
+    resolve: impl FnOnce() -> String,
+    existing: impl FnOnce() -> String,
 ) -> Result<(), Failure> {
     match outcome {
         Outcome::Done(record) => {
             let (text, value) = show(&record);
             out.result(&text, &value);
-            Ok(())
+            match out.failure() {
+                // The bank did it: say so where it can still be read, and never with the
+                // status of a refusal, after which a script would retry with a new id.
+                Some(e) => Err(Failure::DoneUnwritten(format!(
+                    "{e}; the bank DID apply the request:\n{text}"
+                ))),
+                None => Ok(()),
+            }
         }
         Outcome::Refused(why) => Err(Failure::Failed(why.to_string())),
+        Outcome::Unknown(u) if u.already_exists() => Err(Failure::AlreadyExists(format!(
+            "{}\nalready exists: {}",
+            u.cause,
+            existing()
+        ))),
         Outcome::Unknown(u) => Err(Failure::Unknown(format!(
-            "{}\noutcome unknown: the bank may have applied it. To resolve, run: {resolve}",
-            u.cause
+            "{}\noutcome unknown: the bank may have applied it. To resolve, run: {}",
+            u.cause,
+            resolve()
         ))),
     }
 }
@@ -63,22 +79,45 @@ fn operation_text(op: &Operation) -> (String, Value) {
     )
 }
 
-/// The command line that re-runs this one with `id`. The service code is left out (it is a
-/// credential: give it through `ALLIANCEPAY_SERVICE_CODE`).
+/// The command line that re-runs this one with `id`, each argument quoted for a POSIX shell.
+/// The service code is left out (it is a credential: give it through
+/// `ALLIANCEPAY_SERVICE_CODE`). Arguments that are not UTF-8 (a path, say) are shown with
+/// U+FFFD in place of the bytes they cannot show; this never fails.
 fn rerun_with(id: &str) -> String {
-    let mut args = Vec::new();
+    rerun_line(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned()),
+        id,
+    )
+}
+
+fn rerun_line(args: impl Iterator<Item = String>, id: &str) -> String {
+    let mut kept = vec!["alliancepay".to_owned()];
     let mut skip_value = false;
-    for arg in std::env::args().skip(1) {
+    for arg in args {
         if std::mem::take(&mut skip_value) {
             continue;
         }
         match arg.as_str() {
             "--merchant-request-id" | "--service-code" => skip_value = true,
             a if a.starts_with("--merchant-request-id=") || a.starts_with("--service-code=") => {}
-            _ => args.push(arg),
+            _ => kept.push(shell_quote(&arg)),
         }
     }
-    format!("alliancepay {} --merchant-request-id {id}", args.join(" "))
+    kept.extend(["--merchant-request-id".to_owned(), shell_quote(id)]);
+    kept.join(" ")
+}
+
+/// `text` as one word of a POSIX shell: as is when it has only safe characters, otherwise in
+/// single quotes (a quote inside becoming `'\''`).
+fn shell_quote(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// The session as text and JSON; tokens only when asked for.
@@ -187,15 +226,26 @@ pub fn create_order(out: &Output, args: &CreateArgs) -> Result<(), Failure> {
     let client = client(&args.bank)?;
     order.merchant_request_id = request_id(args.merchant_request_id.as_ref());
     let outcome = client.create_order(&order);
-    let resolve = format!(
-        "{} (it creates the order, or the bank answers b_duplicate_field_value because it exists)",
-        rerun_with(&order.merchant_request_id)
-    );
+    let id = &order.merchant_request_id;
     report(
         out,
         outcome,
         |o| (order_text(o), serde_json::to_value(o).unwrap_or_default()),
-        &resolve,
+        || {
+            format!(
+                "{}\n(it creates the order, or exits {EXIT} because the first one exists)",
+                rerun_with(id),
+                EXIT = crate::EXIT_ALREADY_EXISTS
+            )
+        },
+        || order_exists(id),
+    )
+}
+
+/// What to do about an order whose `merchantRequestId` the bank already has.
+fn order_exists(id: &str) -> String {
+    format!(
+        "the bank has received an earlier order with merchantRequestId {id}. It cannot be fetched by this id while unpaid: let it expire and create a new order with a new id. Once paid, `alliancepay order find --merchant-request-id {id}` shows the payment."
     )
 }
 
@@ -223,9 +273,10 @@ pub struct RefundArgs {
     /// Amount in kopecks.
     #[arg(long)]
     amount: u64,
-    /// Reuse this merchantRequestId: re-running a refund with the same id never refunds
-    /// twice (the bank answers with the refund it already made). A fresh UUID otherwise,
-    /// printed to stderr before sending.
+    /// Reuse this merchantRequestId, to resolve a refund whose outcome is unknown: the bank
+    /// identifies the refund by it, so a re-run is the same refund (our simulator answers with
+    /// the refund it already made; the bank's documents do not say, and an answer that the id
+    /// exists exits 4). A fresh UUID otherwise, printed to stderr before sending.
     #[arg(long)]
     merchant_request_id: Option<String>,
 }
@@ -235,12 +286,25 @@ pub fn refund(out: &Output, args: &RefundArgs) -> Result<(), Failure> {
     let client = client(&args.bank)?;
     refund.merchant_request_id = request_id(args.merchant_request_id.as_ref());
     let outcome = client.refund(&refund);
-    let resolve = format!(
-        "alliancepay order find --merchant-request-id {} (with the same bank options), or {}",
-        refund.merchant_request_id,
-        rerun_with(&refund.merchant_request_id)
-    );
-    report(out, outcome, operation_text, &resolve)
+    let id = &refund.merchant_request_id;
+    report(
+        out,
+        outcome,
+        operation_text,
+        || {
+            format!(
+                "alliancepay order find --merchant-request-id {} (with the same bank options)\nif the bank has no such operation yet, re-run: {}",
+                shell_quote(id),
+                rerun_with(id)
+            )
+        },
+        || {
+            format!(
+                "the bank has received an earlier request with merchantRequestId {id}; look it up: alliancepay order find --merchant-request-id {} (with the same bank options)",
+                shell_quote(id)
+            )
+        },
+    )
 }
 
 #[derive(Args)]
@@ -277,10 +341,40 @@ pub fn find(out: &Output, args: &FindArgs) -> Result<(), String> {
                 )
             }) =>
         {
+            // Not proof that nothing was applied: a write still in flight, or an order nobody
+            // has paid, is not found either.
             Err(format!(
-                "{e}: the bank has no such operation, so nothing was applied; re-run the original command with the same --merchant-request-id"
+                "{e}: not found yet; re-run the same command with the same --merchant-request-id"
             ))
         }
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rerun_lines_are_shell_quoted_without_the_service_code() {
+        let args = [
+            "order",
+            "refund",
+            "--service-code",
+            "svc-secret",
+            "--session-file",
+            "/tmp/it's here/s\u{fffd}.json",
+            "--merchant-request-id=old",
+            "--amount",
+            "300",
+        ]
+        .map(str::to_owned);
+        let line = rerun_line(args.into_iter(), "r 1");
+        assert_eq!(
+            line,
+            "alliancepay order refund --session-file '/tmp/it'\\''s here/s\u{fffd}.json' --amount 300 --merchant-request-id 'r 1'"
+        );
+        assert!(!line.contains("svc-secret") && !line.contains("old"));
+        assert_eq!(shell_quote(""), "''");
     }
 }
