@@ -301,13 +301,22 @@ impl Endpoint for Refund {
     }
     /// Adds `date`: the bank refuses a refund whose stated time is far from its clock, so a
     /// resent refund is rebuilt with a fresh date (and the same `merchantRequestId`).
+    ///
+    /// Serialized straight from the struct, never through `serde_json::Value`: a `Value`'s
+    /// member order depends on serde_json's `preserve_order` feature, which any other crate in
+    /// an application's build can turn on, and the bytes on the wire must not (the replay test
+    /// compares them).
     fn json_body(&self, bank_now: UtcTime) -> Result<Vec<u8>, Error> {
-        let mut value =
-            serde_json::to_value(self).map_err(|e| Error::invalid("request", e.to_string()))?;
-        if let Value::Object(members) = &mut value {
-            members.insert("date".into(), Value::String(bank_now.to_request_date()));
+        #[derive(serde::Serialize)]
+        struct Dated<'a> {
+            #[serde(flatten)]
+            refund: &'a Refund,
+            date: String,
         }
-        to_json(&value)
+        to_json(&Dated {
+            refund: self,
+            date: bank_now.to_request_date(),
+        })
     }
     fn merchant_request_id(&self) -> Option<&str> {
         Some(&self.merchant_request_id)
