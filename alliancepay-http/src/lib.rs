@@ -62,6 +62,7 @@ pub mod outcome;
 pub mod protocol;
 mod secret;
 pub mod session;
+pub mod sessions;
 pub mod store;
 pub mod time;
 pub mod transport;
