@@ -185,6 +185,17 @@ struct Held {
 /// session before asking again: the holder normally publishes well within it.
 const RENEWAL_RETRY: Duration = Duration::from_millis(250);
 
+/// How long a call waits for the session of an authorization under way elsewhere before it
+/// goes on with the session it has.
+const PUBLISH_WAIT: Duration = Duration::from_millis(200);
+
+/// Pause between two looks at the store while waiting for that session.
+const PUBLISH_POLL: Duration = Duration::from_millis(2);
+
+/// How long a renewing lease holder lets calls already sent in the current session finish
+/// before authorizing: a renewal is planned, unlike a rejection, so nobody need be refused.
+const RENEWAL_DRAIN: Duration = Duration::from_millis(30);
+
 /// Pause between attempts to take a lease somebody else holds.
 const LEASE_POLL: Duration = Duration::from_millis(5);
 
@@ -377,25 +388,57 @@ impl Client {
     /// unavailable is published when the store is behind it. Cheap when nothing changed (one
     /// `stat` or one Redis round trip).
     fn sync(&self) -> Option<Arc<Session>> {
+        self.sync_with(false)
+    }
+
+    /// [`Client::sync`] before sending: when another worker is authorizing right now, the
+    /// bank is about to refuse the current session, so wait (up to [`PUBLISH_WAIT`]) for its
+    /// successor rather than send a request that would be refused.
+    fn sync_before_sending(&self) -> Option<Arc<Session>> {
+        self.sync_with(true)
+    }
+
+    fn sync_with(&self, before_sending: bool) -> Option<Arc<Session>> {
         let mine = lock(&self.inner.current).clone();
-        let stored = match self.inner.store.generation() {
-            Ok(g) => {
+        let peeked = if before_sending {
+            self.inner.store.peek()
+        } else {
+            self.inner.store.generation().map(|g| (g, false))
+        };
+        let (mut stored, leased) = match peeked {
+            Ok(p) => {
                 self.store_answered();
-                g
+                p
             }
             Err(e) => {
                 self.store_failed(&e);
                 return mine.session;
             }
         };
-        let adopt = stored > mine.generation
-            || (stored == mine.generation && stored != 0 && !mine.published);
-        if adopt {
+        if leased && stored <= mine.generation && mine.session.is_some() {
+            let deadline = Instant::now() + PUBLISH_WAIT;
+            while Instant::now() < deadline {
+                std::thread::sleep(PUBLISH_POLL);
+                match self.inner.store.peek() {
+                    Ok((g, still)) if g == stored && still => {}
+                    Ok((g, _)) => {
+                        stored = g;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if stored > mine.generation {
             return self.adopt(&mine).or(mine.session);
         }
-        if stored < mine.generation {
-            if let Some(session) = mine.session.as_ref().filter(|_| mine.generation > 0) {
-                self.seed(stored, mine.generation, session);
+        // A session of ours the store lacks: one obtained while the store was down (newer at
+        // the bank than the generation it was based on), or one the store lost (a Redis
+        // restarted empty). Publish it; whoever publishes first wins, the others adopt it.
+        let target = mine.generation + u64::from(!mine.published);
+        if stored < target {
+            if let Some(session) = &mine.session {
+                self.seed(stored, target, session);
             }
         }
         mine.session
@@ -456,8 +499,9 @@ impl Client {
         Some(session)
     }
 
-    /// Publishes this process's session over an older (or emptied) store, if the lease is
-    /// free right now; otherwise somebody else is at it and the next sync sees the result.
+    /// Publishes this process's session as `generation` over the store's older `stored`, if
+    /// the lease is free right now; otherwise somebody else is at it and the next sync sees
+    /// the result.
     fn seed(&self, stored: u64, generation: u64, session: &Session) {
         let Ok(Some(lease)) = self
             .inner
@@ -475,9 +519,14 @@ impl Client {
             session,
         );
         if published {
-            log::info!("re-published this process's session as generation {generation}");
+            log::info!("published this process's session as generation {generation}");
             let mut current = lock(&self.inner.current);
-            if current.generation == generation {
+            if current
+                .session
+                .as_ref()
+                .is_some_and(|s| s.device_id == session.device_id)
+            {
+                current.generation = generation;
                 current.published = true;
             }
         }
@@ -545,6 +594,12 @@ impl Client {
                     if !needs(session.as_deref(), self.now()) {
                         self.inner.store.release(lease);
                         return (session, None);
+                    }
+                    if renewal_only {
+                        // The bank still accepts the current session, and other workers see
+                        // the lease and hold new calls back; let the calls they already sent
+                        // come back before the authorization makes the bank refuse them.
+                        std::thread::sleep(RENEWAL_DRAIN);
                     }
                     return match self.inner.store.generation() {
                         Ok(expected) => (session, Some(Held { lease, expected })),
@@ -663,13 +718,19 @@ impl Client {
                 "this host's clock is {offset} s off the bank's; refund dates are corrected for it, but please synchronize the clock (NTP)"
             );
         }
+        // A session that could not be published keeps the generation it was based on, with
+        // `published` false: the next sync publishes it, or adopts a newer one.
         let mine = lock(&self.inner.current).generation;
         let (generation, published) = match held {
             Some(held) => {
-                let generation = held.expected.max(mine) + 1;
-                (generation, self.publish(held, generation, &session))
+                let base = held.expected.max(mine);
+                if self.publish(held, base + 1, &session) {
+                    (base + 1, true)
+                } else {
+                    (base, false)
+                }
             }
-            None => (mine + 1, false),
+            None => (mine, false),
         };
         log::info!(
             "new session for device {} until {} (generation {generation}{})",
@@ -707,7 +768,7 @@ impl Client {
         let base_url = &self.inner.config.base_url;
         let mut only_one = None;
         let mut held: Option<Held> = None;
-        let mut action = call.start(self.sync(), self.now(), &mut rng);
+        let mut action = call.start(self.sync_before_sending(), self.now(), &mut rng);
         loop {
             action = match action {
                 Action::WaitForAuthorization => {

@@ -59,6 +59,12 @@ fn version(meta: &std::fs::Metadata) -> Version {
     }
 }
 
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 /// A session file shared by the processes of one host.
 pub struct FileStore {
     path: PathBuf,
@@ -226,16 +232,36 @@ impl SessionStore for FileStore {
         Ok(g)
     }
 
+    fn leased(&self) -> Result<bool, StoreError> {
+        // The holder writes its deadline into the lock file and empties it before unlocking;
+        // a holder killed meanwhile leaves a deadline that simply passes.
+        match std::fs::metadata(&self.lock_path) {
+            Ok(m) if m.len() == 0 => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(self.invalid(e)),
+        }
+        let text = std::fs::read_to_string(&self.lock_path).unwrap_or_default();
+        let until = text.trim().parse::<u128>().unwrap_or(0);
+        Ok(until > unix_millis())
+    }
+
     fn load(&self) -> Result<Option<Record>, StoreError> {
         Ok(self.read()?.1)
     }
 
-    fn try_lease(&self, _ttl: Duration) -> Result<Option<Lease>, StoreError> {
-        // No expiry to set: the kernel drops the lock when the holder's process ends.
+    fn try_lease(&self, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        // The kernel drops the lock when the holder's process ends, so the lock itself needs
+        // no expiry; the deadline written below only tells `leased` readers how long to trust
+        // a marker whose writer may have died.
         let file = self.lock_file().map_err(|e| self.invalid(e))?;
         match file.try_lock() {
             Ok(()) => {
                 store::remove_stale_temps(&self.path);
+                let until = unix_millis() + ttl.as_millis();
+                // Only a hint for `leased`: the lock is what excludes.
+                let _ = file.set_len(0);
+                let _ = std::io::Write::write_all(&mut &file, until.to_string().as_bytes());
                 Ok(Some(Lease::new(Some(file))))
             }
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -263,6 +289,9 @@ impl SessionStore for FileStore {
     }
 
     fn release(&self, lease: Lease) {
+        if let Some(file) = &lease.file {
+            let _ = file.set_len(0);
+        }
         // Closing the file releases the lock.
         drop(lease);
     }

@@ -39,6 +39,15 @@ impl SessionStore for MemoryStore {
         Ok(self.state().record.as_ref().map_or(0, |r| r.generation))
     }
 
+    fn leased(&self) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .state()
+            .lease
+            .as_ref()
+            .is_some_and(|(_, until)| *until > now))
+    }
+
     fn load(&self) -> Result<Option<Record>, StoreError> {
         Ok(self.state().record.clone())
     }

@@ -121,6 +121,22 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// [`StoreError::Unavailable`] when the store does not answer.
     fn generation(&self) -> Result<u64, StoreError>;
 
+    /// Whether somebody holds the lease right now: an authorization is under way, and its
+    /// session will be published within moments.
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`].
+    fn leased(&self) -> Result<bool, StoreError>;
+
+    /// [`SessionStore::generation`] and [`SessionStore::leased`] together (one round trip
+    /// where the store allows).
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`].
+    fn peek(&self) -> Result<(u64, bool), StoreError> {
+        Ok((self.generation()?, self.leased()?))
+    }
+
     /// The stored record, if any.
     ///
     /// # Errors

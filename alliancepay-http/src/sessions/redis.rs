@@ -136,6 +136,23 @@ impl SessionStore for RedisStore {
         Ok(g.unwrap_or(0))
     }
 
+    fn leased(&self) -> Result<bool, StoreError> {
+        self.with(|c| redis::cmd("EXISTS").arg(&self.lease_key).query(c))
+    }
+
+    fn peek(&self) -> Result<(u64, bool), StoreError> {
+        let (generation, leased): (Option<u64>, bool) = self.with(|c| {
+            redis::pipe()
+                .cmd("HGET")
+                .arg(&self.session_key)
+                .arg("gen")
+                .cmd("EXISTS")
+                .arg(&self.lease_key)
+                .query(c)
+        })?;
+        Ok((generation.unwrap_or(0), leased))
+    }
+
     fn load(&self) -> Result<Option<Record>, StoreError> {
         let (generation, sealed): (Option<u64>, Option<String>) = self.with(|c| {
             redis::cmd("HMGET")
