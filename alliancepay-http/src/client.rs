@@ -436,10 +436,8 @@ impl Client {
         // the bank than the generation it was based on), or one the store lost (a Redis
         // restarted empty). Publish it; whoever publishes first wins, the others adopt it.
         let target = mine.generation + u64::from(!mine.published);
-        if stored < target {
-            if let Some(session) = &mine.session {
-                self.seed(stored, target, session);
-            }
+        if let Some(session) = mine.session.as_ref().filter(|_| stored < target) {
+            self.seed(stored, target, session);
         }
         mine.session
     }
@@ -619,19 +617,20 @@ impl Client {
             // Due for renewal but somebody else holds the lease (or nobody can, the store
             // being down): go on with the session until it is replaced, as long as the bank
             // still accepts it.
-            if renewal_only {
-                if let Some(s) = session.as_ref().filter(|s| s.unexpired(now)) {
-                    let postponed = Arc::new(s.postponed(now, RENEWAL_RETRY));
-                    let mut current = lock(&self.inner.current);
-                    if current
-                        .session
-                        .as_ref()
-                        .is_some_and(|c| c.device_id == s.device_id)
-                    {
-                        current.session = Some(Arc::clone(&postponed));
-                    }
-                    return (Some(postponed), None);
+            if let Some(s) = session
+                .as_ref()
+                .filter(|s| renewal_only && s.unexpired(now))
+            {
+                let postponed = Arc::new(s.postponed(now, RENEWAL_RETRY));
+                let mut current = lock(&self.inner.current);
+                if current
+                    .session
+                    .as_ref()
+                    .is_some_and(|c| c.device_id == s.device_id)
+                {
+                    current.session = Some(Arc::clone(&postponed));
                 }
+                return (Some(postponed), None);
             }
             if !busy {
                 return (session, None);

@@ -6,10 +6,11 @@
 //! Redis tests start their own `redis-server` on a free loopback port and stop it. Without
 //! `redis-server` they print a SKIPPED line, unless `ALLIANCEPAY_REQUIRE_PEERS=1` (CI), which
 //! makes them fail. `ALLIANCEPAY_KILLS` sets the number of `kill -9` rounds (default 500).
+//! The fleets are `#[ignore]`d in a plain `cargo test` (they take minutes of CPU); run them
+//! with `cargo test -p alliancepay-http --all-features --test fleet -- --include-ignored`.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -370,6 +371,7 @@ fn check(run: &Run, store: &str) {
 }
 
 #[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn file_store_fleets_authorize_once_per_event() {
     let _one = one_at_a_time();
     for processes in [2, 4, 8] {
@@ -382,11 +384,13 @@ fn file_store_fleets_authorize_once_per_event() {
 }
 
 /// A `redis-server` of our own on a free loopback port, killed when dropped.
+#[cfg(feature = "redis")]
 struct Redis {
     child: Option<Child>,
     port: u16,
 }
 
+#[cfg(feature = "redis")]
 fn redis_available() -> bool {
     let found = Command::new("redis-server")
         .arg("--version")
@@ -403,6 +407,7 @@ fn redis_available() -> bool {
     found
 }
 
+#[cfg(feature = "redis")]
 impl Redis {
     fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -437,8 +442,8 @@ impl Redis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                use std::io::Write;
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{BufRead, BufReader, Write};
                 let _ = s.write_all(b"PING\r\n");
                 let mut line = String::new();
                 if BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with("+PONG") {
@@ -458,6 +463,7 @@ impl Redis {
     }
 }
 
+#[cfg(feature = "redis")]
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
@@ -466,6 +472,7 @@ impl Drop for Redis {
 
 #[cfg(feature = "redis")]
 #[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_store_fleets_authorize_once_per_event() {
     if !redis_available() {
         return;
@@ -483,6 +490,7 @@ fn redis_store_fleets_authorize_once_per_event() {
 /// Redis killed for 10 s in the middle of an 8-process run, then started again empty.
 #[cfg(feature = "redis")]
 #[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_outage_costs_no_call() {
     if !redis_available() {
         return;
@@ -547,6 +555,7 @@ fn next(state: &mut u64) -> u64 {
 /// back, the next start leaves no temporary file, and a new worker gets a session at once
 /// (the kernel released the dead holder's lock).
 #[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     let _one = one_at_a_time();
     let kills: usize = std::env::var("ALLIANCEPAY_KILLS")
@@ -633,6 +642,7 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
 /// worker then authorizes.
 #[cfg(feature = "redis")]
 #[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_lease_of_a_killed_holder_lapses() {
     if !redis_available() {
         return;

@@ -219,10 +219,10 @@ impl SessionStore for FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(self.invalid(e)),
         };
-        if let Some((v, g)) = *self.cache() {
-            if v == version(&meta) {
-                return Ok(g);
-            }
+        if let Some((v, g)) = *self.cache()
+            && v == version(&meta)
+        {
+            return Ok(g);
         }
         let (v, record) = self.read()?;
         let g = record.map_or(0, |r| r.generation);

@@ -148,7 +148,7 @@ struct BankArgs {
     #[arg(long, env = "ALLIANCEPAY_SESSION_FILE")]
     session_file: Option<PathBuf>,
     /// Share the session with other processes: file:PATH (one host: a lock file beside it)
-    /// or redis://HOST[:PORT][/DB] / rediss://… (many hosts). The stored refresh token is
+    /// or `redis://HOST[:PORT][/DB]` / `rediss://…` (many hosts). The stored refresh token is
     /// encrypted to the merchant key.
     #[arg(long, env = "ALLIANCEPAY_SESSION_STORE", hide_env_values = true)]
     session_store: Option<String>,

@@ -33,13 +33,13 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 pub fn client_with(bank: &BankArgs, config: ClientConfig) -> Result<Client, String> {
-    if let StoreSpec::File(path) = config.store_spec() {
-        if same_file(&path, &bank.key) {
-            return Err(format!(
-                "the session file {} is the merchant key file; refusing to start (nothing was written): give the session its own path",
-                path.display()
-            ));
-        }
+    if let StoreSpec::File(path) = config.store_spec()
+        && same_file(&path, &bank.key)
+    {
+        return Err(format!(
+            "the session file {} is the merchant key file; refusing to start (nothing was written): give the session its own path",
+            path.display()
+        ));
     }
     let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
     Client::new(config, key).map_err(|e| e.to_string())
