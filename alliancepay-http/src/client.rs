@@ -196,6 +196,11 @@ const PUBLISH_POLL: Duration = Duration::from_millis(2);
 /// before authorizing: a renewal is planned, unlike a rejection, so nobody need be refused.
 const RENEWAL_DRAIN: Duration = Duration::from_millis(30);
 
+/// How long a call that must authorize waits for a store that does not answer before it
+/// authorizes on its own, and how often it asks again meanwhile.
+const STORE_GRACE: Duration = Duration::from_secs(1);
+const STORE_RETRY: Duration = Duration::from_millis(50);
+
 /// Pause between attempts to take a lease somebody else holds.
 const LEASE_POLL: Duration = Duration::from_millis(5);
 
@@ -250,10 +255,14 @@ impl Client {
             .thumbprint()
             .to_base64url()
             .to_string();
+        let scope = format!(
+            "{thumbprint}:{}",
+            sessions::service_code_tag(config.service_code.expose())
+        );
         let store = sessions::open(
             &config.store_spec(),
             &config.store_prefix,
-            &thumbprint,
+            &scope,
             config.store_timeout,
         )?;
         Ok(Self::with_store(config, merchant, transport, store))
@@ -464,14 +473,14 @@ impl Client {
                     "ignoring the stored session (generation {}): {e}",
                     record.generation
                 );
-                // Not read again until a newer one is published; ours is replaced then.
+                // Not read again until a newer one is published. The process's own session,
+                // if any, stays: the next rejection of it replaces the unusable record.
                 let mut current = lock(&self.inner.current);
                 if current.generation == mine.generation {
                     current.generation = record.generation;
                     current.published = true;
-                    current.session = None;
                 }
-                return None;
+                return current.session.clone();
             }
         };
         // The offset measured at authorization converts the wall clock to the bank's; from
@@ -578,6 +587,7 @@ impl Client {
     ) -> (Option<Arc<Session>>, Option<Held>) {
         let ttl = self.inner.config.effective_lease_ttl();
         let deadline = Instant::now() + ttl + Duration::from_secs(1);
+        let mut unavailable_since = None;
         loop {
             let session = self.sync();
             let now = self.now();
@@ -633,7 +643,15 @@ impl Client {
                 return (Some(postponed), None);
             }
             if !busy {
-                return (session, None);
+                // The store did not answer. Authorizing without it ends every other worker's
+                // session, so a call that must authorize first gives the store a moment (a
+                // blip, or a store in its quiet period after a failure) to come back.
+                let since = *unavailable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STORE_GRACE {
+                    return (session, None);
+                }
+                std::thread::sleep(STORE_RETRY);
+                continue;
             }
             if Instant::now() >= deadline {
                 log::warn!(

@@ -38,8 +38,19 @@
 //!   implement the same seam and reuse [`call`] unchanged.
 //! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks.
 //! - [`session`], [`model`], [`callback`]: the bank's documents.
-//! - [`store`]: key and session files (atomic, owner-only).
+//! - [`store`]: key files and atomic owner-only writes.
+//! - [`sessions`]: where the session lives, shared by threads, processes and hosts: the
+//!   [`sessions::SessionStore`] seam with generations and an authorization lease; memory
+//!   (default), file (one host) and Redis (many hosts) stores.
 //! - `simulator` (feature `simulator`): a local bank for tests, demos and other languages.
+//!
+//! # Features
+//! The default build is a blocking client and nothing else: no server, no command-line parser,
+//! no Redis client, no async runtime.
+//! - `redis`: the Redis session store (`redis://`, `rediss://` with rustls), on the blocking
+//!   `redis` client without default features.
+//! - `simulator`: the local bank.
+//! - `cli`: the `alliancepay` binary (implies `simulator`).
 //!
 //! # Logging
 //! Diagnostics go through the `log` facade. Nothing logged, nothing in `Debug` or `Display`,

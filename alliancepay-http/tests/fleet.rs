@@ -500,11 +500,11 @@ fn redis_outage_costs_no_call() {
     let bank = bank("redis-outage");
     let url = redis.url();
     let mut outage = |monitor: &Monitor| {
-        // Mid-way between two authorizations, like the losses: a session event while Redis
-        // is down is a separate case (see the README).
+        // Just after an authorization was published, so that none is under way when Redis
+        // dies: a session event while Redis is down is a separate case (see the README).
         let seen = monitor.count();
         monitor.wait_beyond(seen, Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(1000));
+        std::thread::sleep(Duration::from_millis(200));
         let from = Instant::now();
         redis.kill();
         std::thread::sleep(Duration::from_secs(10));
@@ -539,6 +539,15 @@ fn temps_beside(path: &Path) -> usize {
             n.starts_with(&format!(".{name}.")) && n.ends_with(".tmp")
         })
         .count()
+}
+
+/// Waits (up to 10 s) until the simulator granted more than `before` authorizations.
+fn wait_for_authorization(sim: &Simulator, before: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.authorizations() <= before {
+        assert!(Instant::now() < deadline, "the worker never authorized");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// A small deterministic generator for kill delays (the run prints its seed).
@@ -586,12 +595,14 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(15 + next(&mut state) % 50));
+        // Once the loop runs, the worker holds the lease nearly all the time: authorizing,
+        // sealing, writing the temporary file, renaming.
+        wait_for_authorization(&bank.sim, before);
+        std::thread::sleep(Duration::from_micros(next(&mut state) % 20_000));
         child.kill().unwrap();
         child.wait().unwrap();
-        if bank.sim.authorizations() > before {
-            rounds_with_progress += 1;
-        }
+        let progress = bank.sim.authorizations() - before;
+        rounds_with_progress += usize::from(progress > 1);
         temps_left += temps_beside(&path);
         // The next start: the file is whole and ours, and the dead writer's temps are gone.
         let next_start = FileStore::open(&path).unwrap_or_else(|e| panic!("round {round}: {e}"));
@@ -628,12 +639,12 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     client.create_order(&order).into_result().unwrap();
     let recovery = started.elapsed();
     println!(
-        "{kills} kills: {rounds_with_progress} after at least one authorization, {temps_left} left a temporary file (removed at the next start), last generation {last_generation}, 0 torn; recovery {recovery:?}"
+        "{kills} kills, each in the authorize loop ({rounds_with_progress} after two or more authorizations): {temps_left} left a temporary file (removed at the next start), last generation {last_generation}, 0 torn; recovery {recovery:?}"
     );
     assert!(recovery < Duration::from_secs(2), "{recovery:?}");
     assert!(
-        rounds_with_progress > kills / 2,
-        "the kills mostly hit before any work"
+        temps_left > 0 || kills < 50,
+        "no kill hit a write: the test did not test it"
     );
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }
@@ -652,8 +663,9 @@ fn redis_lease_of_a_killed_holder_lapses() {
     let bank = bank("redis-kill");
     let mut state = u64::from(std::process::id());
     let lease = Duration::from_secs(2);
-    let mut worst = Duration::ZERO;
+    let (mut worst, mut held) = (Duration::ZERO, 0);
     for round in 0..5 {
+        let before = bank.sim.authorizations();
         let mut child = bank
             .command(&redis.url())
             .args(["soak", "--authorize-loop", "--seconds", "30"])
@@ -669,7 +681,8 @@ fn redis_lease_of_a_killed_holder_lapses() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(100 + next(&mut state) % 100));
+        wait_for_authorization(&bank.sim, before);
+        std::thread::sleep(Duration::from_micros(next(&mut state) % 20_000));
         child.kill().unwrap();
         child.wait().unwrap();
         let started = Instant::now();
@@ -682,11 +695,14 @@ fn redis_lease_of_a_killed_holder_lapses() {
             .authorize()
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         worst = worst.max(started.elapsed());
+        held += usize::from(started.elapsed() >= lease / 2);
     }
     println!(
-        "Redis: a new worker authorized at most {worst:?} after its predecessor's kill -9 (lease {lease:?})"
+        "Redis: 5 kill -9 in the authorize loop, {held} while holding the lease; the next worker authorized at most {worst:?} later (lease {lease:?})"
     );
     assert!(worst <= lease + Duration::from_millis(500), "{worst:?}");
+    // Killed in the loop, the holder nearly always held the lease: its successor waited.
+    assert!(held >= 3, "{held} of 5 kills hit a held lease");
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 

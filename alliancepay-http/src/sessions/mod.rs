@@ -24,6 +24,9 @@
 //! | [`MemoryStore`] | one process (the default) | a mutex with an expiry |
 //! | [`FileStore`] | processes on one host | `flock` on a lock file beside the session file |
 //! | `RedisStore` (feature `redis`) | processes on many hosts | `SET NX PX` with an owner token |
+//!
+//! Redis keys are `PREFIX` + the merchant key's thumbprint + a digest of the service code
+//! ([`service_code_tag`]) + `:session` / `:lease`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -158,6 +161,21 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 
     /// Gives the lease back (a no-op if it already expired and someone else holds it).
     fn release(&self, lease: Lease);
+}
+
+/// A short digest of a service code that names its keys in a shared store: two service codes
+/// of one merchant key never share a session record, and the code itself (a credential) never
+/// appears in a key name.
+#[must_use]
+pub fn service_code_tag(service_code: &str) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"alliancepay session store\0");
+    hash.update(service_code.as_bytes());
+    hash.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Which store a client uses: `memory`, `file:PATH` or a `redis://` / `rediss://` URL.

@@ -1,8 +1,9 @@
 //! The Redis store (feature `redis`): one session for every worker on every host.
 //!
-//! Keys, under a configurable prefix and the merchant key's thumbprint (public, unlike the
-//! service code): `…:session`, a hash with the generation and the sealed session, and
-//! `…:lease`, the lease, taken with `SET NX PX` and holding a random owner token. Publishing
+//! Keys, under a configurable prefix, the merchant key's thumbprint and a digest of the
+//! service code (never the code itself): `…:session`, a hash with the generation and the
+//! sealed session, and `…:lease`, the lease, taken with `SET NX PX` and holding a random owner
+//! token. Publishing
 //! and releasing are Lua scripts, so that "is the lease still mine, and is the generation still
 //! the one I saw" and the write are one atomic step on the server: a holder whose lease expired
 //! while it was stalled cannot overwrite its successor's session. Waiters poll (every few
