@@ -194,7 +194,7 @@ const PUBLISH_POLL: Duration = Duration::from_millis(2);
 
 /// How long a renewing lease holder lets calls already sent in the current session finish
 /// before authorizing: a renewal is planned, unlike a rejection, so nobody need be refused.
-const RENEWAL_DRAIN: Duration = Duration::from_millis(30);
+const RENEWAL_DRAIN: Duration = Duration::from_millis(50);
 
 /// How long a call that must authorize waits for a store that does not answer before it
 /// authorizes on its own, and how often it asks again meanwhile.
@@ -265,22 +265,21 @@ impl Client {
             &scope,
             config.store_timeout,
         )?;
-        Ok(Self::with_store(config, merchant, transport, store))
+        Self::with_store(config, merchant, transport, store)
     }
 
     /// A client over any [`Transport`] and any [`SessionStore`] (the configuration's
     /// `session_store` is then not used).
     ///
-    /// # Panics
-    /// Never; the base URL is checked by the other constructors only, so call
-    /// [`ClientConfig::check`] first.
-    #[must_use]
+    /// # Errors
+    /// [`Error::Config`] for a base URL that is not `https://` (see [`ClientConfig::check`]).
     pub fn with_store(
         config: ClientConfig,
         merchant: PrivateJwk,
         transport: Box<dyn Transport>,
         store: Box<dyn SessionStore>,
-    ) -> Self {
+    ) -> Result<Self, Error> {
+        config.check()?;
         let binding = Binding {
             base_url: config.base_url.clone(),
             service_code: config.service_code.clone(),
@@ -308,7 +307,7 @@ impl Client {
             }),
         };
         client.sync();
-        client
+        Ok(client)
     }
 
     /// The same client reading the host's wall clock from `clock` (tests put the host hours

@@ -153,6 +153,18 @@ impl FileStore {
         }
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");
+        // The lock file holds nothing but a holder's deadline (digits) and is emptied by every
+        // lease: never take over a file with anything else in it.
+        if let Ok(text) = std::fs::read(&lock_path)
+            && !text
+                .iter()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace())
+        {
+            return Err(Error::Config(format!(
+                "{} exists and is not a session lock file; refusing to use it (nothing was written)",
+                PathBuf::from(&lock_path).display()
+            )));
+        }
         let store = Self {
             path: path.to_owned(),
             lock_path: PathBuf::from(lock_path),
@@ -368,6 +380,10 @@ mod tests {
         assert_eq!(std::fs::read(&key).unwrap(), jwk);
         assert_eq!(std::fs::read(&notes).unwrap(), b"shopping list");
         assert!(!dir.join("merchant.jwk.lock").exists(), "nothing written");
+        // Nor is a foreign file where the lock file would go.
+        std::fs::write(dir.join("s.json.lock"), b"precious").unwrap();
+        assert!(FileStore::open(&dir.join("s.json")).is_err());
+        assert_eq!(std::fs::read(dir.join("s.json.lock")).unwrap(), b"precious");
         // An empty file and a version-1 session file are ours to replace.
         let empty = dir.join("empty.json");
         std::fs::write(&empty, b"").unwrap();
