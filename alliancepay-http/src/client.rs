@@ -160,6 +160,8 @@ struct Inner {
     clock_warned: AtomicBool,
     /// Whether the store failed last time: one warning per outage.
     store_down: AtomicBool,
+    /// When the store last failed or came back, to count a flapping store as one outage.
+    store_failed_at: Mutex<Option<Instant>>,
 }
 
 /// The session this process uses, and where it stands with the store.
@@ -200,6 +202,9 @@ const RENEWAL_DRAIN: Duration = Duration::from_millis(50);
 /// authorizes on its own, and how often it asks again meanwhile.
 const STORE_GRACE: Duration = Duration::from_secs(1);
 const STORE_RETRY: Duration = Duration::from_millis(50);
+
+/// A store failing again within this time after it came back is the same outage.
+const OUTAGE_MERGE: Duration = Duration::from_secs(5);
 
 /// Pause between attempts to take a lease somebody else holds.
 const LEASE_POLL: Duration = Duration::from_millis(5);
@@ -304,6 +309,7 @@ impl Client {
                 authorizations: AtomicU64::new(0),
                 clock_warned: AtomicBool::new(false),
                 store_down: AtomicBool::new(false),
+                store_failed_at: Mutex::new(None),
             }),
         };
         client.sync();
@@ -378,7 +384,17 @@ impl Client {
     }
 
     fn store_failed(&self, e: &StoreError) {
-        if !self.inner.store_down.swap(true, Ordering::SeqCst) {
+        if self.inner.store_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // A store that flaps while coming back (a connection accepted, then reset) is still
+        // the same outage: one warning for it.
+        let mut last = lock(&self.inner.store_failed_at);
+        let same_outage = last.is_some_and(|t| t.elapsed() < OUTAGE_MERGE);
+        *last = Some(Instant::now());
+        if same_outage {
+            log::debug!("{e} (the same outage)");
+        } else {
             log::warn!(
                 "{e}; calls go on with this process's own session until the store answers again"
             );
@@ -387,7 +403,8 @@ impl Client {
 
     fn store_answered(&self) {
         if self.inner.store_down.swap(false, Ordering::SeqCst) {
-            log::warn!("the session store answers again; re-synchronizing with it");
+            *lock(&self.inner.store_failed_at) = Some(Instant::now());
+            log::info!("the session store answers again; re-synchronizing with it");
         }
     }
 

@@ -105,7 +105,7 @@ impl Bank {
                 "--seconds",
                 "120",
                 "--pause-ms",
-                "5",
+                "20",
             ])
             .args(["--merchant-id", &self.merchant_id, "--timeout-ms", "2000"])
             .args([
@@ -558,6 +558,45 @@ fn wait_for_authorization(sim: &Simulator, before: u64) {
     }
 }
 
+/// The lease of the kill tests' workers.
+const KILL_LEASE: Duration = Duration::from_secs(2);
+
+/// Starts a worker that authorizes in a loop on `store`, and kills it with `kill -9` at a
+/// random moment (up to 20 ms) after its first authorization: once the loop runs, it holds the
+/// lease nearly all the time (authorizing, sealing, writing the temporary file, renaming).
+fn kill_in_the_loop(bank: &Bank, store: &str, state: &mut u64) {
+    let before = bank.sim.authorizations();
+    let mut child = bank
+        .command(store)
+        .args([
+            "soak",
+            "--authorize-loop",
+            "--seconds",
+            "30",
+            "--timeout-ms",
+            "1000",
+        ])
+        .args(["--merchant-id", &bank.merchant_id, "--lease-ms"])
+        .arg(KILL_LEASE.as_millis().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_authorization(&bank.sim, before);
+    std::thread::sleep(Duration::from_micros(next(state) % 20_000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A client on `store` (as `--session-store` spells it) with the kill tests' lease.
+fn fresh_client(bank: &Bank, store: &str) -> Client {
+    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+    config.session_store = alliancepay_http::sessions::StoreSpec::parse(store).unwrap();
+    config.timeout = Duration::from_secs(1);
+    config.lease_ttl = KILL_LEASE;
+    Client::new(config, bank.key.clone()).unwrap()
+}
+
 /// A small deterministic generator for kill delays (the run prints its seed).
 fn next(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -588,27 +627,7 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     let (mut temps_left, mut last_generation, mut rounds_with_progress) = (0, 0, 0);
     for round in 0..kills {
         let before = bank.sim.authorizations();
-        let mut child = bank
-            .command(&store)
-            .args(["soak", "--authorize-loop", "--seconds", "30"])
-            .args([
-                "--merchant-id",
-                &bank.merchant_id,
-                "--timeout-ms",
-                "1000",
-                "--lease-ms",
-                "2000",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Once the loop runs, the worker holds the lease nearly all the time: authorizing,
-        // sealing, writing the temporary file, renaming.
-        wait_for_authorization(&bank.sim, before);
-        std::thread::sleep(Duration::from_micros(next(&mut state) % 20_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_in_the_loop(&bank, &store, &mut state);
         let progress = bank.sim.authorizations() - before;
         rounds_with_progress += usize::from(progress > 1);
         temps_left += temps_beside(&path);
@@ -632,11 +651,7 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     // Recovery: a worker started now uses the stored session or authorizes, without waiting
     // for any lease to expire.
     let started = Instant::now();
-    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-    config.session_file = Some(path.clone());
-    config.timeout = Duration::from_secs(1);
-    config.lease_ttl = Duration::from_secs(2);
-    let client = Client::new(config, bank.key.clone()).unwrap();
+    let client = fresh_client(&bank, &store);
     let order = alliancepay_http::CreateOrder::purchase(
         &bank.merchant_id,
         100,
@@ -649,7 +664,7 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     println!(
         "{kills} kills, each in the authorize loop ({rounds_with_progress} after two or more authorizations): {temps_left} left a temporary file (removed at the next start), last generation {last_generation}, 0 torn; recovery {recovery:?}"
     );
-    assert!(recovery < Duration::from_secs(2), "{recovery:?}");
+    assert!(recovery < KILL_LEASE, "{recovery:?}");
     assert!(
         temps_left > 0 || kills < 50,
         "no kill hit a write: the test did not test it"
@@ -670,35 +685,12 @@ fn redis_lease_of_a_killed_holder_lapses() {
     let redis = Redis::start();
     let bank = bank("redis-kill");
     let mut state = u64::from(std::process::id());
-    let lease = Duration::from_secs(2);
+    let lease = KILL_LEASE;
     let (mut worst, mut held) = (Duration::ZERO, 0);
     for round in 0..5 {
-        let before = bank.sim.authorizations();
-        let mut child = bank
-            .command(&redis.url())
-            .args(["soak", "--authorize-loop", "--seconds", "30"])
-            .args([
-                "--merchant-id",
-                &bank.merchant_id,
-                "--timeout-ms",
-                "1000",
-                "--lease-ms",
-                "2000",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_authorization(&bank.sim, before);
-        std::thread::sleep(Duration::from_micros(next(&mut state) % 20_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_in_the_loop(&bank, &redis.url(), &mut state);
         let started = Instant::now();
-        let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-        config.session_store = alliancepay_http::sessions::StoreSpec::parse(&redis.url()).unwrap();
-        config.timeout = Duration::from_secs(1);
-        config.lease_ttl = lease;
-        let client = Client::new(config, bank.key.clone()).unwrap();
+        let client = fresh_client(&bank, &redis.url());
         client
             .authorize()
             .unwrap_or_else(|e| panic!("round {round}: {e}"));

@@ -311,6 +311,7 @@ impl SessionStore for FileStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::record;
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
@@ -321,13 +322,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
-    }
-
-    fn record(generation: u64) -> Record {
-        Record {
-            generation,
-            sealed: format!("sealed-{generation}"),
-        }
     }
 
     #[test]

@@ -92,14 +92,8 @@ impl SessionStore for MemoryStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::record;
     use super::*;
-
-    fn record(generation: u64) -> Record {
-        Record {
-            generation,
-            sealed: format!("sealed-{generation}"),
-        }
-    }
 
     #[test]
     fn one_lease_at_a_time_and_fenced_publish() {

@@ -261,8 +261,16 @@ pub fn open(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A record with a recognisable sealed text, for the stores' tests.
+    pub(crate) fn record(generation: u64) -> Record {
+        Record {
+            generation,
+            sealed: format!("sealed-{generation}"),
+        }
+    }
 
     #[test]
     fn specs_parse_and_hide_passwords() {
