@@ -756,3 +756,70 @@ fn the_key_file_is_refused_as_session_file() {
     );
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }
+
+/// The rule, step by step, with two clients on one session file (as two processes would be):
+/// a session another client published is used without authorizing; a rejected one is
+/// replaced by one authorization, which the other client then uses without being refused.
+#[test]
+fn two_clients_on_one_file_follow_the_rule() {
+    let bank = bank("rule");
+    let path = bank.dir.join("session.json");
+    let client = || {
+        let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+        config.session_file = Some(path.clone());
+        Client::new(config, bank.key.clone()).unwrap()
+    };
+    let (a, b) = (client(), client());
+    let order = alliancepay_http::CreateOrder::purchase(
+        &bank.merchant_id,
+        100,
+        "c",
+        "https://s/ok",
+        "https://s/no",
+    );
+    let created = a.create_order(&order).into_result().unwrap();
+    assert_eq!((a.generation(), bank.sim.authorizations()), (1, 1));
+    // B was constructed before A published: it finds generation 1 at its first call.
+    let requests = bank.sim.requests();
+    b.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(b.authorizations(), 0);
+    assert_eq!(b.generation(), 1);
+    assert_eq!(
+        bank.sim.requests() - requests,
+        1,
+        "one request, no authorization"
+    );
+    for (round, lose) in [Simulator::forget_sessions, Simulator::expire_sessions]
+        .into_iter()
+        .enumerate()
+    {
+        lose(&bank.sim);
+        // B meets the loss: refused once, authorizes once, publishes the next generation.
+        let requests = bank.sim.requests();
+        b.order_data(&created.hpp_order_id).unwrap();
+        assert_eq!(
+            bank.sim.requests() - requests,
+            3,
+            "round {round}: refused, authorize, resend"
+        );
+        assert_eq!(b.generation(), 2 + round as u64);
+        // A sees the newer generation before sending: one request, nothing refused.
+        let requests = bank.sim.requests();
+        a.order_data(&created.hpp_order_id).unwrap();
+        assert_eq!(bank.sim.requests() - requests, 1, "round {round}");
+        assert_eq!(a.generation(), b.generation());
+    }
+    assert_eq!(bank.sim.authorizations(), 3);
+    assert_eq!((a.authorizations(), b.authorizations()), (1, 2));
+    // A record sealed for this bank and key is useless to another service code's client on
+    // the same file: it is ignored, not used.
+    let mut other = ClientConfig::new(&bank.sim.base_url(), "another-service-code");
+    other.session_file = Some(path.clone());
+    let stranger = Client::new(other, bank.key.clone()).unwrap();
+    assert!(
+        stranger.session().is_err(),
+        "the simulator does not know that code"
+    );
+    assert_eq!(bank.sim.authorizations(), 3);
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
