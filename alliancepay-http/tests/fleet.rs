@@ -823,3 +823,55 @@ fn two_clients_on_one_file_follow_the_rule() {
     assert_eq!(bank.sim.authorizations(), 3);
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }
+
+/// A Redis that accepts connections and never answers (a stalled server): calls go on with
+/// the process's own session, each store command bounded by its timeout, and the client
+/// authorizes once.
+#[cfg(feature = "redis")]
+#[test]
+fn a_stalled_redis_costs_no_call() {
+    let bank = bank("stalled");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+    config.session_store =
+        alliancepay_http::sessions::StoreSpec::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+    config.store_timeout = Duration::from_millis(100);
+    let client = Client::new(config, bank.key.clone()).unwrap();
+    let order = alliancepay_http::CreateOrder::purchase(
+        &bank.merchant_id,
+        100,
+        "c",
+        "https://s/ok",
+        "https://s/no",
+    );
+    let started = Instant::now();
+    let created = client.create_order(&order).into_result().unwrap();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let call = Instant::now();
+        client.order_data(&created.hpp_order_id).unwrap();
+        slowest = slowest.max(call.elapsed());
+        // Past the store's quiet period now and then, so Redis is tried (and times out) again.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "stalled Redis: 51 calls in {:?}, slowest read {slowest:?}",
+        started.elapsed()
+    );
+    assert_eq!(bank.sim.authorizations(), 1);
+    assert_eq!(bank.sim.requests(), 52, "one authorization and 51 calls");
+    // A read waits at most for one store command (connect, or a reply that never comes),
+    // and it did wait for one: the store was tried again after its quiet period.
+    assert!(slowest < Duration::from_millis(400), "{slowest:?}");
+    assert!(slowest >= Duration::from_millis(90), "{slowest:?}");
+    assert!(!held.lock().unwrap().is_empty(), "the client did try Redis");
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
