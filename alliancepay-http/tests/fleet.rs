@@ -122,6 +122,17 @@ impl Bank {
             .unwrap()
     }
 
+    /// A purchase order of this merchant.
+    fn order(&self) -> alliancepay_http::CreateOrder {
+        alliancepay_http::CreateOrder::purchase(
+            &self.merchant_id,
+            100,
+            "c",
+            "https://s/ok",
+            "https://s/no",
+        )
+    }
+
     fn binding(&self) -> Binding {
         Binding {
             base_url: self.sim.base_url(),
@@ -413,6 +424,16 @@ fn redis_available() -> bool {
     found
 }
 
+/// The fleet lock and a fresh Redis, or `None` (after a SKIPPED line) without `redis-server`.
+#[cfg(feature = "redis")]
+fn redis_or_skip() -> Option<(MutexGuard<'static, ()>, Redis)> {
+    if !redis_available() {
+        return None;
+    }
+    let one = one_at_a_time();
+    Some((one, Redis::start()))
+}
+
 #[cfg(feature = "redis")]
 impl Redis {
     fn start() -> Self {
@@ -480,11 +501,9 @@ impl Drop for Redis {
 #[test]
 #[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_store_fleets_authorize_once_per_event() {
-    if !redis_available() {
+    let Some((_one, redis)) = redis_or_skip() else {
         return;
-    }
-    let _one = one_at_a_time();
-    let redis = Redis::start();
+    };
     for processes in [2, 4, 8] {
         let bank = bank(&format!("redis-{processes}"));
         let run = fleet(&bank, &redis.url(), processes, &mut |_| None);
@@ -498,11 +517,9 @@ fn redis_store_fleets_authorize_once_per_event() {
 #[test]
 #[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_outage_costs_no_call() {
-    if !redis_available() {
+    let Some((_one, mut redis)) = redis_or_skip() else {
         return;
-    }
-    let _one = one_at_a_time();
-    let mut redis = Redis::start();
+    };
     let bank = bank("redis-outage");
     let url = redis.url();
     let mut outage = |monitor: &Monitor| {
@@ -652,13 +669,7 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
     // for any lease to expire.
     let started = Instant::now();
     let client = fresh_client(&bank, &store);
-    let order = alliancepay_http::CreateOrder::purchase(
-        &bank.merchant_id,
-        100,
-        "c",
-        "https://s/ok",
-        "https://s/no",
-    );
+    let order = bank.order();
     client.create_order(&order).into_result().unwrap();
     let recovery = started.elapsed();
     println!(
@@ -678,11 +689,9 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
 #[test]
 #[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
 fn redis_lease_of_a_killed_holder_lapses() {
-    if !redis_available() {
+    let Some((_one, redis)) = redis_or_skip() else {
         return;
-    }
-    let _one = one_at_a_time();
-    let redis = Redis::start();
+    };
     let bank = bank("redis-kill");
     let mut state = u64::from(std::process::id());
     let lease = KILL_LEASE;
@@ -770,13 +779,7 @@ fn two_clients_on_one_file_follow_the_rule() {
         Client::new(config, bank.key.clone()).unwrap()
     };
     let (a, b) = (client(), client());
-    let order = alliancepay_http::CreateOrder::purchase(
-        &bank.merchant_id,
-        100,
-        "c",
-        "https://s/ok",
-        "https://s/no",
-    );
+    let order = bank.order();
     let created = a.create_order(&order).into_result().unwrap();
     assert_eq!((a.generation(), bank.sim.authorizations()), (1, 1));
     // B was constructed before A published: it finds generation 1 at its first call.
@@ -845,13 +848,7 @@ fn a_stalled_redis_costs_no_call() {
         alliancepay_http::sessions::StoreSpec::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
     config.store_timeout = Duration::from_millis(100);
     let client = Client::new(config, bank.key.clone()).unwrap();
-    let order = alliancepay_http::CreateOrder::purchase(
-        &bank.merchant_id,
-        100,
-        "c",
-        "https://s/ok",
-        "https://s/no",
-    );
+    let order = bank.order();
     let started = Instant::now();
     let created = client.create_order(&order).into_result().unwrap();
     let mut slowest = Duration::ZERO;
