@@ -104,3 +104,62 @@ pub fn unseal(
     }
     Session::from_saved(&plain.session).map_err(|e| format!("the stored session is unusable: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+    use crate::time::UtcTime;
+
+    fn session() -> Session {
+        let server = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        let payload = format!(
+            r#"{{"refreshToken":"rt-secret-7f3a","deviceId":"dev-1","serverPublic":{}}}"#,
+            crypto::public_jwk_to_string(server.public_jwk())
+        );
+        Session::from_payload(payload.as_bytes(), UtcTime::from_unix(1_773_131_702)).unwrap()
+    }
+
+    fn binding() -> Binding {
+        Binding {
+            base_url: "https://bank.example".into(),
+            service_code: Secret::new("svc-1".into()),
+            key_thumbprint: "thumb".into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_session_opens_only_where_it_belongs() {
+        let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        let sealed = seal(&session(), &binding(), 7, &key).unwrap();
+        assert!(!sealed.contains("rt-secret"), "the token is encrypted");
+        let opened = unseal(&sealed, &binding(), 7, &key).unwrap();
+        assert_eq!(opened.device_id, "dev-1");
+        assert_eq!(opened.refresh_token.expose(), "rt-secret-7f3a");
+
+        let mut other_bank = binding();
+        other_bank.base_url = "https://elsewhere.example".into();
+        let mut other_code = binding();
+        other_code.service_code = Secret::new("svc-2".into());
+        let mut other_thumbprint = binding();
+        other_thumbprint.key_thumbprint = "other".into();
+        for (wrong, says) in [
+            (other_bank, "bank"),
+            (other_code, "service code"),
+            (other_thumbprint, "merchant key"),
+        ] {
+            let e = unseal(&sealed, &wrong, 7, &key).unwrap_err();
+            assert!(e.contains(says), "{e}");
+            assert!(!e.contains("rt-secret") && !e.contains("svc-1"), "{e}");
+        }
+        // An old record copied under a newer generation is not taken for it.
+        assert!(
+            unseal(&sealed, &binding(), 8, &key)
+                .unwrap_err()
+                .contains("generation")
+        );
+        let stranger = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+        assert!(unseal(&sealed, &binding(), 7, &stranger).is_err());
+        assert!(unseal("not a jwe", &binding(), 7, &key).is_err());
+    }
+}
