@@ -152,7 +152,8 @@ struct BankArgs {
     /// encrypted to the merchant key.
     #[arg(long, env = "ALLIANCEPAY_SESSION_STORE", hide_env_values = true)]
     session_store: Option<String>,
-    /// Prefix of the Redis keys (the merchant key's thumbprint follows it).
+    /// Prefix of the Redis keys (the merchant key's thumbprint and a digest of the service
+    /// code follow it).
     #[arg(
         long,
         env = "ALLIANCEPAY_SESSION_STORE_PREFIX",
