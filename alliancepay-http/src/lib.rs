@@ -4,8 +4,9 @@
 //! answer is a JWE encrypted to the merchant's P-384 key. Every later call carries the
 //! session's device id and refresh token as headers, and the `payments/*` calls encrypt their
 //! bodies to the session's own bank key. Sessions expire; the bank may also drop them. This
-//! crate keeps one session per service code, shared by all threads, renews it ahead of expiry,
-//! and on a session error re-authorizes once (one thread for all) and resends the call once.
+//! crate keeps one session per service code, shared by all threads (and, through a shared
+//! [`sessions`] store, by all processes and hosts), renews it ahead of expiry, and on a
+//! session error re-authorizes once (one worker for all) and resends the call once.
 //!
 //! Every write ends as exactly one [`Outcome`]: `Done` (with the bank's record), `Refused`
 //! (nothing happened) or `Unknown` (it may have happened: resolve it by `merchantRequestId`).
