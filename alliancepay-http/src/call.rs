@@ -263,9 +263,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
         let Phase::Waiting(need) = self.phase else {
             return self.misuse("resume");
         };
-        let usable = session.filter(|s| {
-            !s.needs_renewal(now) && self.rejected.as_deref() != Some(s.device_id.as_str())
-        });
+        let usable = session.filter(|s| self.usable(s, now));
         match (usable, need) {
             (Some(s), _) => self.send(s, now, rng),
             (None, Need::Reencrypt) => {
@@ -286,6 +284,40 @@ impl<'a, E: Endpoint> Call<'a, E> {
                 ))
             }
         }
+    }
+
+    /// While waiting ([`Action::WaitForAuthorization`]): whether [`Call::resume`] with
+    /// `session` would ask to authorize. A driver that shares sessions between processes asks
+    /// this before taking the authorization lease, and again after taking it.
+    #[must_use]
+    pub fn would_authorize(&self, session: Option<&Session>, now: Now) -> bool {
+        match self.phase {
+            Phase::Waiting(Need::Fresh | Need::Rejected) => {
+                !session.is_some_and(|s| self.usable(s, now))
+            }
+            _ => false,
+        }
+    }
+
+    /// While waiting: whether only a proactive renewal is asked for (no session of this
+    /// call was rejected), so a worker that cannot authorize may go on with its session.
+    #[must_use]
+    pub fn renewal_only(&self) -> bool {
+        self.phase == Phase::Waiting(Need::Fresh)
+    }
+
+    /// While waiting after the bank rejected a session: that session's device id, which no
+    /// other call of the process should send again.
+    #[must_use]
+    pub fn rejected_device(&self) -> Option<&str> {
+        match self.phase {
+            Phase::Waiting(Need::Rejected) => self.rejected.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn usable(&self, session: &Session, now: Now) -> bool {
+        !session.needs_renewal(now) && self.rejected.as_deref() != Some(session.device_id.as_str())
     }
 
     /// The bank's answer to the last [`Action::Send`] or [`Action::Authorize`], received when

@@ -1,10 +1,18 @@
-//! The blocking driver: one client per service code, shared by every thread of the process.
+//! The blocking driver: one client per service code, shared by every thread of the process,
+//! and, through a shared [`SessionStore`], by every process and host of the merchant.
 //!
-//! It owns the session, the transport, the clocks, the OS RNG and the session file; the
-//! [`crate::call`] state machine owns every decision. [`Client::call`] is the loop with one
-//! arm per action. When a session is missing, due, or rejected, the machine asks to wait for
-//! authorization: the driver takes the single-flight lock, so exactly one thread authorizes
-//! while the others wait and then use the session it obtained.
+//! It owns the session, the transport, the clocks, the OS RNG and the store; the
+//! [`crate::call`] state machine owns every decision about one call. [`Client::call`] is the
+//! loop with one arm per action. When a session is missing, due, or rejected, the machine asks
+//! to wait for authorization; the driver then applies the store's rule (see
+//! [`crate::sessions`]): take the in-process lock; reload the store, and use a newer session
+//! if there is one; otherwise take the store's lease, reload again, and only if nothing newer
+//! appeared, authorize and publish the next generation. A worker that is merely due for
+//! renewal and finds the lease taken goes on with its session until the holder publishes.
+//!
+//! When the store does not answer (Redis down or slow), calls go on with the process's own
+//! session and in-process single flight; one warning per outage, and the process re-syncs
+//! with the store when it answers again. No payment call fails because the store is down.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,10 +27,12 @@ use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Re
 use crate::outcome::Outcome;
 use crate::protocol::{self, Endpoint, Kind};
 use crate::secret::Secret;
-use crate::session::{RenewalPolicy, SavedSession, Session};
+use crate::session::{RenewalPolicy, Session};
+use crate::sessions::sealed::{self, Binding};
+use crate::sessions::{self, Lease, Record, SessionStore, StoreError, StoreSpec};
 use crate::time::{Now, UtcTime};
 use crate::transport::{Transport, UreqTransport};
-use crate::{Error, crypto, store};
+use crate::{Error, crypto};
 
 /// What a client needs to know.
 #[derive(Clone, Debug)]
@@ -35,8 +45,21 @@ pub struct ClientConfig {
     pub api_version: String,
     /// When to renew sessions ahead of the bank.
     pub renewal: RenewalPolicy,
-    /// Where to keep the session across restarts (none by default).
+    /// Where the session lives: this process's memory (the default), a file shared by the
+    /// processes of one host (`file:PATH`), or Redis for many hosts (`redis://…`, feature
+    /// `redis`). See [`crate::sessions`].
+    pub session_store: StoreSpec,
+    /// Shorthand for `session_store = StoreSpec::File(path)`, kept for existing callers;
+    /// ignored when `session_store` is not [`StoreSpec::Memory`].
     pub session_file: Option<PathBuf>,
+    /// The Redis keys' prefix (default `alliancepay:`); the merchant key's thumbprint follows.
+    pub store_prefix: String,
+    /// How long the authorization lease lasts unless released (default 40 s); a holder that
+    /// dies is replaced after it. Never shorter than [`ClientConfig::timeout`] plus 1 s, so a
+    /// live holder's authorization exchange always fits inside its lease.
+    pub lease_ttl: Duration,
+    /// Timeout of each command to the session store (default 250 ms).
+    pub store_timeout: Duration,
     /// Timeout of each HTTP exchange (default 30 s).
     pub timeout: Duration,
     /// Accept a plain `http://` base URL on a host other than loopback (default `false`):
@@ -53,10 +76,29 @@ impl ClientConfig {
             service_code: Secret::new(service_code.to_owned()),
             api_version: protocol::DEFAULT_API_VERSION.to_owned(),
             renewal: RenewalPolicy::default(),
+            session_store: StoreSpec::Memory,
             session_file: None,
+            store_prefix: "alliancepay:".to_owned(),
+            lease_ttl: Duration::from_secs(40),
+            store_timeout: Duration::from_millis(250),
             timeout: Duration::from_secs(30),
             allow_plain_http: false,
         }
+    }
+
+    /// The store this configuration names, [`ClientConfig::session_file`] included.
+    #[must_use]
+    pub fn store_spec(&self) -> StoreSpec {
+        match (&self.session_store, &self.session_file) {
+            (StoreSpec::Memory, Some(path)) => StoreSpec::File(path.clone()),
+            (spec, _) => spec.clone(),
+        }
+    }
+
+    /// The lease's time to live actually used (see [`ClientConfig::lease_ttl`]).
+    #[must_use]
+    pub fn effective_lease_ttl(&self) -> Duration {
+        self.lease_ttl.max(self.timeout + Duration::from_secs(1))
     }
 
     /// Checks the base URL: `https://`, or `http://` on a loopback host (the simulator), or
@@ -107,14 +149,65 @@ struct Inner {
     config: ClientConfig,
     merchant: PrivateJwk,
     transport: Box<dyn Transport>,
+    store: Box<dyn SessionStore>,
+    binding: Binding,
     wall: WallClock,
     monotonic: MonotonicClock,
-    current: Mutex<Option<Arc<Session>>>,
-    /// Held for the whole of an authorization, so only one runs at a time.
+    current: Mutex<Current>,
+    /// Held for the whole of an authorization, so only one thread of the process runs one.
     authorizing: Mutex<()>,
     authorizations: AtomicU64,
     clock_warned: AtomicBool,
+    /// Whether the store failed last time: one warning per outage.
+    store_down: AtomicBool,
+    /// When the store last failed or came back, to count a flapping store as one outage.
+    store_failed_at: Mutex<Option<Instant>>,
 }
+
+/// The session this process uses, and where it stands with the store.
+#[derive(Clone, Default)]
+struct Current {
+    /// The store generation the session is (or would have been published as).
+    generation: u64,
+    session: Option<Arc<Session>>,
+    /// Whether the store holds this session at `generation`; `false` for a session obtained
+    /// while the store was unavailable, which is published (or given up for the store's) when
+    /// the store answers again.
+    published: bool,
+}
+
+/// The lease held between deciding to authorize and publishing the result.
+struct Held {
+    lease: Lease,
+    /// The store's generation when the lease was taken: the publish's fence.
+    expected: u64,
+}
+
+/// How long a worker that is due for renewal but cannot take the lease goes on with its
+/// session before asking again: the holder normally publishes well within it.
+const RENEWAL_RETRY: Duration = Duration::from_millis(250);
+
+/// How long a call waits for the session of an authorization under way elsewhere before it
+/// goes on with the session it has.
+const PUBLISH_WAIT: Duration = Duration::from_millis(200);
+
+/// Pause between two looks at the store while waiting for that session.
+const PUBLISH_POLL: Duration = Duration::from_millis(2);
+
+/// How long a renewing lease holder lets calls already sent in the current session finish
+/// before authorizing: a renewal is planned, unlike a rejection, so nobody need be refused.
+const RENEWAL_DRAIN: Duration = Duration::from_millis(50);
+
+/// How long a call that must authorize waits for a store that does not answer before it
+/// authorizes on its own, and how often it asks again meanwhile.
+const STORE_GRACE: Duration = Duration::from_secs(1);
+const STORE_RETRY: Duration = Duration::from_millis(50);
+
+/// A store failing again within this time after it came back is the same outage.
+const OUTAGE_MERGE: Duration = Duration::from_secs(5);
+
+/// Pause between attempts to take a lease somebody else holds.
+const LEASE_POLL: Duration = Duration::from_millis(5);
 
 /// The AlliancePay client. Cheap to clone; clones share the session.
 #[derive(Clone)]
@@ -127,6 +220,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("base_url", &self.inner.config.base_url)
             .field("merchant_key", self.inner.merchant.public_jwk())
+            .field("store", &self.inner.store)
             .finish_non_exhaustive()
     }
 }
@@ -138,11 +232,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Client {
-    /// A client over the default blocking transport. Loads the session file, if configured
-    /// and valid for this bank and key, so a restart does not re-authorize.
+    /// A client over the default blocking transport. Opens the session store and resumes the
+    /// session stored there, if any and valid for this bank, service code and key, so a
+    /// restart does not re-authorize.
     ///
     /// # Errors
-    /// [`Error::Config`] for a base URL that is not `https://` (see [`ClientConfig::check`]).
+    /// [`Error::Config`] for a base URL that is not `https://` (see [`ClientConfig::check`]),
+    /// or a session store that cannot be used: a session path that is the key file or any
+    /// other file that is not one of our session files is refused before anything is written.
     pub fn new(config: ClientConfig, merchant: PrivateJwk) -> Result<Self, Error> {
         let transport = UreqTransport::new(config.timeout);
         Self::with_transport(config, merchant, Box::new(transport))
@@ -158,8 +255,47 @@ impl Client {
         transport: Box<dyn Transport>,
     ) -> Result<Self, Error> {
         config.check()?;
+        let thumbprint = merchant
+            .public_jwk()
+            .thumbprint()
+            .to_base64url()
+            .to_string();
+        let scope = format!(
+            "{thumbprint}:{}",
+            sessions::service_code_tag(config.service_code.expose())
+        );
+        let store = sessions::open(
+            &config.store_spec(),
+            &config.store_prefix,
+            &scope,
+            config.store_timeout,
+        )?;
+        Self::with_store(config, merchant, transport, store)
+    }
+
+    /// A client over any [`Transport`] and any [`SessionStore`] (the configuration's
+    /// `session_store` is then not used).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a base URL that is not `https://` (see [`ClientConfig::check`]).
+    pub fn with_store(
+        config: ClientConfig,
+        merchant: PrivateJwk,
+        transport: Box<dyn Transport>,
+        store: Box<dyn SessionStore>,
+    ) -> Result<Self, Error> {
+        config.check()?;
+        let binding = Binding {
+            base_url: config.base_url.clone(),
+            service_code: config.service_code.clone(),
+            key_thumbprint: merchant
+                .public_jwk()
+                .thumbprint()
+                .to_base64url()
+                .to_string(),
+        };
         // One origin for the whole process: a session's renewal deadline and its bank-clock
-        // anchor are monotonic readings, valid for every client that uses the session.
+        // anchor are monotonic readings, valid for every client of this process that uses it.
         static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
         let origin = *ORIGIN.get_or_init(Instant::now);
         let client = Self {
@@ -167,27 +303,31 @@ impl Client {
                 config,
                 merchant,
                 transport,
+                store,
+                binding,
                 wall: Arc::new(UtcTime::now),
                 monotonic: Arc::new(move || origin.elapsed()),
-                current: Mutex::new(None),
+                current: Mutex::new(Current::default()),
                 authorizing: Mutex::new(()),
                 authorizations: AtomicU64::new(0),
                 clock_warned: AtomicBool::new(false),
+                store_down: AtomicBool::new(false),
+                store_failed_at: Mutex::new(None),
             }),
         };
-        client.load_saved_session();
+        client.sync();
         Ok(client)
     }
 
     /// The same client reading the host's wall clock from `clock` (tests put the host hours
-    /// off the bank with it). Call before cloning and before any call; the saved session, if
+    /// off the bank with it). Call before cloning and before any call; the stored session, if
     /// any, is re-read against the new clock.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Fn() -> UtcTime + Send + Sync + 'static) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.wall = Arc::new(clock);
         }
-        self.load_saved_session();
+        self.reload();
         self
     }
 
@@ -201,8 +341,14 @@ impl Client {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.monotonic = Arc::new(clock);
         }
-        self.load_saved_session();
+        self.reload();
         self
+    }
+
+    /// Forgets the session in memory and reads the store again (after a clock change).
+    fn reload(&self) {
+        *lock(&self.inner.current) = Current::default();
+        self.sync();
     }
 
     /// The merchant key this client decrypts with.
@@ -217,15 +363,17 @@ impl Client {
         self.inner.authorizations.load(Ordering::SeqCst)
     }
 
+    /// The store generation of the session this process uses (0: none yet).
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        lock(&self.inner.current).generation
+    }
+
     fn now(&self) -> Now {
         Now {
             wall: (self.inner.wall)(),
             monotonic: (self.inner.monotonic)(),
         }
-    }
-
-    fn snapshot(&self) -> Option<Arc<Session>> {
-        lock(&self.inner.current).clone()
     }
 
     fn params(&self) -> Params<'_> {
@@ -238,22 +386,320 @@ impl Client {
         }
     }
 
+    fn store_failed(&self, e: &StoreError) {
+        if self.inner.store_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // A store that flaps while coming back (a connection accepted, then reset) is still
+        // the same outage: one warning for it.
+        let mut last = lock(&self.inner.store_failed_at);
+        let same_outage = last.is_some_and(|t| t.elapsed() < OUTAGE_MERGE);
+        *last = Some(Instant::now());
+        if same_outage {
+            log::debug!("{e} (the same outage)");
+        } else {
+            log::warn!(
+                "{e}; calls go on with this process's own session until the store answers again"
+            );
+        }
+    }
+
+    fn store_answered(&self) {
+        if self.inner.store_down.swap(false, Ordering::SeqCst) {
+            *lock(&self.inner.store_failed_at) = Some(Instant::now());
+            log::info!("the session store answers again; re-synchronizing with it");
+        }
+    }
+
+    /// Brings the process's session up to date with the store and returns it: a newer
+    /// generation there is adopted; a session this process obtained while the store was
+    /// unavailable is published when the store is behind it. Cheap when nothing changed (one
+    /// `stat` or one Redis round trip).
+    fn sync(&self) -> Option<Arc<Session>> {
+        self.sync_with(false)
+    }
+
+    /// [`Client::sync`] before sending: when another worker is authorizing right now, the
+    /// bank is about to refuse the current session, so wait (up to [`PUBLISH_WAIT`]) for its
+    /// successor rather than send a request that would be refused.
+    fn sync_before_sending(&self) -> Option<Arc<Session>> {
+        self.sync_with(true)
+    }
+
+    fn sync_with(&self, before_sending: bool) -> Option<Arc<Session>> {
+        let mine = lock(&self.inner.current).clone();
+        let peeked = if before_sending {
+            self.inner.store.peek()
+        } else {
+            self.inner.store.generation().map(|g| (g, false))
+        };
+        let (mut stored, leased) = match peeked {
+            Ok(p) => {
+                self.store_answered();
+                p
+            }
+            Err(e) => {
+                self.store_failed(&e);
+                return mine.session;
+            }
+        };
+        if leased && stored <= mine.generation && mine.session.is_some() {
+            let deadline = Instant::now() + PUBLISH_WAIT;
+            while Instant::now() < deadline {
+                std::thread::sleep(PUBLISH_POLL);
+                match self.inner.store.peek() {
+                    Ok((g, still)) if g == stored && still => {}
+                    Ok((g, _)) => {
+                        stored = g;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if stored > mine.generation {
+            return self.adopt(&mine).or(mine.session);
+        }
+        // A session of ours the store lacks: one obtained while the store was down (newer at
+        // the bank than the generation it was based on), or one the store lost (a Redis
+        // restarted empty). Publish it; whoever publishes first wins, the others adopt it.
+        let target = mine.generation + u64::from(!mine.published);
+        if let Some(session) = mine.session.as_ref().filter(|_| stored < target) {
+            self.seed(stored, target, session);
+        }
+        mine.session
+    }
+
+    /// Reads the store's record and makes it the process's session.
+    fn adopt(&self, mine: &Current) -> Option<Arc<Session>> {
+        let record = match self.inner.store.load() {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                self.store_failed(&e);
+                return None;
+            }
+        };
+        let mut session = match sealed::unseal(
+            &record.sealed,
+            &self.inner.binding,
+            record.generation,
+            &self.inner.merchant,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!(
+                    "ignoring the stored session (generation {}): {e}",
+                    record.generation
+                );
+                // Not read again until a newer one is published. The process's own session,
+                // if any, stays: the next rejection of it replaces the unusable record.
+                let mut current = lock(&self.inner.current);
+                if current.generation == mine.generation {
+                    current.generation = record.generation;
+                    current.published = true;
+                }
+                return current.session.clone();
+            }
+        };
+        // The offset measured at authorization converts the wall clock to the bank's; from
+        // here on the session is timed on this process's monotonic clock.
+        let offset = session.clock_offset_secs();
+        session.schedule(self.now(), offset, self.inner.config.renewal);
+        let session = Arc::new(session);
+        let mut current = lock(&self.inner.current);
+        if current.generation > record.generation && current.published {
+            // Another thread adopted something newer meanwhile.
+            return current.session.clone();
+        }
+        log::info!(
+            "using the stored session of device {} (generation {})",
+            session.device_id,
+            record.generation
+        );
+        *current = Current {
+            generation: record.generation,
+            session: Some(Arc::clone(&session)),
+            published: true,
+        };
+        Some(session)
+    }
+
+    /// Publishes this process's session as `generation` over the store's older `stored`, if
+    /// the lease is free right now; otherwise somebody else is at it and the next sync sees
+    /// the result.
+    fn seed(&self, stored: u64, generation: u64, session: &Session) {
+        let Ok(Some(lease)) = self
+            .inner
+            .store
+            .try_lease(self.inner.config.effective_lease_ttl())
+        else {
+            return;
+        };
+        let published = self.publish(
+            Held {
+                lease,
+                expected: stored,
+            },
+            generation,
+            session,
+        );
+        if published {
+            log::info!("published this process's session as generation {generation}");
+            let mut current = lock(&self.inner.current);
+            if current
+                .session
+                .as_ref()
+                .is_some_and(|s| s.device_id == session.device_id)
+            {
+                current.generation = generation;
+                current.published = true;
+            }
+        }
+    }
+
+    /// Seals and publishes `session` as `generation` under `held`, then releases the lease.
+    fn publish(&self, held: Held, generation: u64, session: &Session) -> bool {
+        let result = sealed::seal(
+            session,
+            &self.inner.binding,
+            generation,
+            &self.inner.merchant,
+        )
+        .map_err(StoreError::Invalid)
+        .and_then(|text| {
+            self.inner.store.publish(
+                &held.lease,
+                held.expected,
+                &Record {
+                    generation,
+                    sealed: text,
+                },
+            )
+        });
+        self.inner.store.release(held.lease);
+        match result {
+            Ok(()) => {
+                self.store_answered();
+                true
+            }
+            Err(e @ StoreError::Fenced(_)) => {
+                log::warn!("the new session was not published ({e}); using it in this process");
+                false
+            }
+            Err(e) => {
+                self.store_failed(&e);
+                false
+            }
+        }
+    }
+
+    /// The single-flight step: decides, with the store, between using a session someone else
+    /// obtained and authorizing (holding the lease, if the store answers). `needs` tells
+    /// whether a session would have to be replaced; `renewal_only` whether the caller could go
+    /// on with its current session. Bounded: a lease that is not released within its time to
+    /// live is treated as abandoned and the process authorizes on its own.
+    fn prepare_authorization(
+        &self,
+        needs: &dyn Fn(Option<&Session>, Now) -> bool,
+        renewal_only: bool,
+    ) -> (Option<Arc<Session>>, Option<Held>) {
+        let ttl = self.inner.config.effective_lease_ttl();
+        let deadline = Instant::now() + ttl + Duration::from_secs(1);
+        let mut unavailable_since = None;
+        loop {
+            let session = self.sync();
+            let now = self.now();
+            if !needs(session.as_deref(), now) {
+                return (session, None);
+            }
+            let busy = match self.inner.store.try_lease(ttl) {
+                Ok(Some(lease)) => {
+                    // Reload under the lease: the previous holder may have published just
+                    // before releasing it.
+                    let session = self.sync();
+                    if !needs(session.as_deref(), self.now()) {
+                        self.inner.store.release(lease);
+                        return (session, None);
+                    }
+                    if renewal_only {
+                        // The bank still accepts the current session, and other workers see
+                        // the lease and hold new calls back; let the calls they already sent
+                        // come back before the authorization makes the bank refuse them.
+                        std::thread::sleep(RENEWAL_DRAIN);
+                    }
+                    return match self.inner.store.generation() {
+                        Ok(expected) => (session, Some(Held { lease, expected })),
+                        Err(e) => {
+                            self.store_failed(&e);
+                            self.inner.store.release(lease);
+                            (session, None)
+                        }
+                    };
+                }
+                Ok(None) => true,
+                Err(e) => {
+                    self.store_failed(&e);
+                    false
+                }
+            };
+            // Due for renewal but somebody else holds the lease (or nobody can, the store
+            // being down): go on with the session until it is replaced, as long as the bank
+            // still accepts it.
+            if let Some(s) = session
+                .as_ref()
+                .filter(|s| renewal_only && s.unexpired(now))
+            {
+                let postponed = Arc::new(s.postponed(now, RENEWAL_RETRY));
+                let mut current = lock(&self.inner.current);
+                if current
+                    .session
+                    .as_ref()
+                    .is_some_and(|c| c.device_id == s.device_id)
+                {
+                    current.session = Some(Arc::clone(&postponed));
+                }
+                return (Some(postponed), None);
+            }
+            if !busy {
+                // The store did not answer. Authorizing without it ends every other worker's
+                // session, so a call that must authorize first gives the store a moment (a
+                // blip, or a store in its quiet period after a failure) to come back.
+                let since = *unavailable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STORE_GRACE {
+                    return (session, None);
+                }
+                std::thread::sleep(STORE_RETRY);
+                continue;
+            }
+            if Instant::now() >= deadline {
+                log::warn!(
+                    "the session store's authorization lease was not released within {ttl:?}; authorizing without it"
+                );
+                return (session, None);
+            }
+            std::thread::sleep(LEASE_POLL);
+        }
+    }
+
     /// The current session, authorizing first when there is none or it is due for renewal.
     ///
     /// # Errors
     /// Those of [`Client::authorize`].
     pub fn session(&self) -> Result<Arc<Session>, Error> {
-        if let Some(s) = self.snapshot().filter(|s| !s.needs_renewal(self.now())) {
+        let needs = |s: Option<&Session>, now: Now| s.is_none_or(|s| s.needs_renewal(now));
+        if let Some(s) = self.sync().filter(|s| !s.needs_renewal(self.now())) {
             return Ok(s);
         }
         let _only_one = lock(&self.inner.authorizing);
-        match self.snapshot().filter(|s| !s.needs_renewal(self.now())) {
-            Some(s) => Ok(s),
-            None => self.authorize_locked(),
+        match self.prepare_authorization(&needs, false) {
+            (Some(s), None) if !s.needs_renewal(self.now()) => Ok(s),
+            (_, held) => self.authorize_locked(held),
         }
     }
 
-    /// Authorizes now, replacing any session.
+    /// Authorizes now, replacing any session (in the store too, when its lease can be taken
+    /// within its time to live).
     ///
     /// # Errors
     /// [`Error::ServiceCodeLocked`] when the bank has locked the service code, [`Error::Bank`],
@@ -261,10 +707,12 @@ impl Client {
     /// transport errors, [`Error::MalformedResponse`].
     pub fn authorize(&self) -> Result<Arc<Session>, Error> {
         let _only_one = lock(&self.inner.authorizing);
-        self.authorize_locked()
+        let always = |_: Option<&Session>, _: Now| true;
+        let (_, held) = self.prepare_authorization(&always, false);
+        self.authorize_locked(held)
     }
 
-    fn authorize_locked(&self) -> Result<Arc<Session>, Error> {
+    fn authorize_locked(&self, held: Option<Held>) -> Result<Arc<Session>, Error> {
         let params = self.params();
         let request = protocol::authorize_request(
             params.service_code,
@@ -275,25 +723,29 @@ impl Client {
         let received = self
             .inner
             .transport
-            .send(&self.inner.config.base_url, &request)?;
-        let session = Arc::new(protocol::read_authorization(
-            &received,
-            params.merchant,
-            self.now(),
-            params.renewal,
-        )?);
-        self.install(Arc::clone(&session));
-        Ok(session)
+            .send(&self.inner.config.base_url, &request);
+        let session = received.map_err(Error::from).and_then(|received| {
+            protocol::read_authorization(&received, params.merchant, self.now(), params.renewal)
+        });
+        match session {
+            Ok(session) => {
+                let session = Arc::new(session);
+                self.install(Arc::clone(&session), held);
+                Ok(session)
+            }
+            Err(e) => {
+                if let Some(held) = held {
+                    self.inner.store.release(held.lease);
+                }
+                Err(e)
+            }
+        }
     }
 
-    /// Stores a new session for every caller and in the session file; warns once when the
-    /// host's clock is off the bank's.
-    fn install(&self, session: Arc<Session>) {
-        log::info!(
-            "new session for device {} until {}",
-            session.device_id,
-            session.expires_at
-        );
+    /// Makes a new session every caller's: publishes it as the next generation when `held`,
+    /// else keeps it in this process only (to be published when the store answers again);
+    /// warns once when the host's clock is off the bank's.
+    fn install(&self, session: Arc<Session>, held: Option<Held>) {
         let offset = session.clock_offset_secs();
         if offset.abs() > protocol::CLOCK_WARNING_SECS
             && !self.inner.clock_warned.swap(true, Ordering::SeqCst)
@@ -302,27 +754,71 @@ impl Client {
                 "this host's clock is {offset} s off the bank's; refund dates are corrected for it, but please synchronize the clock (NTP)"
             );
         }
-        self.save_session(&session);
-        *lock(&self.inner.current) = Some(session);
+        // A session that could not be published keeps the generation it was based on, with
+        // `published` false: the next sync publishes it, or adopts a newer one.
+        let mine = lock(&self.inner.current).generation;
+        let (generation, published) = match held {
+            Some(held) => {
+                let base = held.expected.max(mine);
+                if self.publish(held, base + 1, &session) {
+                    (base + 1, true)
+                } else {
+                    (base, false)
+                }
+            }
+            None => (mine, false),
+        };
+        log::info!(
+            "new session for device {} until {} (generation {generation}{})",
+            session.device_id,
+            session.expires_at,
+            if published { "" } else { ", this process only" }
+        );
+        *lock(&self.inner.current) = Current {
+            generation,
+            session: Some(session),
+            published,
+        };
+    }
+
+    /// Stops every call of this process from sending the session the bank just rejected:
+    /// they wait for its replacement instead of collecting rejections of their own.
+    fn retire(&self, device_id: &str) {
+        let mut current = lock(&self.inner.current);
+        if current
+            .session
+            .as_ref()
+            .is_some_and(|s| s.device_id == device_id)
+        {
+            current.session = None;
+        }
     }
 
     /// Runs one call to its outcome: the driver loop around [`Call`]. It moves bytes, holds
-    /// the single-flight lock from [`Action::WaitForAuthorization`] until the next
-    /// [`Action::Send`], and stores new sessions; every decision is the state machine's.
+    /// the single-flight lock (and the store's lease, when it authorizes) from
+    /// [`Action::WaitForAuthorization`] until the next [`Action::Send`], and publishes new
+    /// sessions; every decision about the call is the state machine's.
     pub fn call<E: Endpoint>(&self, endpoint: &E) -> Outcome<E::Output> {
         let mut rng = crypto::os_rng();
         let mut call = Call::new(endpoint, self.params());
         let base_url = &self.inner.config.base_url;
         let mut only_one = None;
-        let mut action = call.start(self.snapshot(), self.now(), &mut rng);
+        let mut held: Option<Held> = None;
+        let mut action = call.start(self.sync_before_sending(), self.now(), &mut rng);
         loop {
             action = match action {
                 Action::WaitForAuthorization => {
+                    if let Some(device) = call.rejected_device() {
+                        self.retire(device);
+                    }
                     // Never held here (every Send releases it); dropped first all the same,
                     // since locking a held std mutex again would deadlock.
                     drop(only_one.take());
                     only_one = Some(lock(&self.inner.authorizing));
-                    call.resume(self.snapshot(), self.now(), &mut rng)
+                    let needs = |s: Option<&Session>, now: Now| call.would_authorize(s, now);
+                    let (session, lease) = self.prepare_authorization(&needs, call.renewal_only());
+                    held = lease;
+                    call.resume(session, self.now(), &mut rng)
                 }
                 Action::Authorize(request) => {
                     log::info!("authorizing the virtual device at {base_url}");
@@ -347,11 +843,16 @@ impl Client {
                         Err(e) => call.handle_transport_error(e),
                     }
                 }
-                Action::Finish(outcome) => return outcome,
+                Action::Finish(outcome) => {
+                    if let Some(h) = held.take() {
+                        self.inner.store.release(h.lease);
+                    }
+                    return outcome;
+                }
             };
             // Stored before the next Send releases the lock, so waiting callers find it.
             if let Some(session) = call.take_new_session() {
-                self.install(session);
+                self.install(session, held.take());
             }
         }
     }
@@ -426,69 +927,6 @@ impl Client {
     /// As [`parse_callback`].
     pub fn parse_callback(&self, body: &[u8]) -> Result<Callback, Error> {
         parse_callback(body, &self.inner.merchant)
-    }
-
-    fn thumbprint(&self) -> String {
-        self.inner
-            .merchant
-            .public_jwk()
-            .thumbprint()
-            .to_base64url()
-            .to_string()
-    }
-
-    fn save_session(&self, session: &Session) {
-        let Some(path) = &self.inner.config.session_file else {
-            return;
-        };
-        let saved = session.to_saved(&self.thumbprint(), &self.inner.config.base_url);
-        let text = zeroize::Zeroizing::new(serde_json::to_vec_pretty(&saved).unwrap_or_default());
-        if let Err(e) = store::write_private_file(path, &text) {
-            log::warn!("could not save the session: {e}");
-        }
-    }
-
-    fn load_saved_session(&self) {
-        let Some(path) = &self.inner.config.session_file else {
-            return;
-        };
-        let Ok(text) = std::fs::read(path).map(zeroize::Zeroizing::new) else {
-            return;
-        };
-        if store::is_exposed(path) {
-            log::warn!(
-                "session file {} is readable by other users; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            );
-        }
-        let saved: SavedSession = match serde_json::from_slice(&text) {
-            Ok(s) => s,
-            Err(e) => return log::warn!("ignoring session file {}: {e}", path.display()),
-        };
-        if saved.base_url != self.inner.config.base_url
-            || saved.merchant_key_thumbprint != self.thumbprint()
-        {
-            return log::info!(
-                "session file {} belongs to another bank or key; ignoring it",
-                path.display()
-            );
-        }
-        let now = self.now();
-        match Session::from_saved(saved) {
-            Ok(mut session) => {
-                // The offset measured at authorization converts the wall clock to the bank's;
-                // from here on the session is timed on this process's monotonic clock.
-                let offset = session.clock_offset_secs();
-                session.schedule(now, offset, self.inner.config.renewal);
-                if session.needs_renewal(now) {
-                    return log::info!("the saved session is due for renewal; not resuming it");
-                }
-                log::info!("resuming the saved session of device {}", session.device_id);
-                *lock(&self.inner.current) = Some(Arc::new(session));
-            }
-            Err(e) => log::warn!("ignoring session file {}: {e}", path.display()),
-        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! answer is a JWE encrypted to the merchant's P-384 key. Every later call carries the
 //! session's device id and refresh token as headers, and the `payments/*` calls encrypt their
 //! bodies to the session's own bank key. Sessions expire; the bank may also drop them. This
-//! crate keeps one session per service code, shared by all threads, renews it ahead of expiry,
-//! and on a session error re-authorizes once (one thread for all) and resends the call once.
+//! crate keeps one session per service code, shared by all threads (and, through a shared
+//! [`sessions`] store, by all processes and hosts), renews it ahead of expiry, and on a
+//! session error re-authorizes once (one worker for all) and resends the call once.
 //!
 //! Every write ends as exactly one [`Outcome`]: `Done` (with the bank's record), `Refused`
 //! (nothing happened) or `Unknown` (it may have happened: resolve it by `merchantRequestId`).
@@ -38,8 +39,19 @@
 //!   implement the same seam and reuse [`call`] unchanged.
 //! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks.
 //! - [`session`], [`model`], [`callback`]: the bank's documents.
-//! - [`store`]: key and session files (atomic, owner-only).
+//! - [`store`]: key files and atomic owner-only writes.
+//! - [`sessions`]: where the session lives, shared by threads, processes and hosts: the
+//!   [`sessions::SessionStore`] seam with generations and an authorization lease; memory
+//!   (default), file (one host) and Redis (many hosts) stores.
 //! - `simulator` (feature `simulator`): a local bank for tests, demos and other languages.
+//!
+//! # Features
+//! The default build is a blocking client and nothing else: no server, no command-line parser,
+//! no Redis client, no async runtime.
+//! - `redis`: the Redis session store (`redis://`, `rediss://` with rustls), on the blocking
+//!   `redis` client without default features.
+//! - `simulator`: the local bank.
+//! - `cli`: the `alliancepay` binary (implies `simulator`).
 //!
 //! # Logging
 //! Diagnostics go through the `log` facade. Nothing logged, nothing in `Debug` or `Display`,
@@ -62,6 +74,7 @@ pub mod outcome;
 pub mod protocol;
 mod secret;
 pub mod session;
+pub mod sessions;
 pub mod store;
 pub mod time;
 pub mod transport;

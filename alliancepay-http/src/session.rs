@@ -181,6 +181,21 @@ impl Session {
         now.monotonic >= self.renew_at
     }
 
+    /// A copy not due for renewal before `by` from `now`: how a worker that cannot take the
+    /// authorization lease goes on with the session while the lease holder renews it.
+    #[must_use]
+    pub(crate) fn postponed(&self, now: Now, by: Duration) -> Self {
+        let mut copy = self.clone();
+        copy.renew_at = copy.renew_at.max(now.monotonic.saturating_add(by));
+        copy
+    }
+
+    /// Whether the bank still accepts the session at `now` by its stated expiry.
+    #[must_use]
+    pub(crate) fn unexpired(&self, now: Now) -> bool {
+        self.bank_time(now) < self.expires_at
+    }
+
     /// The bank's clock minus the host's, in seconds, as measured at authorization.
     #[must_use]
     pub const fn clock_offset_secs(&self) -> i64 {
@@ -249,7 +264,7 @@ impl Session {
         }
     }
 
-    pub(crate) fn from_saved(saved: SavedSession) -> Result<Self, String> {
+    pub(crate) fn from_saved(saved: &SavedSession) -> Result<Self, String> {
         let time =
             |name: &str, text: &str| UtcTime::parse_bank(text).map_err(|e| format!("{name}: {e}"));
         Ok(Self {

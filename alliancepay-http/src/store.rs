@@ -1,4 +1,4 @@
-//! Files: the merchant key and the saved session, written atomically and readable by the
+//! Files: the merchant key and the session file, written atomically and readable by the
 //! owner only.
 
 use std::fs::{self, File, OpenOptions};
@@ -17,41 +17,75 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Writes `contents` to `path` atomically: a temporary file beside it (mode 0600 on Unix),
-/// flushed to disk, then renamed over `path`. A crash leaves the old file or the new one,
-/// never half of one.
-///
-/// # Errors
-/// [`Error::Io`] naming the file.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+/// The prefix and suffix of the temporary files [`write_private_file`] makes beside `path`.
+fn temp_affixes(path: &Path) -> (PathBuf, String, &'static str) {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+        .to_owned();
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    (dir, format!(".{name}."), ".tmp")
+}
+
+/// Writes `contents` to `path` atomically: a temporary file beside it with a name no other
+/// writer uses (process id and random part, created exclusively, mode 0600 on Unix), flushed
+/// to disk, then renamed over `path`. A crash leaves the old file or the new one, never half
+/// of one; a temporary file left by a crash is removed by [`remove_stale_temps`].
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let (dir, prefix, suffix) = temp_affixes(path);
+    let unique = crate::crypto::new_uuid();
+    let temp = dir.join(format!(
+        "{prefix}{}.{}{suffix}",
+        std::process::id(),
+        &unique[..8]
+    ));
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut created = false;
     let result = (|| {
         let mut file = options.open(&temp)?;
+        created = true;
         file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&temp, path)?;
         // Make the rename itself durable; not every platform lets a directory be opened.
-        if let Ok(d) = File::open(dir) {
+        if let Ok(d) = File::open(&dir) {
             let _ = d.sync_all();
         }
         Ok(())
     })();
-    if result.is_err() {
+    if result.is_err() && created {
         let _ = fs::remove_file(&temp);
     }
     result.map_err(io_error(path))
+}
+
+/// Removes the temporary files [`write_private_file`] left beside `path` when its writer died
+/// (`.NAME.PID.RANDOM.tmp`). Call it only when no other writer of `path` can be running, such
+/// as while holding the session store's lock. Returns how many were removed.
+pub fn remove_stale_temps(path: &Path) -> usize {
+    let (dir, prefix, suffix) = temp_affixes(path);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(suffix) && name.len() > prefix.len()
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
 }
 
 /// Whether a file is readable or writable by group or others (always `false` off Unix).

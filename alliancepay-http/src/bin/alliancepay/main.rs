@@ -17,6 +17,7 @@ mod offline;
 mod online;
 mod output;
 mod simulate;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ enum Command {
     },
     /// Run the local bank simulator in the foreground.
     Simulate(simulate::SimulateArgs),
+    /// Keep calling the bank from several threads for a while and print what happened: a
+    /// load check of a worker fleet sharing one service code (run several at once).
+    Soak(soak::SoakArgs),
     /// Walk the whole flow against an embedded simulator, step by step.
     Demo,
 }
@@ -152,9 +156,23 @@ struct BankArgs {
     /// The merchant's private JWK file.
     #[arg(long, env = "ALLIANCEPAY_KEY")]
     key: PathBuf,
-    /// Keep the session in this file (mode 0600) so later commands reuse it.
+    /// Keep the session in this file (mode 0600) so later commands reuse it; the same as
+    /// --session-store file:PATH.
     #[arg(long, env = "ALLIANCEPAY_SESSION_FILE")]
     session_file: Option<PathBuf>,
+    /// Share the session with other processes: file:PATH (one host: a lock file beside it)
+    /// or `redis://HOST[:PORT][/DB]` / `rediss://…` (many hosts). The stored refresh token is
+    /// encrypted to the merchant key.
+    #[arg(long, env = "ALLIANCEPAY_SESSION_STORE", hide_env_values = true)]
+    session_store: Option<String>,
+    /// Prefix of the Redis keys (the merchant key's thumbprint and a digest of the service
+    /// code follow it).
+    #[arg(
+        long,
+        env = "ALLIANCEPAY_SESSION_STORE_PREFIX",
+        default_value = "alliancepay:"
+    )]
+    session_store_prefix: String,
     /// The x-api_version header.
     #[arg(long, default_value = "v1")]
     api_version: String,
@@ -190,6 +208,7 @@ fn main() -> ExitCode {
             OrderCommand::Find(args) => online::find(&out, &args).map_err(Into::into),
         },
         Command::Simulate(args) => simulate::run(&out, &args).map_err(Into::into),
+        Command::Soak(args) => soak::run(&out, &args).map_err(Into::into),
         Command::Demo => demo::run(&out).map_err(Into::into),
     };
     // A result that could not be written is a failure even if the bank said yes; an unknown

@@ -1,6 +1,7 @@
 //! Commands that talk to the bank (or the simulator).
 
 use alliancepay_http::model::{CreateOrder, Operation, Refund};
+use alliancepay_http::sessions::StoreSpec;
 use alliancepay_http::{Client, ClientConfig, Order, Outcome, Session, crypto, store};
 use clap::Args;
 use serde_json::{Value, json};
@@ -8,15 +9,44 @@ use serde_json::{Value, json};
 use crate::output::{Output, note};
 use crate::{BankArgs, Failure};
 
-pub fn client(bank: &BankArgs) -> Result<Client, String> {
+pub fn config(bank: &BankArgs) -> Result<ClientConfig, String> {
     let mut config = ClientConfig::new(&bank.base_url, &bank.service_code);
     config.api_version.clone_from(&bank.api_version);
     config.session_file.clone_from(&bank.session_file);
+    if let Some(spec) = &bank.session_store {
+        config.session_store =
+            StoreSpec::parse(spec).map_err(|e| format!("--session-store: {e}"))?;
+    }
+    config.store_prefix.clone_from(&bank.session_store_prefix);
     config.allow_plain_http = bank.allow_plain_http;
     config.timeout = std::time::Duration::from_millis(bank.timeout_ms);
     config.check().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// Whether two paths name one existing file (the session path given as the key's, say).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+pub fn client_with(bank: &BankArgs, config: ClientConfig) -> Result<Client, String> {
+    if let StoreSpec::File(path) = config.store_spec()
+        && same_file(&path, &bank.key)
+    {
+        return Err(format!(
+            "the session file {} is the merchant key file; refusing to start (nothing was written): give the session its own path",
+            path.display()
+        ));
+    }
     let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
     Client::new(config, key).map_err(|e| e.to_string())
+}
+
+pub fn client(bank: &BankArgs) -> Result<Client, String> {
+    client_with(bank, config(bank)?)
 }
 
 /// The merchantRequestId to send: the one given, or a fresh UUID. Printed to stderr before

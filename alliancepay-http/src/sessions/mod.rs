@@ -1,0 +1,289 @@
+//! Where a service code's session lives, so that every thread, process and host of one
+//! merchant uses the same one: the [`SessionStore`] seam.
+//!
+//! The bank keeps one live session per service code; a new authorization supersedes the
+//! previous one. Workers that authorize on their own therefore knock each other's sessions out
+//! in turn. A shared store prevents that with two things:
+//!
+//! - a **generation** per stored session, incremented by every publish, so a worker whose
+//!   call was rejected under generation `g` can tell whether someone already replaced it;
+//! - an **authorization lease** (an owner token with an expiry), so that at most one worker
+//!   authorizes at a time, and a fenced publish: a record is written only by the lease holder
+//!   and only over the generation it saw.
+//!
+//! The rule every worker follows (in [`crate::client`]): a call rejected under generation `g`
+//! first reloads the store; a newer generation is used at once, without authorizing.
+//! Otherwise the worker takes the lease, reloads again, and only if the store is still at `g`
+//! authorizes and publishes `g + 1`.
+//!
+//! Stores see sessions only as sealed text ([`sealed`]): a compact JWE to the merchant's own
+//! key, so whoever can read the file or the Redis keys cannot use the refresh token.
+//!
+//! | Store | For | Lease |
+//! |---|---|---|
+//! | [`MemoryStore`] | one process (the default) | a mutex with an expiry |
+//! | [`FileStore`] | processes on one host | `flock` on a lock file beside the session file |
+//! | `RedisStore` (feature `redis`) | processes on many hosts | `SET NX PX` with an owner token |
+//!
+//! Redis keys are `PREFIX` + the merchant key's thumbprint + a digest of the service code
+//! ([`service_code_tag`]) + `:session` / `:lease`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+use crate::secret::Secret;
+
+mod file;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+pub mod sealed;
+
+pub use file::FileStore;
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
+
+/// One stored session: its generation and its sealed text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Incremented by every publish; 0 means "nothing stored".
+    pub generation: u64,
+    /// The session sealed by [`sealed::seal`].
+    pub sealed: String,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("generation", &self.generation)
+            .field("sealed_len", &self.sealed.len())
+            .finish()
+    }
+}
+
+/// The right to authorize and publish, held by one worker until released or expired.
+pub struct Lease {
+    /// A random owner token: only its holder can publish under it or release it.
+    pub(crate) token: String,
+    /// The locked file of a [`FileStore`] lease: closing it releases the lock, also when the
+    /// process dies.
+    pub(crate) file: Option<std::fs::File>,
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Lease")
+    }
+}
+
+impl Lease {
+    pub(crate) fn new(file: Option<std::fs::File>) -> Self {
+        Self {
+            token: crate::crypto::new_uuid(),
+            file,
+        }
+    }
+}
+
+/// Why a store could not answer.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The store cannot be reached or answered too slowly (Redis down, a timeout): calls go
+    /// on with the process's own session.
+    Unavailable(String),
+    /// A publish was refused: the lease was lost or the generation moved meanwhile.
+    Fenced(String),
+    /// The store holds something that is not ours, or a file could not be used.
+    Invalid(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(d) => write!(f, "session store unavailable: {d}"),
+            Self::Fenced(d) => write!(f, "publish refused: {d}"),
+            Self::Invalid(d) => write!(f, "session store unusable: {d}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A place to keep one service code's session, shared by everyone who opens it.
+///
+/// Every method is bounded in time (no call blocks for longer than the store's own timeout);
+/// waiting for a lease is the caller's loop around [`SessionStore::try_lease`].
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// The generation stored now (0: nothing). Called before every bank call, so it must be
+    /// cheap.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the store does not answer.
+    fn generation(&self) -> Result<u64, StoreError>;
+
+    /// Whether somebody holds the lease right now: an authorization is under way, and its
+    /// session will be published within moments.
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`].
+    fn leased(&self) -> Result<bool, StoreError>;
+
+    /// [`SessionStore::generation`] and [`SessionStore::leased`] together (one round trip
+    /// where the store allows).
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`].
+    fn peek(&self) -> Result<(u64, bool), StoreError> {
+        Ok((self.generation()?, self.leased()?))
+    }
+
+    /// The stored record, if any.
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`]; [`StoreError::Invalid`] for a record that is not ours.
+    fn load(&self) -> Result<Option<Record>, StoreError>;
+
+    /// Takes the lease for `ttl` if nobody holds it; `None` if somebody does.
+    ///
+    /// # Errors
+    /// As [`SessionStore::generation`].
+    fn try_lease(&self, ttl: Duration) -> Result<Option<Lease>, StoreError>;
+
+    /// Stores `record` if `lease` is still held and the stored generation is `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError::Fenced`] when the lease was lost or the generation moved;
+    /// [`StoreError::Unavailable`].
+    fn publish(&self, lease: &Lease, expected: u64, record: &Record) -> Result<(), StoreError>;
+
+    /// Gives the lease back (a no-op if it already expired and someone else holds it).
+    fn release(&self, lease: Lease);
+}
+
+/// A short digest of a service code that names its keys in a shared store: two service codes
+/// of one merchant key never share a session record, and the code itself (a credential) never
+/// appears in a key name.
+#[must_use]
+pub fn service_code_tag(service_code: &str) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"alliancepay session store\0");
+    hash.update(service_code.as_bytes());
+    hash.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Which store a client uses: `memory`, `file:PATH` or a `redis://` / `rediss://` URL.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StoreSpec {
+    /// This process only (the default).
+    #[default]
+    Memory,
+    /// A session file with a lock file beside it, for processes on one host.
+    File(PathBuf),
+    /// A Redis server, for processes on many hosts (feature `redis`). The URL may hold a
+    /// password, so it is kept as a secret.
+    Redis(Secret),
+}
+
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Redis(_) => f.write_str("Redis([url redacted])"),
+        }
+    }
+}
+
+impl StoreSpec {
+    /// Parses `memory`, `file:PATH`, `redis://…` or `rediss://…`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] saying which forms are accepted.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let text = text.trim();
+        if text == "memory" {
+            return Ok(Self::Memory);
+        }
+        if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err(Error::Config("session store file: needs a path".into()));
+            }
+            return Ok(Self::File(PathBuf::from(path)));
+        }
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("redis://") || lower.starts_with("rediss://") {
+            return Ok(Self::Redis(Secret::new(text.to_owned())));
+        }
+        Err(Error::Config(
+            "session store must be memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://… (the scheme part of the given value was not recognized)".into(),
+        ))
+    }
+}
+
+/// Opens the store `spec` names. A file store checks its path now and refuses anything that
+/// is not one of our session files; a Redis store connects on first use, so a Redis that is
+/// down at start-up does not stop the client.
+///
+/// # Errors
+/// [`Error::Config`] for a path or URL that cannot be used; [`Error::Io`].
+pub fn open(
+    spec: &StoreSpec,
+    redis_prefix: &str,
+    scope: &str,
+    timeout: Duration,
+) -> Result<Box<dyn SessionStore>, Error> {
+    match spec {
+        StoreSpec::Memory => Ok(Box::new(MemoryStore::default())),
+        StoreSpec::File(path) => Ok(Box::new(FileStore::open(path)?)),
+        #[cfg(feature = "redis")]
+        StoreSpec::Redis(url) => Ok(Box::new(RedisStore::open(
+            url.expose(),
+            redis_prefix,
+            scope,
+            timeout,
+        )?)),
+        #[cfg(not(feature = "redis"))]
+        StoreSpec::Redis(_) => {
+            let _ = (redis_prefix, scope, timeout);
+            Err(Error::Config(
+                "a redis:// session store needs alliancepay-http built with the `redis` feature"
+                    .into(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A record with a recognisable sealed text, for the stores' tests.
+    pub(crate) fn record(generation: u64) -> Record {
+        Record {
+            generation,
+            sealed: format!("sealed-{generation}"),
+        }
+    }
+
+    #[test]
+    fn specs_parse_and_hide_passwords() {
+        assert_eq!(StoreSpec::parse("memory").unwrap(), StoreSpec::Memory);
+        assert_eq!(
+            StoreSpec::parse("file:/run/ap/session.json").unwrap(),
+            StoreSpec::File("/run/ap/session.json".into())
+        );
+        let redis = StoreSpec::parse("rediss://:hunter2@cache:6380/1").unwrap();
+        assert!(matches!(redis, StoreSpec::Redis(_)));
+        assert!(!format!("{redis:?}").contains("hunter2"));
+        for bad in ["", "file:", "http://x", "/tmp/session.json"] {
+            assert!(StoreSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

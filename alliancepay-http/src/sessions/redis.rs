@@ -1,0 +1,224 @@
+//! The Redis store (feature `redis`): one session for every worker on every host.
+//!
+//! Keys, under a configurable prefix, the merchant key's thumbprint and a digest of the
+//! service code (never the code itself): `…:session`, a hash with the generation and the
+//! sealed session, and `…:lease`, the lease, taken with `SET NX PX` and holding a random owner
+//! token. Publishing
+//! and releasing are Lua scripts, so that "is the lease still mine, and is the generation still
+//! the one I saw" and the write are one atomic step on the server: a holder whose lease expired
+//! while it was stalled cannot overwrite its successor's session. Waiters poll (every few
+//! milliseconds, bounded by the lease's expiry), which needs no second connection.
+//!
+//! Every command has a timeout. After a failure the store answers "unavailable" at once for a
+//! short while instead of trying again on every call, so a dead or slow Redis costs the calls
+//! nothing but the first timeout; the client goes on with its own session meanwhile.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::{Lease, Record, SessionStore, StoreError};
+use crate::Error;
+
+/// How long the store stays "unavailable" after a failure before it tries Redis again.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Publishes ARGV[4] as generation ARGV[3] if KEYS[1] (the lease) holds ARGV[1] and the hash
+/// KEYS[2] is at generation ARGV[2]. Returns 1, or -1 (lease lost) or -2 (generation moved).
+const PUBLISH: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local current = tonumber(redis.call('HGET', KEYS[2], 'gen') or '0')
+if current ~= tonumber(ARGV[2]) then return -2 end
+redis.call('HSET', KEYS[2], 'gen', ARGV[3], 'sealed', ARGV[4])
+return 1
+";
+
+/// Deletes the lease KEYS[1] only if it still holds the owner token ARGV[1].
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// A session store on a Redis server.
+pub struct RedisStore {
+    client: redis::Client,
+    connection: Mutex<Option<redis::Connection>>,
+    /// Until when to answer "unavailable" without trying.
+    retry_at: Mutex<Option<Instant>>,
+    session_key: String,
+    lease_key: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("session_key", &self.session_key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RedisStore {
+    /// A store at `url` (`redis://` or `rediss://`, with rustls) for keys under
+    /// `prefix` + `scope`; every command times out after `timeout`. Does not connect yet.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL the `redis` crate does not accept (the URL itself is not
+    /// repeated: it may hold a password).
+    pub fn open(url: &str, prefix: &str, scope: &str, timeout: Duration) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::Config(format!(
+                "the session store URL is not a usable redis:// or rediss:// URL ({})",
+                e.category()
+            ))
+        })?;
+        Ok(Self {
+            client,
+            connection: Mutex::new(None),
+            retry_at: Mutex::new(None),
+            session_key: format!("{prefix}{scope}:session"),
+            lease_key: format!("{prefix}{scope}:lease"),
+            timeout: timeout.max(Duration::from_millis(1)),
+        })
+    }
+
+    /// Runs `op` on the connection, connecting first if needed; a failure drops the
+    /// connection and starts the quiet period.
+    fn with<T>(
+        &self,
+        op: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        if lock(&self.retry_at).is_some_and(|at| Instant::now() < at) {
+            return Err(StoreError::Unavailable(
+                "Redis failed moments ago; not trying again yet".into(),
+            ));
+        }
+        let mut slot = lock(&self.connection);
+        let result = match slot.as_mut() {
+            Some(connection) => op(connection),
+            None => self.connect().and_then(|mut connection| {
+                let result = op(&mut connection);
+                *slot = Some(connection);
+                result
+            }),
+        };
+        match result {
+            Ok(value) => {
+                *lock(&self.retry_at) = None;
+                Ok(value)
+            }
+            Err(e) => {
+                *slot = None;
+                *lock(&self.retry_at) = Some(Instant::now() + RETRY_AFTER);
+                Err(StoreError::Unavailable(format!("Redis: {e}")))
+            }
+        }
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let connection = self.client.get_connection_with_timeout(self.timeout)?;
+        connection.set_read_timeout(Some(self.timeout))?;
+        connection.set_write_timeout(Some(self.timeout))?;
+        Ok(connection)
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn generation(&self) -> Result<u64, StoreError> {
+        let g: Option<u64> = self.with(|c| {
+            redis::cmd("HGET")
+                .arg(&self.session_key)
+                .arg("gen")
+                .query(c)
+        })?;
+        Ok(g.unwrap_or(0))
+    }
+
+    fn leased(&self) -> Result<bool, StoreError> {
+        self.with(|c| redis::cmd("EXISTS").arg(&self.lease_key).query(c))
+    }
+
+    fn peek(&self) -> Result<(u64, bool), StoreError> {
+        let (generation, leased): (Option<u64>, bool) = self.with(|c| {
+            redis::pipe()
+                .cmd("HGET")
+                .arg(&self.session_key)
+                .arg("gen")
+                .cmd("EXISTS")
+                .arg(&self.lease_key)
+                .query(c)
+        })?;
+        Ok((generation.unwrap_or(0), leased))
+    }
+
+    fn load(&self) -> Result<Option<Record>, StoreError> {
+        let (generation, sealed): (Option<u64>, Option<String>) = self.with(|c| {
+            redis::cmd("HMGET")
+                .arg(&self.session_key)
+                .arg("gen")
+                .arg("sealed")
+                .query(c)
+        })?;
+        Ok(match (generation, sealed) {
+            (Some(generation), Some(sealed)) => Some(Record { generation, sealed }),
+            _ => None,
+        })
+    }
+
+    fn try_lease(&self, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+        let lease = Lease::new(None);
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let taken: Option<String> = self.with(|c| {
+            redis::cmd("SET")
+                .arg(&self.lease_key)
+                .arg(&lease.token)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis)
+                .query(c)
+        })?;
+        Ok(taken.map(|_| lease))
+    }
+
+    fn publish(&self, lease: &Lease, expected: u64, record: &Record) -> Result<(), StoreError> {
+        let answer: i64 = self.with(|c| {
+            redis::cmd("EVAL")
+                .arg(PUBLISH)
+                .arg(2)
+                .arg(&self.lease_key)
+                .arg(&self.session_key)
+                .arg(&lease.token)
+                .arg(expected)
+                .arg(record.generation)
+                .arg(&record.sealed)
+                .query(c)
+        })?;
+        match answer {
+            1 => Ok(()),
+            -1 => Err(StoreError::Fenced(
+                "the lease expired or was taken over".into(),
+            )),
+            _ => Err(StoreError::Fenced(format!(
+                "the stored generation is no longer {expected}"
+            ))),
+        }
+    }
+
+    fn release(&self, lease: Lease) {
+        let released: Result<i64, _> = self.with(|c| {
+            redis::cmd("EVAL")
+                .arg(RELEASE)
+                .arg(1)
+                .arg(&self.lease_key)
+                .arg(&lease.token)
+                .query(c)
+        });
+        // Unreleased, the lease lapses by itself after its time to live.
+        if let Err(e) = released {
+            log::debug!("lease not released ({e}); it expires by itself");
+        }
+    }
+}

@@ -1,0 +1,874 @@
+//! Fleets of separate OS processes (`alliancepay soak`, 4 threads each) on one service code
+//! against the simulator, sharing a file or Redis session store (issue 10). Everything is
+//! measured from the simulator's side: when it granted each authorization, how many bank
+//! requests it received, and the calls the workers report as failed.
+//!
+//! Redis tests start their own `redis-server` on a free loopback port and stop it. Without
+//! `redis-server` they print a SKIPPED line, unless `ALLIANCEPAY_REQUIRE_PEERS=1` (CI), which
+//! makes them fail. `ALLIANCEPAY_KILLS` sets the number of `kill -9` rounds (default 500).
+//! The fleets are `#[ignore]`d in a plain `cargo test` (they take minutes of CPU); run them
+//! with `cargo test -p alliancepay-http --all-features --test fleet -- --include-ignored`.
+#![cfg(feature = "cli")]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::sessions::sealed::{self, Binding};
+use alliancepay_http::sessions::{FileStore, SessionStore};
+use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
+use alliancepay_http::{Client, ClientConfig, Secret, crypto, store};
+use serde_json::Value;
+
+/// Renewal age the workers use: a proactive renewal every 2 s.
+const RENEW_SECS: i64 = 2;
+/// Gap below which two authorizations would be two for one event.
+const MIN_GAP: Duration = Duration::from_millis(1000);
+/// How long after a bank-side loss its one authorization must come.
+const LOSS_WINDOW: Duration = Duration::from_millis(900);
+
+/// The fleet tests share two cores: one at a time, so timings are the fleet's own.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alliancepay-fleet-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The bank, a merchant registered with it, and the merchant's key on disk.
+struct Bank {
+    sim: Arc<Simulator>,
+    key: PrivateJwk,
+    key_file: PathBuf,
+    service_code: String,
+    merchant_id: String,
+    dir: PathBuf,
+}
+
+fn bank(name: &str) -> Bank {
+    let dir = temp_dir(name);
+    let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
+    let key_file = dir.join("merchant.jwk");
+    store::write_private_file(&key_file, crypto::private_jwk_to_string(&key).as_bytes()).unwrap();
+    let (service_code, merchant_id) = (crypto::new_uuid(), crypto::new_uuid());
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: vec![MerchantRegistration {
+            service_code: service_code.clone(),
+            merchant_id: merchant_id.clone(),
+            public_key: *key.public_jwk(),
+        }],
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    Bank {
+        sim: Arc::new(sim),
+        key,
+        key_file,
+        service_code,
+        merchant_id,
+        dir,
+    }
+}
+
+impl Bank {
+    /// `alliancepay` with the bank options and `store`.
+    fn command(&self, store: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_alliancepay"));
+        c.env("ALLIANCEPAY_SERVICE_CODE", &self.service_code)
+            .env("ALLIANCEPAY_BASE_URL", self.sim.base_url())
+            .env("ALLIANCEPAY_KEY", &self.key_file)
+            .env("ALLIANCEPAY_SESSION_STORE", store)
+            .env_remove("ALLIANCEPAY_SESSION_FILE");
+        c
+    }
+
+    /// One soak worker: 4 threads, renewal every 2 s, stopping when `stop` exists.
+    fn worker(&self, store: &str, stop: &Path, index: usize) -> Child {
+        let stderr =
+            std::fs::File::create(self.dir.join(format!("worker-{index}.stderr"))).unwrap();
+        self.command(store)
+            .args([
+                "soak",
+                "--json",
+                "--threads",
+                "4",
+                "--seconds",
+                "120",
+                "--pause-ms",
+                "20",
+            ])
+            .args(["--merchant-id", &self.merchant_id, "--timeout-ms", "2000"])
+            .args([
+                "--lease-ms",
+                "3000",
+                "--renew-after-secs",
+                &RENEW_SECS.to_string(),
+            ])
+            .arg("--stop-file")
+            .arg(stop)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
+    /// A purchase order of this merchant.
+    fn order(&self) -> alliancepay_http::CreateOrder {
+        alliancepay_http::CreateOrder::purchase(
+            &self.merchant_id,
+            100,
+            "c",
+            "https://s/ok",
+            "https://s/no",
+        )
+    }
+
+    fn binding(&self) -> Binding {
+        Binding {
+            base_url: self.sim.base_url(),
+            service_code: Secret::new(self.service_code.clone()),
+            key_thumbprint: self
+                .key
+                .public_jwk()
+                .thumbprint()
+                .to_base64url()
+                .to_string(),
+        }
+    }
+}
+
+/// Records when the simulator granted each authorization (polled every 2 ms).
+struct Monitor {
+    times: Arc<Mutex<Vec<Instant>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    fn start(sim: &Arc<Simulator>) -> Self {
+        let (times, stop) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (t, s, sim) = (Arc::clone(&times), Arc::clone(&stop), Arc::clone(sim));
+        let thread = std::thread::spawn(move || {
+            let mut seen = sim.authorizations();
+            while !s.load(Ordering::SeqCst) {
+                let now = sim.authorizations();
+                for _ in seen..now {
+                    t.lock().unwrap().push(Instant::now());
+                }
+                seen = now;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        Self {
+            times,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.times.lock().unwrap().len()
+    }
+
+    fn times(&self) -> Vec<Instant> {
+        self.times.lock().unwrap().clone()
+    }
+
+    /// Waits until more than `count` authorizations were seen.
+    fn wait_beyond(&self, count: usize, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(t) = self.times().get(count) {
+                return *t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no authorization #{} within {within:?}",
+                count + 1
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What one fleet run measured.
+#[derive(Debug, Default)]
+struct Run {
+    processes: usize,
+    authorizations: usize,
+    renewals: usize,
+    losses: usize,
+    calls: u64,
+    failed: u64,
+    requests: u64,
+    /// Requests beyond one per call and one per authorization: rejected sends.
+    extra: u64,
+    warnings: usize,
+    /// Authorizations granted while Redis was down, when it was.
+    during_outage: usize,
+}
+
+impl Run {
+    fn row(&self, store: &str) -> String {
+        let events = (self.renewals + self.losses).max(1) as f64;
+        format!(
+            "| {store} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            self.processes,
+            self.renewals,
+            self.losses,
+            self.authorizations,
+            self.calls,
+            self.failed,
+            self.extra,
+            self.extra as f64 / (self.processes as f64 * events)
+        )
+    }
+}
+
+/// What happens in the middle of a run, besides renewals and losses.
+type Interlude<'a> = &'a mut dyn FnMut(&Monitor) -> Option<(Instant, Instant)>;
+
+/// Runs `processes` workers on `store` through three bank-side losses and at least five
+/// proactive renewals; `interlude` runs after the losses (the Redis outage test kills Redis
+/// there and returns the outage's start and end).
+fn fleet(bank: &Bank, store: &str, processes: usize, interlude: Interlude<'_>) -> Run {
+    let stop = bank.dir.join(format!("stop-{processes}"));
+    let _ = std::fs::remove_file(&stop);
+    let monitor = Monitor::start(&bank.sim);
+    let requests_before = bank.sim.requests();
+    let mut workers: Vec<Child> = (0..processes)
+        .map(|i| bank.worker(store, &stop, i))
+        .collect();
+    let guard = scopeguard(&stop);
+    monitor.wait_beyond(0, Duration::from_secs(20));
+    let mut losses = Vec::new();
+    for (i, forget) in [false, true, false].into_iter().enumerate() {
+        // Halfway between two renewals, so a loss and a renewal are never one event.
+        let seen = monitor.count();
+        monitor.wait_beyond(seen, Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(1000));
+        let at = Instant::now();
+        if forget {
+            bank.sim.forget_sessions();
+        } else {
+            bank.sim.expire_sessions();
+        }
+        losses.push(at);
+        let granted = monitor.wait_beyond(monitor.count(), Duration::from_secs(10));
+        assert!(granted >= at, "loss {i}");
+    }
+    let outage = interlude(&monitor);
+    // At least five renewals: authorizations outside the loss windows, the first excepted.
+    let renewals = |times: &[Instant]| {
+        times
+            .iter()
+            .skip(1)
+            .filter(|t| !losses.iter().any(|l| **t >= *l && **t < *l + LOSS_WINDOW))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while renewals(&monitor.times()) < 5 {
+        assert!(Instant::now() < deadline, "fewer than 5 renewals in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // One more renewal period for good measure, then stop.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(guard);
+    let mut run = Run {
+        processes,
+        losses: losses.len(),
+        ..Run::default()
+    };
+    for (i, w) in workers.iter_mut().enumerate() {
+        let status = w.wait().unwrap();
+        let mut out = String::new();
+        w.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let stderr = std::fs::read_to_string(bank.dir.join(format!("worker-{i}.stderr"))).unwrap();
+        assert!(status.success(), "worker {i}: {status}: {stderr}");
+        let report: Value = serde_json::from_str(out.trim()).unwrap();
+        run.calls += report["calls"].as_u64().unwrap();
+        run.failed += report["failed"].as_u64().unwrap();
+        assert_eq!(report["failed"], 0, "worker {i}: {report}\n{stderr}");
+        run.warnings += stderr
+            .matches("calls go on with this process's own session")
+            .count();
+    }
+    drop(monitor_stop(monitor, &mut run, &losses, outage));
+    run.requests = bank.sim.requests() - requests_before;
+    run.extra = run.requests - run.calls - run.authorizations as u64;
+    run
+}
+
+/// Stops the monitor and checks the authorizations' timeline: exactly one in each loss
+/// window, none closer than [`MIN_GAP`] to the previous one outside them.
+fn monitor_stop(
+    monitor: Monitor,
+    run: &mut Run,
+    losses: &[Instant],
+    outage: Option<(Instant, Instant)>,
+) -> Vec<Instant> {
+    let times = monitor.times();
+    drop(monitor);
+    run.authorizations = times.len();
+    let in_loss = |t: &Instant| losses.iter().any(|l| *t >= *l && *t < *l + LOSS_WINDOW);
+    for (i, l) in losses.iter().enumerate() {
+        let n = times
+            .iter()
+            .filter(|t| **t >= *l && **t < *l + LOSS_WINDOW)
+            .count();
+        assert_eq!(n, 1, "loss {i}: {n} authorizations for one event");
+    }
+    for pair in times.windows(2) {
+        if !in_loss(&pair[1]) && outage.is_none_or(|(from, to)| pair[1] < from || pair[1] > to) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= MIN_GAP,
+                "two authorizations {gap:?} apart: one event, two authorizations"
+            );
+        }
+    }
+    if let Some((from, to)) = outage {
+        run.during_outage = times.iter().filter(|t| **t >= from && **t <= to).count();
+    }
+    run.renewals = times.iter().skip(1).filter(|t| !in_loss(t)).count();
+    assert_eq!(run.authorizations, run.renewals + run.losses + 1);
+    assert!(run.renewals >= 5, "{run:?}");
+    times
+}
+
+/// Creates the stop file when dropped, so workers end even if an assertion fails.
+struct StopOnDrop(PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, b"stop");
+    }
+}
+
+fn scopeguard(stop: &Path) -> StopOnDrop {
+    StopOnDrop(stop.to_owned())
+}
+
+fn check(run: &Run, store: &str) {
+    check_calls(run, store);
+    let events = (run.renewals + run.losses) as u64;
+    assert!(
+        run.extra <= run.processes as u64 * events,
+        "more than one extra bank request per process per event: {run:?}"
+    );
+}
+
+/// Every call succeeded (the fleet's own reports; the simulator's counts are checked by
+/// [`fleet`]).
+fn check_calls(run: &Run, store: &str) {
+    println!("{}", run.row(store));
+    assert_eq!(run.failed, 0);
+}
+
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn file_store_fleets_authorize_once_per_event() {
+    let _one = one_at_a_time();
+    for processes in [2, 4, 8] {
+        let bank = bank(&format!("file-{processes}"));
+        let store = format!("file:{}", bank.dir.join("session.json").display());
+        let run = fleet(&bank, &store, processes, &mut |_| None);
+        check(&run, "file");
+        std::fs::remove_dir_all(&bank.dir).unwrap();
+    }
+}
+
+/// A `redis-server` of our own on a free loopback port, killed when dropped.
+#[cfg(feature = "redis")]
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+#[cfg(feature = "redis")]
+fn redis_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("ALLIANCEPAY_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "redis-server is not installed, and ALLIANCEPAY_REQUIRE_PEERS=1 (run .ci/setup)"
+        );
+        println!("SKIPPED: redis-server is not installed; the Redis fleet tests did not run");
+    }
+    found
+}
+
+/// The fleet lock and a fresh Redis, or `None` (after a SKIPPED line) without `redis-server`.
+#[cfg(feature = "redis")]
+fn redis_or_skip() -> Option<(MutexGuard<'static, ()>, Redis)> {
+    if !redis_available() {
+        return None;
+    }
+    let one = one_at_a_time();
+    Some((one, Redis::start()))
+}
+
+#[cfg(feature = "redis")]
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { child: None, port };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port, with nothing persisted, and waits for PONG.
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{BufRead, BufReader, Write};
+                let _ = s.write_all(b"PING\r\n");
+                let mut line = String::new();
+                if BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with("+PONG") {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn redis_store_fleets_authorize_once_per_event() {
+    let Some((_one, redis)) = redis_or_skip() else {
+        return;
+    };
+    for processes in [2, 4, 8] {
+        let bank = bank(&format!("redis-{processes}"));
+        let run = fleet(&bank, &redis.url(), processes, &mut |_| None);
+        check(&run, "redis");
+        std::fs::remove_dir_all(&bank.dir).unwrap();
+    }
+}
+
+/// Redis killed for 10 s in the middle of an 8-process run, then started again empty.
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn redis_outage_costs_no_call() {
+    let Some((_one, mut redis)) = redis_or_skip() else {
+        return;
+    };
+    let bank = bank("redis-outage");
+    let url = redis.url();
+    let mut outage = |monitor: &Monitor| {
+        // Just after an authorization was published, so that none is under way when Redis
+        // dies: a session event while Redis is down is a separate case (see the README).
+        let seen = monitor.count();
+        monitor.wait_beyond(seen, Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(200));
+        let from = Instant::now();
+        redis.kill();
+        std::thread::sleep(Duration::from_secs(10));
+        redis.restart();
+        Some((from, Instant::now()))
+    };
+    let run = fleet(&bank, &url, 8, &mut outage);
+    // The outage's re-synchronization costs some refused requests; what counts here is that
+    // no call failed and no authorization was added (checked by `fleet`).
+    check_calls(&run, "redis, 10 s outage");
+    println!(
+        "outage: {} authorizations while Redis was down, {} outage warnings from 8 processes",
+        run.during_outage, run.warnings
+    );
+    assert!(
+        run.warnings <= 8,
+        "one warning per outage per process: {run:?}"
+    );
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// Temporary files a writer of `path` may have left beside it.
+fn temps_beside(path: &Path) -> usize {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter(|e| {
+            let n = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            n.starts_with(&format!(".{name}.")) && n.ends_with(".tmp")
+        })
+        .count()
+}
+
+/// Waits (up to 10 s) until the simulator granted more than `before` authorizations.
+fn wait_for_authorization(sim: &Simulator, before: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.authorizations() <= before {
+        assert!(Instant::now() < deadline, "the worker never authorized");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The lease of the kill tests' workers.
+const KILL_LEASE: Duration = Duration::from_secs(2);
+
+/// Starts a worker that authorizes in a loop on `store`, and kills it with `kill -9` at a
+/// random moment (up to 20 ms) after its first authorization: once the loop runs, it holds the
+/// lease nearly all the time (authorizing, sealing, writing the temporary file, renaming).
+fn kill_in_the_loop(bank: &Bank, store: &str, state: &mut u64) {
+    let before = bank.sim.authorizations();
+    let mut child = bank
+        .command(store)
+        .args([
+            "soak",
+            "--authorize-loop",
+            "--seconds",
+            "30",
+            "--timeout-ms",
+            "1000",
+        ])
+        .args(["--merchant-id", &bank.merchant_id, "--lease-ms"])
+        .arg(KILL_LEASE.as_millis().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_authorization(&bank.sim, before);
+    std::thread::sleep(Duration::from_micros(next(state) % 20_000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A client on `store` (as `--session-store` spells it) with the kill tests' lease.
+fn fresh_client(bank: &Bank, store: &str) -> Client {
+    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+    config.session_store = alliancepay_http::sessions::StoreSpec::parse(store).unwrap();
+    config.timeout = Duration::from_secs(1);
+    config.lease_ttl = KILL_LEASE;
+    Client::new(config, bank.key.clone()).unwrap()
+}
+
+/// A small deterministic generator for kill delays (the run prints its seed).
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `kill -9` of a worker that authorizes in a loop (taking the lease, writing the session,
+/// releasing) at random moments: the session file is never torn, the generation never goes
+/// back, the next start leaves no temporary file, and a new worker gets a session at once
+/// (the kernel released the dead holder's lock).
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn kill_nine_while_holding_the_lease_or_writing_the_session() {
+    let _one = one_at_a_time();
+    let kills: usize = std::env::var("ALLIANCEPAY_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let bank = bank("kill");
+    let path = bank.dir.join("session.json");
+    let store = format!("file:{}", path.display());
+    let binding = bank.binding();
+    let mut state = u64::from(std::process::id());
+    println!("kill -9 rounds: {kills}, seed {state}");
+    let (mut temps_left, mut last_generation, mut rounds_with_progress) = (0, 0, 0);
+    for round in 0..kills {
+        let before = bank.sim.authorizations();
+        kill_in_the_loop(&bank, &store, &mut state);
+        let progress = bank.sim.authorizations() - before;
+        rounds_with_progress += usize::from(progress > 1);
+        temps_left += temps_beside(&path);
+        // The next start: the file is whole and ours, and the dead writer's temps are gone.
+        let next_start = FileStore::open(&path).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(
+            temps_beside(&path),
+            0,
+            "round {round}: a temporary file survived a start"
+        );
+        if let Some(record) = next_start.load().unwrap() {
+            sealed::unseal(&record.sealed, &binding, record.generation, &bank.key)
+                .unwrap_or_else(|e| panic!("round {round}: torn or foreign session: {e}"));
+            assert!(
+                record.generation >= last_generation,
+                "round {round}: generation went back"
+            );
+            last_generation = record.generation;
+        }
+    }
+    // Recovery: a worker started now uses the stored session or authorizes, without waiting
+    // for any lease to expire.
+    let started = Instant::now();
+    let client = fresh_client(&bank, &store);
+    let order = bank.order();
+    client.create_order(&order).into_result().unwrap();
+    let recovery = started.elapsed();
+    println!(
+        "{kills} kills, each in the authorize loop ({rounds_with_progress} after two or more authorizations): {temps_left} left a temporary file (removed at the next start), last generation {last_generation}, 0 torn; recovery {recovery:?}"
+    );
+    assert!(recovery < KILL_LEASE, "{recovery:?}");
+    assert!(
+        temps_left > 0 || kills < 50,
+        "no kill hit a write: the test did not test it"
+    );
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// The Redis lease of a holder killed with `kill -9` lapses after its time to live; the next
+/// worker then authorizes.
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn redis_lease_of_a_killed_holder_lapses() {
+    let Some((_one, redis)) = redis_or_skip() else {
+        return;
+    };
+    let bank = bank("redis-kill");
+    let mut state = u64::from(std::process::id());
+    let lease = KILL_LEASE;
+    let (mut worst, mut held) = (Duration::ZERO, 0);
+    for round in 0..5 {
+        kill_in_the_loop(&bank, &redis.url(), &mut state);
+        let started = Instant::now();
+        let client = fresh_client(&bank, &redis.url());
+        client
+            .authorize()
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        worst = worst.max(started.elapsed());
+        held += usize::from(started.elapsed() >= lease / 2);
+    }
+    println!(
+        "Redis: 5 kill -9 in the authorize loop, {held} while holding the lease; the next worker authorized at most {worst:?} later (lease {lease:?})"
+    );
+    assert!(worst <= lease + Duration::from_millis(500), "{worst:?}");
+    // Killed in the loop, the holder nearly always held the lease: its successor waited.
+    assert!(held >= 3, "{held} of 5 kills hit a held lease");
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// A session path naming the key file (or any file not ours) stops the client before it
+/// writes anything; the key is left as it was.
+#[test]
+fn the_key_file_is_refused_as_session_file() {
+    let bank = bank("key-file");
+    let key_before = std::fs::read(&bank.key_file).unwrap();
+    for args in [
+        vec![
+            "--session-file".to_owned(),
+            bank.key_file.display().to_string(),
+        ],
+        vec![
+            "--session-store".to_owned(),
+            format!("file:{}", bank.key_file.display()),
+        ],
+    ] {
+        let out = bank
+            .command("memory")
+            .arg("authorize")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("merchant key file"), "{stderr}");
+    }
+    // Through a symlink the CLI's path check sees the same file; the library refuses it by
+    // its contents whatever the path.
+    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+    config.session_file = Some(bank.key_file.clone());
+    let e = Client::new(config, bank.key.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("private key") && e.contains("nothing was written"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&bank.key_file).unwrap(), key_before);
+    assert_eq!(bank.sim.authorizations(), 0, "refused before any request");
+    let leftovers: Vec<_> = std::fs::read_dir(&bank.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["merchant.jwk"],
+        "nothing written beside the key"
+    );
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// The rule, step by step, with two clients on one session file (as two processes would be):
+/// a session another client published is used without authorizing; a rejected one is
+/// replaced by one authorization, which the other client then uses without being refused.
+#[test]
+fn two_clients_on_one_file_follow_the_rule() {
+    let bank = bank("rule");
+    let path = bank.dir.join("session.json");
+    let client = || {
+        let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+        config.session_file = Some(path.clone());
+        Client::new(config, bank.key.clone()).unwrap()
+    };
+    let (a, b) = (client(), client());
+    let order = bank.order();
+    let created = a.create_order(&order).into_result().unwrap();
+    assert_eq!((a.generation(), bank.sim.authorizations()), (1, 1));
+    // B was constructed before A published: it finds generation 1 at its first call.
+    let requests = bank.sim.requests();
+    b.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(b.authorizations(), 0);
+    assert_eq!(b.generation(), 1);
+    assert_eq!(
+        bank.sim.requests() - requests,
+        1,
+        "one request, no authorization"
+    );
+    for (round, lose) in [Simulator::forget_sessions, Simulator::expire_sessions]
+        .into_iter()
+        .enumerate()
+    {
+        lose(&bank.sim);
+        // B meets the loss: refused once, authorizes once, publishes the next generation.
+        let requests = bank.sim.requests();
+        b.order_data(&created.hpp_order_id).unwrap();
+        assert_eq!(
+            bank.sim.requests() - requests,
+            3,
+            "round {round}: refused, authorize, resend"
+        );
+        assert_eq!(b.generation(), 2 + round as u64);
+        // A sees the newer generation before sending: one request, nothing refused.
+        let requests = bank.sim.requests();
+        a.order_data(&created.hpp_order_id).unwrap();
+        assert_eq!(bank.sim.requests() - requests, 1, "round {round}");
+        assert_eq!(a.generation(), b.generation());
+    }
+    assert_eq!(bank.sim.authorizations(), 3);
+    assert_eq!((a.authorizations(), b.authorizations()), (1, 2));
+    // A record sealed for this bank and key is useless to another service code's client on
+    // the same file: it is ignored, not used.
+    let mut other = ClientConfig::new(&bank.sim.base_url(), "another-service-code");
+    other.session_file = Some(path.clone());
+    let stranger = Client::new(other, bank.key.clone()).unwrap();
+    assert!(
+        stranger.session().is_err(),
+        "the simulator does not know that code"
+    );
+    assert_eq!(bank.sim.authorizations(), 3);
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// A Redis that accepts connections and never answers (a stalled server): calls go on with
+/// the process's own session, each store command bounded by its timeout, and the client
+/// authorizes once.
+#[cfg(feature = "redis")]
+#[test]
+fn a_stalled_redis_costs_no_call() {
+    let bank = bank("stalled");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+    config.session_store =
+        alliancepay_http::sessions::StoreSpec::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
+    config.store_timeout = Duration::from_millis(100);
+    let client = Client::new(config, bank.key.clone()).unwrap();
+    let order = bank.order();
+    let started = Instant::now();
+    let created = client.create_order(&order).into_result().unwrap();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let call = Instant::now();
+        client.order_data(&created.hpp_order_id).unwrap();
+        slowest = slowest.max(call.elapsed());
+        // Past the store's quiet period now and then, so Redis is tried (and times out) again.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "stalled Redis: 51 calls in {:?}, slowest read {slowest:?}",
+        started.elapsed()
+    );
+    assert_eq!(bank.sim.authorizations(), 1);
+    assert_eq!(bank.sim.requests(), 52, "one authorization and 51 calls");
+    // A read waits at most for one store command (connect, or a reply that never comes),
+    // and it did wait for one: the store was tried again after its quiet period.
+    assert!(slowest < Duration::from_millis(400), "{slowest:?}");
+    assert!(slowest >= Duration::from_millis(90), "{slowest:?}");
+    assert!(!held.lock().unwrap().is_empty(), "the client did try Redis");
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
