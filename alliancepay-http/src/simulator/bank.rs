@@ -7,7 +7,7 @@
 //! it, and the answers (and encrypted callbacks) are JWEs to the merchant's registered key.
 //! Key generation and JWE work happen outside the state lock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,13 +30,106 @@ use crate::time::UtcTime;
 pub const API_VERSIONS: [&str; 3] = ["1", "v1", "V1"];
 /// How far a refund's `date` may be from the bank's clock.
 pub const MAX_DATE_SKEW_SECS: i64 = 600;
-/// Order lifetime when `expirationTimeMinutes` is absent (inferred: the docs state no default).
-pub const DEFAULT_ORDER_MINUTES: u64 = 24 * 60;
+/// Order lifetime when `expirationTimeMinutes` is absent: every docs example without it shows
+/// `expiredOrderDate` = `createDate` + 15 min (bank-api.md §3.2).
+pub const DEFAULT_ORDER_MINUTES: u64 = 15;
 /// Set by fault injection only (incoming copies are removed): the refund is recorded as `FAIL`
 /// with this `errorDetails`.
 pub(crate) const FORCED_ERROR_DETAILS_HEADER: &str = "x-simulator-error-details";
 /// The card mask of the simulated customer's card (the bank's test-card style).
 const TEST_CARD_MASK: &str = "537593••••••0141";
+
+/// The members of an operation record (bank-api.md §3.5): each record carries all of them,
+/// `null` where the simulated bank has no value, as the docs say every member is nullable.
+const OPERATION_MEMBERS: [&str; 35] = [
+    "type",
+    "status",
+    "operationId",
+    "ecomOperationId",
+    "merchantRequestId",
+    "merchantId",
+    "coinAmount",
+    "transactionType",
+    "transactionCurrency",
+    "rrn",
+    "approvalCode",
+    "merchantCommission",
+    "purpose",
+    "comment",
+    "merchantName",
+    "modificationDateTime",
+    "transactionResponseInfo",
+    "bankCode",
+    "paymentSystem",
+    "productType",
+    "paymentServiceType",
+    "notificationUrl",
+    "notificationEncryption",
+    "cardNumberMask",
+    "desiredThreeDSMode",
+    "threeDSMode",
+    "statusThreeDs",
+    "threeDSServerTransId",
+    "acsTransId",
+    "dsTransId",
+    "eci",
+    "redirect3dsUrl",
+    "txnType",
+    "processingMerchantId",
+    "processingTerminalId",
+];
+
+/// Adds every documented member `record` lacks, as `null`.
+fn with_documented_members(mut record: Map<String, Value>) -> Map<String, Value> {
+    for member in OPERATION_MEMBERS {
+        record.entry(member).or_insert(Value::Null);
+    }
+    record
+}
+
+/// The card the customer paid with, as operation records show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CardUsed {
+    /// `537593••••••0141`.
+    pub mask: String,
+    /// `MasterCard` or `Visa`, the docs' spelling (bank-api.md §4.1).
+    pub payment_system: &'static str,
+    /// Whether a 3-D Secure challenge was passed.
+    pub challenged: bool,
+}
+
+/// How long what is finished is kept, and how much at most.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retention {
+    /// Seconds an order is kept after its expiry.
+    pub order_secs: i64,
+    /// Most orders.
+    pub max_orders: usize,
+    /// Seconds a session is kept after it stopped being usable.
+    pub session_secs: i64,
+    /// Most sessions.
+    pub max_sessions: usize,
+}
+
+/// What eviction has forgotten so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Evicted {
+    pub sessions: u64,
+    pub orders: u64,
+}
+
+/// What the HPP page shows of an order and where it sends the customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OrderView {
+    pub merchant_id: String,
+    pub coin_amount: u64,
+    pub status: String,
+    pub purpose: Option<String>,
+    pub success_url: String,
+    pub fail_url: String,
+    pub status_page_type: String,
+    pub expired: bool,
+}
 
 /// The bank's policy knobs (a subset of [`super::SimulatorConfig`]).
 #[derive(Clone, Debug)]
@@ -45,6 +138,9 @@ pub(crate) struct Policy {
     pub new_authorization_invalidates_previous: bool,
     pub superseded_code: String,
     pub session_expiration_member: bool,
+    pub strict: bool,
+    pub retention: Retention,
+    pub out_of_order_callbacks: bool,
 }
 
 /// What [`Bank::handle`] produced: the answer, and callbacks to send once it is on its way.
@@ -84,6 +180,8 @@ struct Session {
     server_key: Arc<PrivateJwk>,
     expires_at: UtcTime,
     state: SessionState,
+    /// When it stopped being usable (superseded or forgotten), in epoch ms.
+    ended_ms: Option<i64>,
 }
 
 /// What a request's session headers resolved to.
@@ -102,10 +200,15 @@ struct Order {
     document: Map<String, Value>,
     status: String,
     coin_amount: u64,
+    created_ms: i64,
     expires_ms: i64,
     notification_url: Option<String>,
     notification_encryption: bool,
     operation_ids: Vec<String>,
+    success_url: String,
+    fail_url: String,
+    status_page_type: String,
+    purpose: Option<String>,
 }
 
 impl Order {
@@ -117,6 +220,15 @@ impl Order {
         }
         doc.insert("operations".into(), operations);
         Value::Object(doc)
+    }
+
+    /// The HPP callback's document: the order with `operations` as one object, and its dates
+    /// in the dotted local form the docs' callback example shows (bank-api.md §3.6).
+    fn to_callback(&self, operation: Value) -> Value {
+        let mut doc = self.to_value(operation);
+        doc["createDate"] = json!(formats::operation_date(self.created_ms));
+        doc["expiredOrderDate"] = json!(formats::operation_date(self.expires_ms));
+        doc
     }
 }
 
@@ -141,6 +253,75 @@ struct State {
     order_request_ids: HashSet<(String, String)>,
     operations: HashMap<String, Operation>,
     operation_request_ids: HashMap<(String, String), String>,
+    /// Device ids oldest first, for eviction.
+    session_queue: VecDeque<String>,
+    /// Order ids oldest first, for eviction.
+    order_queue: VecDeque<String>,
+    evicted: Evicted,
+}
+
+impl State {
+    /// Forgets sessions beyond the cap and those unusable for longer than the retention.
+    /// Only the oldest are looked at, so each authorization does O(evicted) work.
+    fn evict_sessions(&mut self, retention: &Retention, now: UtcTime, now_ms: i64) {
+        while let Some(id) = self.session_queue.front() {
+            let done = match self.sessions.get(id) {
+                None => true,
+                Some(_) if self.sessions.len() > retention.max_sessions => true,
+                Some(s) => {
+                    let keep_ms = retention.session_secs.saturating_mul(1000);
+                    let ended = s
+                        .ended_ms
+                        .is_some_and(|t| now_ms.saturating_sub(t) > keep_ms);
+                    let expired = now.since(s.expires_at) > retention.session_secs;
+                    ended || expired
+                }
+            };
+            if !done {
+                break;
+            }
+            if let Some(id) = self.session_queue.pop_front()
+                && self.sessions.remove(&id).is_some()
+            {
+                self.evicted.sessions += 1;
+            }
+        }
+    }
+
+    /// Forgets orders (and their operations) beyond the cap and those expired for longer than
+    /// the retention, oldest first.
+    fn evict_orders(&mut self, retention: &Retention, now_ms: i64) {
+        let keep_ms = retention.order_secs.saturating_mul(1000);
+        while let Some(id) = self.order_queue.front() {
+            let done = match self.orders.get(id) {
+                None => true,
+                Some(_) if self.orders.len() > retention.max_orders => true,
+                Some(o) => now_ms.saturating_sub(o.expires_ms) > keep_ms,
+            };
+            if !done {
+                break;
+            }
+            let Some(id) = self.order_queue.pop_front() else {
+                break;
+            };
+            let Some(order) = self.orders.remove(&id) else {
+                continue;
+            };
+            self.evicted.orders += 1;
+            self.order_request_ids
+                .remove(&(order.merchant_id.clone(), order.merchant_request_id.clone()));
+            for op_id in &order.operation_ids {
+                if let Some(op) = self.operations.remove(op_id)
+                    && let Some(request_id) = op.text("merchantRequestId")
+                {
+                    let key = (op.merchant_id.clone(), request_id.to_owned());
+                    if self.operation_request_ids.get(&key) == Some(op_id) {
+                        self.operation_request_ids.remove(&key);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The simulated bank.
@@ -206,17 +387,27 @@ fn encrypted(key: &PublicJwk, value: &Value, ctx: &Ctx<'_>) -> Response {
     }
 }
 
-/// A callback body: the document, or `{"jwe"}` to the merchant key when encryption was asked.
-fn delivery(url: &str, encrypt: bool, key: &PublicJwk, document: &Value) -> Option<Delivery> {
-    let body = if encrypt {
-        let token = crypto::encrypt_to_string(key, document.to_string().as_bytes()).ok()?;
-        json!({ "jwe": token }).to_string().into_bytes()
-    } else {
-        document.to_string().into_bytes()
+/// A callback body: the document, or `{"jwe"}` to the merchant key when encryption was asked;
+/// `earlier`, an earlier state to deliver after it, in the same form.
+fn delivery(
+    url: &str,
+    encrypt: bool,
+    key: &PublicJwk,
+    document: &Value,
+    earlier: Option<&Value>,
+) -> Option<Delivery> {
+    let body = |document: &Value| {
+        if encrypt {
+            let token = crypto::encrypt_to_string(key, document.to_string().as_bytes()).ok()?;
+            Some(json!({ "jwe": token }).to_string().into_bytes())
+        } else {
+            Some(document.to_string().into_bytes())
+        }
     };
     Some(Delivery {
         url: url.to_owned(),
-        body,
+        body: body(document)?,
+        earlier: earlier.and_then(body),
     })
 }
 
@@ -290,9 +481,16 @@ impl Bank {
 
     /// The bank forgets every session.
     pub(crate) fn forget_sessions(&self) {
+        let now_ms = self.now_ms();
         for s in lock(&self.state).sessions.values_mut() {
             s.state = SessionState::Forgotten;
+            s.ended_ms.get_or_insert(now_ms);
         }
+    }
+
+    /// What eviction has forgotten so far.
+    pub(crate) fn evicted(&self) -> Evicted {
+        lock(&self.state).evicted
     }
 
     /// Counts for `/__sim/stats`: (sessions, orders, operations).
@@ -364,14 +562,31 @@ impl Bank {
             )
             .into();
         }
-        if !request
-            .header("x-api_version")
-            .is_some_and(|v| API_VERSIONS.contains(&v))
-        {
+        let api_version = request.header("x-api_version");
+        // The bank's WordPress plugin authorizes without the header and the bank accepts it
+        // (bank-api.md §3.1); strict mode refuses, as the docs call the header mandatory.
+        let tolerated = api_version.is_none() && path == AUTHORIZE_PATH && !self.policy.strict;
+        if !tolerated && !api_version.is_some_and(|v| API_VERSIONS.contains(&v)) {
             return errors::invalid(
                 "b_invalid_request",
                 "x-api_version",
                 "must be 1, v1 or V1",
+                ctx.request_id,
+                path,
+            )
+            .into();
+        }
+        let json_path = [AUTHORIZE_PATH, CREATE_ORDER_PATH, ORDER_DATA_PATH].contains(&path);
+        if self.policy.strict
+            && json_path
+            && !request
+                .header("content-type")
+                .is_some_and(|v| v.starts_with("application/json"))
+        {
+            return errors::invalid(
+                "b_invalid_request",
+                "Content-Type",
+                "must be application/json",
                 ctx.request_id,
                 path,
             )
@@ -437,7 +652,9 @@ impl Bank {
             &server_key.public_jwk().with_params(KeyParams::default()),
         );
         let (device_id, refresh_token, auth_token) = (new_uuid(), new_uuid(), new_uuid());
-        let expires_at = self.now().plus(self.policy.token_ttl_secs);
+        let now_ms = self.now_ms();
+        let now = utc(now_ms);
+        let expires_at = now.plus(self.policy.token_ttl_secs);
         {
             let mut state = lock(&self.state);
             if self.policy.new_authorization_invalidates_previous {
@@ -447,6 +664,7 @@ impl Bank {
                     .filter(|s| s.service_code == service_code && s.state == SessionState::Live)
                 {
                     s.state = SessionState::Superseded;
+                    s.ended_ms = Some(now_ms);
                 }
             }
             state.sessions.insert(
@@ -457,8 +675,11 @@ impl Bank {
                     server_key: Arc::new(server_key),
                     expires_at,
                     state: SessionState::Live,
+                    ended_ms: None,
                 },
             );
+            state.session_queue.push_back(device_id.clone());
+            state.evict_sessions(&self.policy.retention, now, now_ms);
         }
         self.authorizations.fetch_add(1, Ordering::SeqCst);
         // Members in the bank's order (bank-api.md §1.2), hence written by hand.
@@ -567,14 +788,21 @@ impl Bank {
             document,
             status: "PENDING".into(),
             coin_amount: order.coin_amount,
+            created_ms: now_ms,
             expires_ms,
             notification_url: order.notification_url,
             notification_encryption: order.notification_encryption,
             operation_ids: Vec::new(),
+            success_url: order.success_url,
+            fail_url: order.fail_url,
+            status_page_type: order.status_page_type,
+            purpose: order.purpose,
         };
         let mut answer = record.document.clone();
         answer.insert("orderStatus".into(), json!("PENDING"));
-        state.orders.insert(hpp_order_id, record);
+        state.orders.insert(hpp_order_id.clone(), record);
+        state.order_queue.push_back(hpp_order_id);
+        state.evict_orders(&self.policy.retention, now_ms);
         Response::json(200, &Value::Object(answer))
     }
 
@@ -647,6 +875,7 @@ impl Bank {
         &self,
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
+        card: Option<CardUsed>,
     ) -> Result<Option<Delivery>, String> {
         let now_ms = self.now_ms();
         let mut guard = lock(&self.state);
@@ -681,6 +910,11 @@ impl Bank {
         };
         let operation_id = formats::bank_id(now_ms);
         let date = formats::operation_date(now_ms);
+        let card = card.unwrap_or(CardUsed {
+            mask: TEST_CARD_MASK.into(),
+            payment_system: "MasterCard",
+            challenged: false,
+        });
         let record = json!({
             "type": "PURCHASE",
             "status": status,
@@ -698,22 +932,36 @@ impl Bank {
             "creationDateTime": date,
             "transactionCreateDateTime": date,
             "processingDateTime": date,
+            "modificationDateTime": date,
             "paymentServiceType": "CARD",
-            "paymentSystem": "MASTERCARD",
-            "productType": "ECOM",
-            "cardNumberMask": TEST_CARD_MASK,
+            "paymentSystem": card.payment_system,
+            "productType": "PURCHASE",
+            "cardNumberMask": card.mask,
+            "purpose": order.purpose,
+            "notificationUrl": order.notification_url,
+            "notificationEncryption": order.notification_url.as_ref().map(|_| order.notification_encryption),
+            "threeDSMode": if card.challenged { "CHALLENGE" } else { "FRICTIONLESS" },
+            "statusThreeDs": if card.challenged { "Y" } else { "N" },
         });
         let Value::Object(record) = record else {
             return Err("internal: record is not an object".into());
         };
+        let record = with_documented_members(record);
         order.status = status.into();
         order.operation_ids.push(operation_id.clone());
+        let earlier = self.policy.out_of_order_callbacks.then(|| {
+            let mut pending = record.clone();
+            pending.insert("status".into(), json!("PENDING"));
+            let mut doc = order.to_callback(Value::Object(pending));
+            doc["orderStatus"] = json!("PENDING");
+            doc
+        });
         let callback = order.notification_url.clone().map(|url| {
             (
                 url,
                 order.notification_encryption,
                 order.merchant_key,
-                order.to_value(Value::Object(record.clone())),
+                order.to_callback(Value::Object(record.clone())),
             )
         });
         let merchant_id = order.merchant_id.clone();
@@ -732,7 +980,9 @@ impl Bank {
         );
         drop(guard);
         // In the HPP callback `operations` is one object, not an array (bank-api.md §3.6).
-        Ok(callback.and_then(|(url, encrypt, key, doc)| delivery(&url, encrypt, &key, &doc)))
+        Ok(callback.and_then(|(url, encrypt, key, doc)| {
+            delivery(&url, encrypt, &key, &doc, earlier.as_ref())
+        }))
     }
 
     /// `POST …/payments/v3/refund` (bank-api.md §3.4).
@@ -753,6 +1003,7 @@ impl Bank {
         let outcome = self.apply_refund(&refund, caller, now_ms, forced);
         match outcome {
             Ok((answer, settled)) => {
+                let earlier = self.policy.out_of_order_callbacks.then_some(&answer);
                 let deliveries = settled
                     .and_then(|doc| {
                         delivery(
@@ -760,6 +1011,7 @@ impl Bank {
                             refund.notification_encryption,
                             &caller.merchant_key,
                             &doc,
+                            earlier,
                         )
                     })
                     .into_iter()
@@ -857,8 +1109,10 @@ impl Bank {
             "originalCoinAmount": original_amount,
             "originalEcomOperationId": original_ecom_id,
             "rrnOriginal": "-1",
-            "productType": "ECOM",
-            "creationDateTime": date,
+            "productType": "PURCHASE",
+            "paymentServiceType": "CARD",
+            // The docs' refund answer names its timestamp `createDateTime` (bank-api.md §4.1).
+            "createDateTime": date,
             "modificationDateTime": date,
         });
         if let Some(comment) = &refund.merchant_comment {
@@ -912,6 +1166,12 @@ impl Bank {
         let Value::Object(stored) = record.clone() else {
             return Err("b_unknown_error");
         };
+        let stored = with_documented_members(stored);
+        let answer = match answer {
+            Value::Object(m) => Value::Object(with_documented_members(m)),
+            other => other,
+        };
+        let record = Value::Object(stored.clone());
         state
             .operation_request_ids
             .insert(key, operation_id.clone());
@@ -992,12 +1252,30 @@ impl Bank {
             .count()
     }
 
-    /// A plain-text summary of an order for the HPP page, or `None` if unknown.
+    /// The amount and status of an order, or `None` if unknown.
     pub(crate) fn order_summary(&self, hpp_order_id: &str) -> Option<(u64, String)> {
         lock(&self.state)
             .orders
             .get(hpp_order_id)
             .map(|o| (o.coin_amount, o.status.clone()))
+    }
+
+    /// What the HPP page needs of an order, or `None` if unknown.
+    pub(crate) fn order_view(&self, hpp_order_id: &str) -> Option<OrderView> {
+        let now_ms = self.now_ms();
+        lock(&self.state)
+            .orders
+            .get(hpp_order_id)
+            .map(|o| OrderView {
+                merchant_id: o.merchant_id.clone(),
+                coin_amount: o.coin_amount,
+                status: o.status.clone(),
+                purpose: o.purpose.clone(),
+                success_url: o.success_url.clone(),
+                fail_url: o.fail_url.clone(),
+                status_page_type: o.status_page_type.clone(),
+                expired: o.status == "PENDING" && now_ms >= o.expires_ms,
+            })
     }
 }
 
@@ -1023,6 +1301,14 @@ mod tests {
             new_authorization_invalidates_previous: true,
             superseded_code: "b_used_token".into(),
             session_expiration_member: false,
+            strict: false,
+            retention: Retention {
+                order_secs: 86_400,
+                max_orders: 100_000,
+                session_secs: 600,
+                max_sessions: 10_000,
+            },
+            out_of_order_callbacks: false,
         }
     }
 
@@ -1131,7 +1417,7 @@ mod tests {
         fn paid_operation(&self, session: &ClientSession, amount: u64) -> (String, String) {
             let order = self.order(session, amount);
             self.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
                 .unwrap();
             let data = self.done(
                 &crate::model::OrderQuery {
@@ -1239,9 +1525,10 @@ mod tests {
             code(&raw(&f.bank, path, &[("x-api_version", "v2")], "{}")),
             (200, "b_invalid_request".into())
         );
+        // Without the header authorize is tolerated (bank-api.md §3.1): the body is checked.
         assert_eq!(
             code(&raw(&f.bank, path, &[], "{}")),
-            (200, "b_invalid_request".into())
+            (400, "b_request_is_not_correct".into())
         );
         let mut query = Request::post(
             path,
@@ -1417,7 +1704,8 @@ mod tests {
         assert!(order["redirectUrl"].as_str().unwrap().ends_with(id));
         let created = UtcTime::parse_bank(order["createDate"].as_str().unwrap()).unwrap();
         let expires = UtcTime::parse_bank(order["expiredOrderDate"].as_str().unwrap()).unwrap();
-        assert_eq!(expires.since(created), 86_400);
+        // No expirationTimeMinutes: 15 minutes, as every docs example shows (bank-api.md §3.2).
+        assert_eq!(expires.since(created), 15 * 60);
         assert!(order.get("operations").is_none());
         // The same merchantRequestId again.
         assert_eq!(
@@ -1479,7 +1767,7 @@ mod tests {
         assert_eq!(data["operations"], json!([]));
         assert_eq!(
             f.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success)),
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None),
             Ok(None)
         );
         let data = f.call(&query, &s).response.json_body();
@@ -1499,14 +1787,14 @@ mod tests {
         );
         assert!(
             f.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Fail))
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Fail), None)
                 .unwrap_err()
                 .contains("not PENDING")
         );
-        assert!(f.bank.pay("nope", None).is_err());
+        assert!(f.bank.pay("nope", None, None).is_err());
         // Amount 5 fails by the bank's test table.
         let five = f.order(&s, 5);
-        f.bank.pay(&five.hpp_order_id, None).unwrap();
+        f.bank.pay(&five.hpp_order_id, None, None).unwrap();
         assert_eq!(f.bank.order_summary(&five.hpp_order_id).unwrap().1, "FAIL");
         // A pending order expires by the simulated clock; a paid one stays readable.
         let pending = f.order(&s, 100);
@@ -1523,7 +1811,7 @@ mod tests {
         assert_eq!(code(&r), (500, "b_hpp_order_expired".into()));
         assert!(
             f.bank
-                .pay(&pending.hpp_order_id, None)
+                .pay(&pending.hpp_order_id, None, None)
                 .unwrap_err()
                 .contains("expired")
         );
@@ -1562,7 +1850,7 @@ mod tests {
             let order = f.done(&request, &s);
             let delivery = f
                 .bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
+                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
                 .unwrap()
                 .unwrap();
             assert_eq!(delivery.url, "http://127.0.0.1:9/hook");
@@ -1644,7 +1932,7 @@ mod tests {
         // More than what is left.
         assert_eq!(
             code(&f.call(&Refund::new(MERCHANT, &op_id, 7_501), &s).response),
-            (400, "b_payment_invalid_refund_amount".into())
+            (200, "b_payment_invalid_refund_amount".into())
         );
         // A failing refund (17 kopecks) does not count against the total.
         let failing = f.done(&Refund::new(MERCHANT, &op_id, 17), &s);
@@ -1660,19 +1948,19 @@ mod tests {
         assert_eq!(f.bank.order_summary(&hpp_order_id).unwrap().1, "CANCELED");
         assert_eq!(
             code(&f.call(&Refund::new(MERCHANT, &op_id, 1), &s).response),
-            (400, "b_payment_invalid_refund_amount".into())
+            (200, "b_payment_invalid_refund_amount".into())
         );
         // Refunding a refund, an unknown operation, a failed purchase.
         assert_eq!(
             code(&f.call(&Refund::new(MERCHANT, &refund_id, 1), &s).response),
-            (400, "b_payment_invalid_refund_status".into())
+            (200, "b_payment_invalid_refund_status".into())
         );
         assert_eq!(
             code(&f.call(&Refund::new(MERCHANT, "nope", 1), &s).response),
-            (404, "b_operation_not_found".into())
+            (200, "b_operation_not_found".into())
         );
         let five = f.order(&s, 5);
-        f.bank.pay(&five.hpp_order_id, None).unwrap();
+        f.bank.pay(&five.hpp_order_id, None, None).unwrap();
         let five = f.done(
             &crate::model::OrderQuery {
                 hpp_order_id: five.hpp_order_id,
@@ -1682,7 +1970,7 @@ mod tests {
         let failed_op = five.operations[0].operation_id.clone().unwrap();
         assert_eq!(
             code(&f.call(&Refund::new(MERCHANT, &failed_op, 1), &s).response),
-            (400, "b_payment_invalid_refund_status".into())
+            (200, "b_payment_invalid_refund_status".into())
         );
         assert_eq!(
             code(&f.call(&Refund::new("m-x", &op_id, 1), &s).response),
@@ -1780,14 +2068,225 @@ mod tests {
                 &f.call(&OperationQuery::ById { id: "nope".into() }, &new)
                     .response
             ),
-            (404, "b_operation_not_found".into())
+            (200, "b_operation_not_found".into())
         );
         let by_request = OperationQuery::ByMerchantRequestId {
             merchant_request_id: "nope".into(),
         };
         assert_eq!(
             code(&f.call(&by_request, &new).response),
-            (404, "b_operation_not_found".into())
+            (200, "b_operation_not_found".into())
         );
+    }
+
+    /// Issue 13: the bank's WordPress plugin authorizes without `x-api_version` and the live
+    /// bank gives it a session (bank-api.md §3.1); strict mode refuses, a wrong value is
+    /// refused either way, and other endpoints still need the header.
+    #[test]
+    fn authorize_without_api_version_is_tolerated_unless_strict() {
+        let body = format!(r#"{{"serviceCode":"{CODE}"}}"#);
+        let json = [("content-type", "application/json")];
+        let f = fixture();
+        let r = raw(&f.bank, AUTHORIZE_PATH, &json, &body);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let session =
+            protocol::read_authorize_response(&to_response(&r), &f.key, f.bank.now()).unwrap();
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                AUTHORIZE_PATH,
+                &[("x-api_version", "2")],
+                &body
+            )),
+            (200, "b_invalid_request".into())
+        );
+        let headers = [
+            ("x-device_id", session.device_id.as_str()),
+            ("x-refresh_token", session.refresh_token.expose()),
+        ];
+        assert_eq!(
+            code(&raw(
+                &f.bank,
+                ORDER_DATA_PATH,
+                &headers,
+                r#"{"hppOrderId":"x"}"#
+            )),
+            (200, "b_invalid_request".into())
+        );
+        let strict = fixture_with(Policy {
+            strict: true,
+            ..policy()
+        });
+        assert_eq!(
+            code(&raw(&strict.bank, AUTHORIZE_PATH, &json, &body)),
+            (200, "b_invalid_request".into())
+        );
+        // Strict mode also wants the documented Content-Type.
+        assert_eq!(
+            code(&raw(
+                &strict.bank,
+                AUTHORIZE_PATH,
+                &[("x-api_version", "v1")],
+                &body
+            )),
+            (200, "b_invalid_request".into())
+        );
+        strict.authorize();
+    }
+
+    /// Issue 13: records answer the way the docs show (bank-api.md §4.1, §3.5, §3.6): callback
+    /// dates dotted local time with milliseconds, `MasterCard`, product `PURCHASE`, the refund
+    /// answer's `createDateTime`, and every documented operation member present.
+    #[test]
+    fn records_have_the_documented_formats_and_members() {
+        let f = fixture();
+        let s = f.authorize();
+        let mut request =
+            CreateOrder::purchase(MERCHANT, 10_000, "c", "https://s/ok", "https://s/f");
+        request.notification_url = Some("http://127.0.0.1:9/hook".into());
+        let order = f.done(&request, &s);
+        let delivery = f
+            .bank
+            .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
+            .unwrap()
+            .unwrap();
+        assert!(delivery.earlier.is_none());
+        let callback: Value = serde_json::from_slice(&delivery.body).unwrap();
+        let dotted = |v: &Value| {
+            let t = v.as_str().unwrap_or_default();
+            // 2024.10.10 14:08:39.453
+            t.len() == 23
+                && t.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'.',
+                    10 => b == b' ',
+                    13 | 16 => b == b':',
+                    19 => b == b'.',
+                    _ => b.is_ascii_digit(),
+                })
+        };
+        for member in ["createDate", "expiredOrderDate"] {
+            assert!(dotted(&callback[member]), "{member}: {}", callback[member]);
+        }
+        let purchase = &callback["operations"];
+        assert_eq!(purchase["paymentSystem"], "MasterCard");
+        assert_eq!(purchase["productType"], "PURCHASE");
+        assert!(dotted(&purchase["creationDateTime"]), "{purchase}");
+        for member in OPERATION_MEMBERS {
+            assert!(purchase.get(member).is_some(), "purchase lacks {member}");
+        }
+        // Order data keeps the order-date form of create-order.
+        let data = f.call(
+            &crate::model::OrderQuery {
+                hpp_order_id: order.hpp_order_id.clone(),
+            },
+            &s,
+        );
+        let data = data.response.json_body();
+        assert!(!dotted(&data["createDate"]), "{}", data["createDate"]);
+        let op_id = purchase["operationId"].as_str().unwrap();
+        let answer = f.done(&Refund::new(MERCHANT, op_id, 2_500), &s);
+        assert!(
+            answer.other.contains_key("createDateTime"),
+            "{:?}",
+            answer.other
+        );
+        assert!(!answer.other.contains_key("creationDateTime"));
+        assert!(dotted(&answer.other["createDateTime"]));
+        assert_eq!(answer.other["productType"], "PURCHASE");
+        for member in OPERATION_MEMBERS {
+            let present = match member {
+                "type" => answer.kind.is_some(),
+                "status" => answer.status.is_some(),
+                "operationId" => answer.operation_id.is_some(),
+                "merchantRequestId" => answer.merchant_request_id.is_some(),
+                "coinAmount" => answer.coin_amount.is_some(),
+                _ => answer.other.contains_key(member),
+            };
+            assert!(present, "refund lacks {member}");
+        }
+    }
+
+    /// Issue 13: the three codes the bank's table lists as HTTP 200.
+    #[test]
+    fn refund_refusals_have_the_tables_statuses() {
+        for (code, status) in [
+            ("b_payment_invalid_refund_status", 200),
+            ("b_payment_invalid_refund_amount", 200),
+            ("b_operation_not_found", 200),
+            ("payment_operation_not_found", 404),
+            ("b_hpp_order_not_found", 404),
+        ] {
+            assert_eq!(errors::status_and_text(code).0, status, "{code}");
+        }
+    }
+
+    /// Out-of-order delivery: the final callback, then an earlier (PENDING) state.
+    #[test]
+    fn out_of_order_mode_adds_an_earlier_state() {
+        let f = fixture_with(Policy {
+            out_of_order_callbacks: true,
+            ..policy()
+        });
+        let s = f.authorize();
+        let mut request = CreateOrder::purchase(MERCHANT, 300, "c", "https://s/ok", "https://s/f");
+        request.notification_url = Some("http://127.0.0.1:9/hook".into());
+        let order = f.done(&request, &s);
+        let delivery = f
+            .bank
+            .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
+            .unwrap()
+            .unwrap();
+        let last: Value = serde_json::from_slice(&delivery.earlier.unwrap()).unwrap();
+        let first: Value = serde_json::from_slice(&delivery.body).unwrap();
+        assert_eq!(first["orderStatus"], "SUCCESS");
+        assert_eq!(last["orderStatus"], "PENDING");
+        assert_eq!(last["operations"]["status"], "PENDING");
+        assert_eq!(
+            last["operations"]["operationId"],
+            first["operations"]["operationId"]
+        );
+    }
+
+    /// Memory stays bounded: orders beyond the cap or past their retention are forgotten with
+    /// their operations and ids; superseded sessions past their retention too.
+    #[test]
+    fn orders_and_sessions_are_evicted() {
+        let f = fixture_with(Policy {
+            retention: Retention {
+                order_secs: 60,
+                max_orders: 3,
+                session_secs: 60,
+                max_sessions: 100,
+            },
+            ..policy()
+        });
+        let s = f.authorize();
+        let (first_order, first_op) = f.paid_operation(&s, 100);
+        for _ in 0..3 {
+            f.order(&s, 100);
+        }
+        assert_eq!(f.bank.sizes().1, 3);
+        assert_eq!(f.bank.evicted().orders, 1);
+        assert!(f.bank.order_summary(&first_order).is_none());
+        assert_eq!(
+            f.bank.sizes().2,
+            0,
+            "the paid order's operation went with it"
+        );
+        assert_eq!(
+            code(&f.call(&OperationQuery::ById { id: first_op }, &s).response),
+            (200, "b_operation_not_found".into())
+        );
+        // 15 min lifetime + 60 s retention later, the next order evicts all the others.
+        f.bank.advance_clock(15 * 60 + 61);
+        let s = f.authorize();
+        f.order(&s, 100);
+        assert_eq!(f.bank.sizes().1, 1);
+        // The first session was superseded just now: kept for its retention, answering
+        // `b_used_token`; a minute later the next authorization forgets it.
+        assert_eq!((f.bank.sizes().0, f.bank.evicted().sessions), (2, 0));
+        f.bank.advance_clock(61);
+        f.authorize();
+        assert_eq!((f.bank.sizes().0, f.bank.evicted().sessions), (2, 1));
     }
 }

@@ -59,12 +59,11 @@
 //!   [`Simulator::orders_with_request_id`] show what the bank holds, which is what tests of
 //!   "exactly once" count.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 
 use alliancepay_jose::PublicJwk;
 use serde_json::json;
@@ -75,19 +74,26 @@ mod control;
 mod errors;
 mod faults;
 mod formats;
+mod hpp;
 mod http;
+mod reqlog;
+mod server;
 mod sink;
 mod validate;
 
 pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
 pub use callbacks::RETRY_SCHEDULE_SECS;
 pub use faults::{Fault, FaultKind};
+pub use hpp::TEST_CARDS;
+pub use server::Limits;
 pub use sink::CallbackSink;
 
-use bank::{Bank, Policy};
-use callbacks::{CallbackSender, Stop};
+use bank::{Bank, Policy, Retention};
+use callbacks::{CallbackSender, Delivery, Stop};
 use faults::Faults;
 use http::{Reply, Request, Response};
+use reqlog::RequestLog;
+use server::Server;
 
 /// A merchant the simulated bank knows: its service code, merchant id and the public half of
 /// its P-384 key, to which the bank encrypts sessions, answers and callbacks.
@@ -122,6 +128,30 @@ pub struct SimulatorConfig {
     /// Whether the session payload also carries `sessionExpiration` (the Kyiv-time expiry),
     /// which the docs omit but a 2025 bank module requires (default `false`).
     pub session_expiration_member: bool,
+    /// Refuse what the docs call mandatory even where the live bank is lenient: authorize
+    /// without `x-api_version` (the bank's WordPress plugin sends none; bank-api.md §3.1) and
+    /// JSON bodies without `Content-Type: application/json` (default `false`).
+    pub strict: bool,
+    /// Orders (with their operations) are forgotten this many seconds after they expire or
+    /// are paid (default 86 400), so memory stays bounded on long runs.
+    pub order_retention_secs: i64,
+    /// Most orders held; the oldest are forgotten first (default 100 000).
+    pub max_orders: usize,
+    /// Superseded, forgotten and expired sessions are forgotten this many seconds after they
+    /// stopped being usable (default 600); until then they answer their session error.
+    pub session_retention_secs: i64,
+    /// Most sessions held; the oldest are forgotten first (default 10 000).
+    pub max_sessions: usize,
+    /// Every callback is delivered twice (bank-api.md §3.6: the same callback may arrive more
+    /// than once); default `false`.
+    pub duplicate_callbacks: bool,
+    /// After each final callback, an earlier state (`PENDING`) of the same order or refund is
+    /// delivered too, as arrivals out of order look (bank-api.md §3.6); default `false`.
+    pub out_of_order_callbacks: bool,
+    /// Append one JSON line per request and per response to this file, secrets redacted.
+    pub request_log: Option<PathBuf>,
+    /// Connection, timeout and size limits of the HTTP server.
+    pub limits: Limits,
 }
 
 impl Default for SimulatorConfig {
@@ -134,6 +164,15 @@ impl Default for SimulatorConfig {
             new_authorization_invalidates_previous: true,
             superseded_code: "b_used_token".into(),
             session_expiration_member: false,
+            strict: false,
+            order_retention_secs: 86_400,
+            max_orders: 100_000,
+            session_retention_secs: 600,
+            max_sessions: 10_000,
+            duplicate_callbacks: false,
+            out_of_order_callbacks: false,
+            request_log: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -147,20 +186,32 @@ pub enum PaymentOutcome {
     Fail,
 }
 
+/// How a test card plays out on the HPP page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardBehaviour {
+    /// Approved at once.
+    Approve,
+    /// Declined at once.
+    Decline,
+    /// A 3-D Secure challenge page first; the right code approves, any other declines.
+    Challenge,
+}
+
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the server threads share.
+/// What the request handlers share.
 pub(crate) struct Shared {
     pub(crate) bank: Bank,
     pub(crate) faults: Faults,
     callbacks: Arc<CallbackSender>,
     requests: AtomicU64,
     stop: Arc<Stop>,
-    connections: Mutex<HashMap<u64, TcpStream>>,
-    next_connection: AtomicU64,
+    log: Option<RequestLog>,
+    /// The server's counters, set once it runs.
+    server: std::sync::OnceLock<Arc<server::Counters>>,
 }
 
 impl Shared {
@@ -169,11 +220,10 @@ impl Shared {
         &self,
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
+        card: Option<bank::CardUsed>,
     ) -> Result<String, String> {
-        let delivery = self.bank.pay(hpp_order_id, outcome)?;
-        if let Some(d) = delivery {
-            self.callbacks.send(d);
-        }
+        let delivery = self.bank.pay(hpp_order_id, outcome, card)?;
+        self.deliver(delivery.into_iter().collect());
         Ok(self
             .bank
             .order_summary(hpp_order_id)
@@ -181,8 +231,17 @@ impl Shared {
             .unwrap_or_default())
     }
 
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            self.callbacks.send(d);
+        }
+    }
+
     pub(crate) fn stats(&self) -> serde_json::Value {
         let (sessions, orders, operations) = self.bank.sizes();
+        let evicted = self.bank.evicted();
+        let server = self.server.get();
+        let count = |f: fn(&server::Counters) -> u64| server.map_or(0, |c| f(c));
         json!({
             "requests": self.requests.load(Ordering::SeqCst),
             "authorizations": self.bank.authorizations(),
@@ -192,13 +251,31 @@ impl Shared {
             "orders": orders,
             "operations": operations,
             "faultsPending": self.faults.pending(),
-            "openConnections": lock(&self.connections).len(),
+            "evictedSessions": evicted.sessions,
+            "evictedOrders": evicted.orders,
+            "openConnections": server.map_or(0, |c| c.open.load(Ordering::SeqCst)),
+            "connectionsAccepted": count(|c| c.accepted.load(Ordering::SeqCst)),
+            "connectionsRefused": count(|c| c.refused.load(Ordering::SeqCst)),
+            "bodiesRefused": count(|c| c.bodies_refused.load(Ordering::SeqCst)),
             "now": self.bank.now().to_rfc3339(),
         })
     }
 
-    /// Answers one request: control routes, else the bank with any armed fault applied.
+    /// Answers one request, and logs both if a request log is open.
     fn serve(&self, request: &Request) -> Reply {
+        let started = std::time::Instant::now();
+        let reply = self.route(request);
+        if let Some(log) = &self.log {
+            log.record(request, &reply, started.elapsed());
+        }
+        reply
+    }
+
+    /// Control routes, else the bank with any armed fault applied.
+    fn route(&self, request: &Request) -> Reply {
+        if request.path.starts_with("/__sim/hpp/") {
+            return Reply::Send(hpp::handle(self, request));
+        }
         if request.path.starts_with("/__sim/") {
             return Reply::Send(control::handle(self, request));
         }
@@ -283,9 +360,7 @@ impl Shared {
     /// The bank's answer; callbacks the request caused start now.
     fn process(&self, request: &Request) -> Response {
         let handled = self.bank.handle(request);
-        for d in handled.deliveries {
-            self.callbacks.send(d);
-        }
+        self.deliver(handled.deliveries);
         handled.response
     }
 }
@@ -294,47 +369,14 @@ impl Shared {
 /// connections and abandons pending callback retries.
 pub struct Simulator {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulator")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.local_addr())
             .finish_non_exhaustive()
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.is_stopped() {
-            return;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("simulator: accept failed: {e}");
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                continue;
-            }
-        };
-        let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if let Ok(clone) = stream.try_clone() {
-            lock(&shared.connections).insert(id, clone);
-        }
-        let worker = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name("alliancepay-sim-conn".into())
-            .spawn(move || {
-                http::serve_connection(stream, &|request| worker.serve(request));
-                lock(&worker.connections).remove(&id);
-            });
-        if let Err(e) = spawned {
-            log::warn!("simulator: could not start a connection thread: {e}");
-            lock(&shared.connections).remove(&id);
-        }
     }
 }
 
@@ -342,9 +384,11 @@ impl Simulator {
     /// Binds `config.listen` and starts serving on a background thread.
     ///
     /// # Errors
-    /// The operating system's error if the address cannot be bound or a thread not started.
+    /// The operating system's error if the address cannot be bound, a thread not started or
+    /// the request log not opened.
     pub fn start(config: SimulatorConfig) -> io::Result<Self> {
-        let listener = TcpListener::bind(config.listen)?;
+        // Bind first: the bank's page URLs need the port.
+        let listener = std::net::TcpListener::bind(config.listen)?;
         let mut addr = listener.local_addr()?;
         if addr.ip().is_unspecified() {
             addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
@@ -354,45 +398,59 @@ impl Simulator {
             new_authorization_invalidates_previous: config.new_authorization_invalidates_previous,
             superseded_code: config.superseded_code,
             session_expiration_member: config.session_expiration_member,
+            strict: config.strict,
+            retention: Retention {
+                order_secs: config.order_retention_secs,
+                max_orders: config.max_orders,
+                session_secs: config.session_retention_secs,
+                max_sessions: config.max_sessions,
+            },
+            out_of_order_callbacks: config.out_of_order_callbacks,
         };
+        let log = config
+            .request_log
+            .as_deref()
+            .map(RequestLog::open)
+            .transpose()?;
         let stop = Arc::new(Stop::default());
         let shared = Arc::new(Shared {
             bank: Bank::new(policy, &format!("http://{addr}")),
             faults: Faults::default(),
             callbacks: Arc::new(CallbackSender::new(
                 config.callback_retry_scale,
+                config.duplicate_callbacks,
                 Arc::clone(&stop),
             )),
             requests: AtomicU64::new(0),
             stop,
-            connections: Mutex::new(HashMap::new()),
-            next_connection: AtomicU64::new(0),
+            log,
+            server: std::sync::OnceLock::new(),
         });
         for m in config.merchants {
             shared.bank.register(m);
         }
         let worker = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("alliancepay-sim-accept".into())
-            .spawn(move || accept_loop(&listener, &worker))?;
-        log::info!("simulator listening on http://{addr}");
-        Ok(Self {
-            shared,
+        let server = Server::from_listener(
+            listener,
             addr,
-            accept: Some(accept),
-        })
+            config.limits,
+            Arc::new(move |request| worker.serve(request)),
+        )?;
+        let _ = shared.server.set(server.counters_arc());
+        log::info!("simulator listening on http://{addr}");
+        Ok(Self { shared, server })
     }
 
     /// The base URL clients use, `http://127.0.0.1:PORT`.
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.local_addr())
     }
 
     /// The address the server listens on.
     #[must_use]
-    pub const fn local_addr(&self) -> SocketAddr {
-        self.addr
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
     }
 
     /// The registered service codes, sorted.
@@ -422,7 +480,7 @@ impl Simulator {
     /// Client connections open right now.
     #[must_use]
     pub fn open_connections(&self) -> usize {
-        lock(&self.shared.connections).len()
+        self.server.counters().open.load(Ordering::SeqCst)
     }
 
     /// Every live session now answers `b_expired_token` (HTTP 401).
@@ -464,7 +522,7 @@ impl Simulator {
     /// # Errors
     /// A sentence if the order is unknown, no longer PENDING, or expired.
     pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), String> {
-        self.shared.pay(hpp_order_id, Some(outcome)).map(drop)
+        self.shared.pay(hpp_order_id, Some(outcome), None).map(drop)
     }
 
     /// The refunds the bank holds of operation `operation_id` (as records, whatever their
@@ -496,16 +554,8 @@ impl Simulator {
     /// Stops the server: no new connections, open ones closed, callback retries abandoned.
     /// Idempotent; dropping the simulator does the same.
     pub fn shutdown(&mut self) {
-        let Some(accept) = self.accept.take() else {
-            return;
-        };
         self.shared.stop.stop();
-        // Wake the accept loop, which then sees the stop flag.
-        let _ = TcpStream::connect(self.addr);
-        let _ = accept.join();
-        for (_, stream) in lock(&self.shared.connections).drain() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
+        self.server.shutdown();
     }
 }
 
