@@ -12,7 +12,7 @@ use alliancepay_http::protocol::{
     self, AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpRequest, HttpResponse, ORDER_DATA_PATH,
 };
 use alliancepay_http::simulator::{
-    CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
+    CallbackSink, Fault, FaultKind, Limits, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
 use alliancepay_http::{
@@ -432,15 +432,250 @@ fn malformed_http_gets_a_clear_400() {
     let key = key();
     let sim = simulator(&key, 1.0);
     let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
-    stream
-        .write_all(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
-        .unwrap();
+    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(
-        answer.starts_with("HTTP/1.1 400 ") && answer.contains("Content-Length"),
-        "{answer}"
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
+
+/// Reads one response head (and a `Content-Length` body) from `stream`.
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).unwrap_or(0) == 0 {
+            break;
+        }
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&bytes).into_owned();
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 13: curl's `Expect: 100-continue` is answered at once (it used to stall a second),
+/// and a chunked body is read (it used to get a plain-text 400).
+#[test]
+fn expect_continue_and_chunked_bodies_are_served() {
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let body = r#"{"serviceCode":"service-1"}"#;
+    write!(
+        stream,
+        "POST {AUTHORIZE_PATH} HTTP/1.1\r\nHost: sim\r\nx-api_version: v1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (status, _) = read_response(&mut stream);
+    assert_eq!(status, 100, "no 100 Continue");
+    assert!(started.elapsed() < Duration::from_millis(900));
+    let (first, second) = body.split_at(10);
+    write!(
+        stream,
+        "{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n\r\n",
+        first.len(),
+        second.len()
+    )
+    .unwrap();
+    let (status, answer) = read_response(&mut stream);
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert!(answer["jwe"].is_string(), "{answer}");
+    // The same connection serves the next request (keep-alive after a chunked body).
+    write!(stream, "GET /__sim/stats HTTP/1.1\r\nHost: sim\r\n\r\n").unwrap();
+    let (status, stats) = read_response(&mut stream);
+    assert_eq!(status, 200);
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["authorizations"], 1);
+}
+
+/// Issue 13: the bank's WordPress plugin authorizes without `x-api_version`; over the wire it
+/// gets a session, unless the simulator runs `strict`.
+#[test]
+fn authorize_without_api_version_over_http() {
+    let key = key();
+    for strict in [false, true] {
+        let sim = Simulator::start(SimulatorConfig {
+            merchants: vec![registration("service-1", &key)],
+            strict,
+            ..SimulatorConfig::default()
+        })
+        .unwrap();
+        let (status, body) = raw_http(
+            &sim.base_url(),
+            "POST",
+            AUTHORIZE_PATH,
+            r#"{"serviceCode":"service-1"}"#,
+        );
+        let body: Value = serde_json::from_str(&body).unwrap();
+        if strict {
+            assert_eq!(
+                (status, body["msgCode"].as_str()),
+                (200, Some("b_invalid_request"))
+            );
+        } else {
+            assert_eq!(status, 200);
+            let payload = crypto::decrypt_to_vec(&key, body["jwe"].as_str().unwrap()).unwrap();
+            let payload: Value = serde_json::from_slice(&payload).unwrap();
+            assert!(payload["refreshToken"].is_string(), "{payload}");
+        }
+    }
+}
+
+fn limited(limits: Limits) -> (PrivateJwk, Simulator) {
+    let key = key();
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: vec![registration("service-1", &key)],
+        limits,
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    (key, sim)
+}
+
+fn stats(sim: &Simulator) -> Value {
+    serde_json::from_str(&raw_http(&sim.base_url(), "GET", "/__sim/stats", "").1).unwrap()
+}
+
+/// Beyond `max_connections` a new connection gets a 503 and is closed; once one closes, the
+/// next is served.
+#[test]
+fn connections_beyond_the_cap_get_503() {
+    let (_key, sim) = limited(Limits {
+        max_connections: 4,
+        ..Limits::default()
+    });
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(sim.local_addr()).unwrap())
+        .collect();
+    // Let the server count them.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(sim.local_addr()).unwrap();
+    let mut answer = String::new();
+    let _ = extra.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = stats(&sim);
+    assert_eq!(stats["connectionsRefused"], 1, "{stats}");
+}
+
+/// A body over the limit is refused with 413, whether announced or chunked.
+#[test]
+fn oversized_bodies_get_413() {
+    let (_key, sim) = limited(Limits {
+        max_body_bytes: 1000,
+        ..Limits::default()
+    });
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    write!(
+        stream,
+        "POST {AUTHORIZE_PATH} HTTP/1.1\r\nHost: sim\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut stream).0, 413);
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    write!(
+        stream,
+        "POST {AUTHORIZE_PATH} HTTP/1.1\r\nHost: sim\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = "x".repeat(600);
+    let _ = write!(stream, "258\r\n{chunk}\r\n258\r\n{chunk}\r\n0\r\n\r\n");
+    assert_eq!(read_response(&mut stream).0, 413);
+    assert_eq!(stats(&sim)["bodiesRefused"], 2);
+}
+
+/// Issue 13: connections that send nothing, or a byte now and then, used to hold a thread and
+/// three descriptors each forever. Now they cost a socket, do not delay a normal client
+/// (served within 1 s with `IDLE` of them open), and are closed after the header timeout.
+#[test]
+fn slow_and_idle_connections_do_not_block_a_normal_client() {
+    const IDLE: usize = 1000;
+    let _alone = alone();
+    let (key, sim) = limited(Limits {
+        header_read_timeout: Duration::from_secs(4),
+        ..Limits::default()
+    });
+    let mut idle = Vec::with_capacity(IDLE);
+    for i in 0..IDLE {
+        let mut s = TcpStream::connect(sim.local_addr())
+            .unwrap_or_else(|e| panic!("connection {i}: {e} (raise `ulimit -n`)"));
+        if i % 2 == 1 {
+            // Slow loris: a head that never ends.
+            s.write_all(b"POST /api-gateway/authorize_virtual_device HTTP/1.1\r\nX-Slow: ")
+                .unwrap();
+        }
+        idle.push(s);
+    }
+    // The kernel has completed every handshake; wait for the server to take them all.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while sim.open_connections() < IDLE && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let open = sim.open_connections();
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let started = Instant::now();
+    let created = client.create_order(&order()).into_result().unwrap();
+    client.order_data(&created.hpp_order_id).unwrap();
+    let served = started.elapsed();
+    println!(
+        "simulator: {open} idle or slow connections open; a new client authorized, created and read an order in {} ms",
+        served.as_millis()
     );
+    assert!(open >= IDLE, "only {open} connections were held");
+    assert!(served < Duration::from_secs(1), "{served:?}");
+    // The header timeout closes them all.
+    std::thread::sleep(Duration::from_millis(4500));
+    let mut closed = 0;
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut buf = [0u8; 256];
+        if matches!(s.read(&mut buf), Ok(_)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, IDLE, "connections not closed by the header timeout");
+}
+
+/// Orders beyond `max_orders` are forgotten, oldest first; the stats say how many.
+#[test]
+fn orders_are_evicted_beyond_the_cap() {
+    let key = key();
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: vec![registration("service-1", &key)],
+        max_orders: 50,
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let first = client.create_order(&order()).into_result().unwrap();
+    for _ in 0..199 {
+        client.create_order(&order()).into_result().unwrap();
+    }
+    let stats = stats(&sim);
+    assert_eq!(
+        (stats["orders"].as_u64(), stats["evictedOrders"].as_u64()),
+        (Some(50), Some(150))
+    );
+    assert!(matches!(
+        client.order_data(&first.hpp_order_id),
+        Err(Error::Bank(e)) if e.msg_code == "b_hpp_order_not_found"
+    ));
 }
 
 #[test]

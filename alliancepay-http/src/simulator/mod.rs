@@ -388,11 +388,8 @@ impl Simulator {
     /// the request log not opened.
     pub fn start(config: SimulatorConfig) -> io::Result<Self> {
         // Bind first: the bank's page URLs need the port.
-        let listener = std::net::TcpListener::bind(config.listen)?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        }
+        let bound = Server::bind(config.listen, config.limits)?;
+        let addr = bound.local_addr();
         let policy = Policy {
             token_ttl_secs: config.token_ttl_secs,
             new_authorization_invalidates_previous: config.new_authorization_invalidates_previous,
@@ -430,12 +427,7 @@ impl Simulator {
             shared.bank.register(m);
         }
         let worker = Arc::clone(&shared);
-        let server = Server::from_listener(
-            listener,
-            addr,
-            config.limits,
-            Arc::new(move |request| worker.serve(request)),
-        )?;
+        let server = bound.serve(Arc::new(move |request| worker.serve(request)))?;
         let _ = shared.server.set(server.counters_arc());
         log::info!("simulator listening on http://{addr}");
         Ok(Self { shared, server })

@@ -103,39 +103,37 @@ impl std::fmt::Display for Hangup {
 
 impl std::error::Error for Hangup {}
 
-impl Server {
-    /// Binds `listen` and serves on a thread of its own.
-    ///
-    /// # Errors
-    /// The operating system's error if the address cannot be bound or a thread not started.
-    pub(crate) fn start(listen: SocketAddr, limits: Limits, handler: Handler) -> io::Result<Self> {
-        let listener = std::net::TcpListener::bind(listen)?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        }
-        Self::from_listener(listener, addr, limits, handler)
+/// A bound, listening socket whose server has not started yet: clients can connect (their
+/// connections queue) while the caller builds its handler around [`Bound::local_addr`].
+pub(crate) struct Bound {
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    limits: Limits,
+}
+
+/// Pending connections the kernel queues for us. Rust's and most defaults are 128, which a
+/// burst of a thousand clients overflows: the kernel then drops SYNs and each such client
+/// waits a second to retry. The kernel caps it at `net.core.somaxconn`.
+const BACKLOG: u32 = 4096;
+
+impl Bound {
+    /// The bound address (loopback if the listen address was unspecified).
+    pub(crate) const fn local_addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Serves on a bound `listener` whose address clients reach as `addr`.
+    /// Starts serving on a thread of its own.
     ///
     /// # Errors
-    /// The operating system's error if the runtime or its thread cannot be started.
-    pub(crate) fn from_listener(
-        listener: std::net::TcpListener,
-        addr: SocketAddr,
-        limits: Limits,
-        handler: Handler,
-    ) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            // CPU-bound bank work on two cores gains nothing from hundreds of threads; queued
-            // requests wait their turn instead.
-            .max_blocking_threads(32)
-            .thread_name("alliancepay-sim")
-            .build()?;
+    /// The operating system's error if the thread cannot be started.
+    pub(crate) fn serve(self, handler: Handler) -> io::Result<Server> {
+        let Self {
+            runtime,
+            listener,
+            addr,
+            limits,
+        } = self;
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let (stop2, counters2) = (Arc::clone(&stop), Arc::clone(&counters));
@@ -147,12 +145,60 @@ impl Server {
                 // handlers still running on the blocking pool.
                 runtime.shutdown_background();
             })?;
-        Ok(Self {
+        Ok(Server {
             addr,
             stop,
             counters,
             thread: Some(thread),
         })
+    }
+}
+
+impl Server {
+    /// Binds `listen` and starts listening; [`Bound::serve`] then starts the server.
+    ///
+    /// # Errors
+    /// The operating system's error if the address cannot be bound or the runtime not built.
+    pub(crate) fn bind(listen: SocketAddr, limits: Limits) -> io::Result<Bound> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // CPU-bound bank work on two cores gains nothing from hundreds of threads; queued
+            // requests wait their turn instead.
+            .max_blocking_threads(32)
+            .thread_name("alliancepay-sim")
+            .build()?;
+        // Sockets register with the runtime they are made in.
+        let listener = {
+            let _in_runtime = runtime.enter();
+            let socket = if listen.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            // A restarted simulator can take its port back at once (TIME_WAIT sockets).
+            socket.set_reuseaddr(true)?;
+            socket.bind(listen)?;
+            socket.listen(BACKLOG)?
+        };
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        Ok(Bound {
+            runtime,
+            listener,
+            addr,
+            limits,
+        })
+    }
+
+    /// Binds `listen` and serves on a thread of its own.
+    ///
+    /// # Errors
+    /// The operating system's error if the address cannot be bound or a thread not started.
+    pub(crate) fn start(listen: SocketAddr, limits: Limits, handler: Handler) -> io::Result<Self> {
+        Self::bind(listen, limits)?.serve(handler)
     }
 
     /// The bound address (loopback if the listen address was unspecified).
@@ -189,16 +235,12 @@ impl Drop for Server {
 }
 
 async fn accept_loop(
-    listener: std::net::TcpListener,
+    listener: tokio::net::TcpListener,
     limits: Limits,
     handler: Handler,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
 ) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => return log::error!("simulator: cannot serve: {e}"),
-    };
     loop {
         let accepted = listener.accept().await;
         if stop.load(Ordering::SeqCst) {
