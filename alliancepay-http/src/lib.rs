@@ -41,6 +41,13 @@
 //! - [`store`]: key and session files (atomic, owner-only).
 //! - `simulator` (feature `simulator`): a local bank for tests, demos and other languages.
 //!
+//! # Features
+//! - default (none): the blocking client and nothing else; no async runtime in the graph.
+//! - `simulator`: the local bank, served by hyper's HTTP/1 server on a single-threaded tokio
+//!   runtime (tokio with `rt`, `net` and `time` only). See `README.md` for its limits, the HPP
+//!   page and the load figures.
+//! - `cli`: the `alliancepay` command line (needs `simulator` for `simulate` and `demo`).
+//!
 //! # Logging
 //! Diagnostics go through the `log` facade. Nothing logged, nothing in `Debug` or `Display`,
 //! carries a refresh token, auth token, private key or decrypted payload.

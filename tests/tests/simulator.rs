@@ -751,7 +751,7 @@ fn slow_and_idle_connections_do_not_block_a_normal_client() {
     for mut s in idle {
         s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let mut buf = [0u8; 256];
-        if matches!(s.read(&mut buf), Ok(_)) {
+        if s.read(&mut buf).is_ok() {
             closed += 1;
         }
     }

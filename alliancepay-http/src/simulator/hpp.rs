@@ -92,7 +92,7 @@ fn checkout(id: &str, order: &OrderView, form: &Form) -> Response {
         escape(id)
     );
     if let Some(purpose) = &order.purpose {
-        let _ = write!(body, "<dt>Purpose</dt><dd>{}</dd>\n", escape(purpose));
+        let _ = writeln!(body, "<dt>Purpose</dt><dd>{}</dd>", escape(purpose));
     }
     body.push_str("</dl>\n");
     if !form.errors.is_empty() {
@@ -401,7 +401,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `MM/YY` (or `MMYY`) no earlier than this month of the bank's clock.

@@ -4,9 +4,17 @@
 //! What it is: the endpoints of bank-api.md §3 (device authorization, HPP create-order and
 //! order data, refund, the two H2H lookups), the session policy of §1 and §4.2, the error
 //! bodies and statuses of §4, an HPP order state machine whose customer you play with
-//! [`Simulator::pay`], callbacks with the bank's retry schedule, and fault injection.
-//! What it is not: a payment processor (no cards, no 3-D Secure, no A2A flow), nor the bank's
-//! test cipher helpers, which it deliberately does not offer (§2.4).
+//! [`Simulator::pay`] or in a browser on the order's `redirectUrl` (a card form with
+//! [`TEST_CARDS`] and a simulated 3-D Secure challenge), callbacks with the bank's retry
+//! schedule, and fault injection.
+//! What it is not: a payment processor (no real cards, no A2A flow), nor the bank's test cipher
+//! helpers, which it deliberately does not offer (§2.4).
+//!
+//! # Serving
+//! hyper's HTTP/1.1 server on a tokio runtime thread of its own ([`Limits`]): keep-alive,
+//! chunked bodies, `Expect: 100-continue`; at most 4,096 connections (more get `503`), request
+//! heads within 10 s (also the idle timeout), bodies within 10 s and 1 MiB (`413`). The bank's
+//! work runs on a small blocking pool, so idle or slow connections cost a socket, not a thread.
 //!
 //! ```no_run
 //! use alliancepay_http::alliancepay_jose::PrivateJwk;
@@ -36,8 +44,19 @@
 //!   default it supersedes the service code's previous session, whose tokens then answer
 //!   `b_used_token` (or `b_previous_auth_token_expired`, see
 //!   [`SimulatorConfig::superseded_code`]). Expiry follows the simulated clock.
-//! - **Orders** expire after `expirationTimeMinutes` (default 24 h (inferred)) of simulated
-//!   time while PENDING; then order data answers `b_hpp_order_expired` (HTTP 500).
+//! - **Header tolerance**: authorize without `x-api_version` is accepted, as the live bank
+//!   accepts the bank's own WordPress plugin (§3.1); [`SimulatorConfig::strict`] refuses it.
+//! - **Orders** expire after `expirationTimeMinutes` (default 15 min, as every docs example
+//!   shows) of simulated time while PENDING; then order data answers `b_hpp_order_expired`
+//!   (HTTP 500).
+//! - **Memory** is bounded: orders (with their operations) are forgotten
+//!   [`SimulatorConfig::order_retention_secs`] after they expire and beyond
+//!   [`SimulatorConfig::max_orders`]; ended sessions after
+//!   [`SimulatorConfig::session_retention_secs`] and beyond [`SimulatorConfig::max_sessions`].
+//!   `/__sim/stats` counts what was evicted.
+//! - **Records** follow the docs' examples (§4.1): operation dates `2024.10.10 14:08:39.453`,
+//!   `paymentSystem` `MasterCard`/`Visa`, `productType` `PURCHASE`, the refund answer's
+//!   `createDateTime`, every documented operation member present (`null` when unknown).
 //! - **Refunds** answer with the operation in status `PENDING`, and are settled at once:
 //!   every later lookup shows `SUCCESS` (or `FAIL` for 17 or 18 kopecks, the bank's test
 //!   table). A partial refund makes the order `PARTIAL_REFUND`, a full one `CANCELED`
@@ -46,8 +65,12 @@
 //!   Refunds are idempotent by `merchantRequestId`: the same request again (any `date`)
 //!   returns the same operation; a different one answers `b_duplicate_field_value`.
 //! - **Callbacks** go to `notificationUrl` after a payment (the order, `operations` as one
-//!   object) or a refund (the operation record), as `{"jwe"}` to the merchant key when
-//!   `notificationEncryption` is true.
+//!   object, dates in the dotted form) or a refund (the operation record), as `{"jwe"}` to the
+//!   merchant key when `notificationEncryption` is true; optionally each twice
+//!   ([`SimulatorConfig::duplicate_callbacks`]) or followed by an earlier `PENDING` state
+//!   ([`SimulatorConfig::out_of_order_callbacks`]).
+//! - **Request log** ([`SimulatorConfig::request_log`]): a JSON line per request and per
+//!   response, refresh tokens, auth tokens, private keys and card fields redacted.
 //! - **Clock**: every answer the bank writes carries the simulated clock in its `Date` header,
 //!   as a real server's does; clients measure their own clock's offset from it.
 //! - **Faults** ([`FaultKind`]): latency, bare statuses, error codes, dropped connections before
@@ -84,7 +107,7 @@ mod validate;
 pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
 pub use callbacks::RETRY_SCHEDULE_SECS;
 pub use faults::{Fault, FaultKind};
-pub use hpp::TEST_CARDS;
+pub use hpp::{CHALLENGE_CODE, TEST_CARDS};
 pub use server::Limits;
 pub use sink::CallbackSink;
 
@@ -120,7 +143,7 @@ pub struct SimulatorConfig {
     /// 1.0; tests use something like 0.001).
     pub callback_retry_scale: f64,
     /// Whether a new authorization ends the previous session of the same service code
-    /// (default `true`, as the bank's error codes suggest).
+    /// (default `true`, as the bank's error codes suggest); `false` keeps old sessions valid.
     pub new_authorization_invalidates_previous: bool,
     /// What a superseded session answers: `b_used_token` (default) or
     /// `b_previous_auth_token_expired`; other values mean `b_used_token`.
