@@ -197,7 +197,9 @@ struct Order {
     merchant_key: PublicJwk,
     merchant_request_id: String,
     /// The members create-order answers with, except `orderStatus`.
-    document: Map<String, Value>,
+    /// Kept as JSON text: a third of the memory of the parsed map, which matters with a
+    /// hundred thousand orders held.
+    document: Box<str>,
     status: String,
     coin_amount: u64,
     created_ms: i64,
@@ -213,7 +215,7 @@ struct Order {
 
 impl Order {
     fn to_value(&self, operations: Value) -> Value {
-        let mut doc = self.document.clone();
+        let mut doc: Map<String, Value> = serde_json::from_str(&self.document).unwrap_or_default();
         doc.insert("orderStatus".into(), json!(self.status));
         if let Some(url) = &self.notification_url {
             doc.insert("notificationUrl".into(), json!(url));
@@ -768,6 +770,9 @@ impl Bank {
         let expires_ms =
             now_ms.saturating_add(i64::try_from(minutes).unwrap_or(0).saturating_mul(60_000));
         let document = self.order_document(&order, &hpp_order_id, now_ms, expires_ms);
+        let text = serde_json::to_string(&document)
+            .unwrap_or_default()
+            .into_boxed_str();
         let mut state = lock(&self.state);
         if !state
             .order_request_ids
@@ -785,7 +790,7 @@ impl Bank {
             merchant_id: order.merchant_id,
             merchant_key: caller.merchant_key,
             merchant_request_id: order.merchant_request_id,
-            document,
+            document: text,
             status: "PENDING".into(),
             coin_amount: order.coin_amount,
             created_ms: now_ms,
@@ -798,7 +803,7 @@ impl Bank {
             status_page_type: order.status_page_type,
             purpose: order.purpose,
         };
-        let mut answer = record.document.clone();
+        let mut answer = document;
         answer.insert("orderStatus".into(), json!("PENDING"));
         state.orders.insert(hpp_order_id.clone(), record);
         state.order_queue.push_back(hpp_order_id);

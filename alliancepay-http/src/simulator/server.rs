@@ -165,7 +165,7 @@ impl Server {
             .enable_time()
             // CPU-bound bank work on two cores gains nothing from hundreds of threads; queued
             // requests wait their turn instead.
-            .max_blocking_threads(32)
+            .max_blocking_threads(16)
             .thread_name("alliancepay-sim")
             .build()?;
         // Sockets register with the runtime they are made in.
