@@ -797,3 +797,45 @@ fn shutdown_stops_serving() {
     assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
     assert!(TcpStream::connect(addr).is_err());
 }
+
+/// bank-api.md §3.6 and §6.1.9: the same callback may arrive twice, and an earlier state after
+/// the final one. With both modes on, a payment's callbacks arrive as SUCCESS, SUCCESS,
+/// PENDING, and a refund's as SUCCESS, SUCCESS, PENDING too.
+#[test]
+fn duplicate_and_out_of_order_callbacks() {
+    let key = key();
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: vec![registration("service-1", &key)],
+        duplicate_callbacks: true,
+        out_of_order_callbacks: true,
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let sink = CallbackSink::start().unwrap();
+    let mut request = order();
+    request.notification_url = Some(sink.url().to_owned());
+    let created = client.create_order(&request).into_result().unwrap();
+    sim.pay(&created.hpp_order_id, PaymentOutcome::Success)
+        .unwrap();
+    let statuses = |n: usize, member: &str| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let body: Value =
+                    serde_json::from_slice(&sink.next(Duration::from_secs(10)).unwrap()).unwrap();
+                body[member].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        statuses(3, "orderStatus"),
+        ["SUCCESS", "SUCCESS", "PENDING"]
+    );
+    assert!(sink.next(Duration::from_millis(200)).is_none());
+    let data = client.order_data(&created.hpp_order_id).unwrap();
+    let operation_id = data.operations[0].operation_id.clone().unwrap();
+    let mut refund = alliancepay_http::Refund::new(MERCHANT, &operation_id, 1_000);
+    refund.notification_url = Some(sink.url().to_owned());
+    client.refund(&refund).into_result().unwrap();
+    assert_eq!(statuses(3, "status"), ["SUCCESS", "SUCCESS", "PENDING"]);
+}

@@ -158,7 +158,8 @@ pub struct SimulatorConfig {
     /// Orders (with their operations) are forgotten this many seconds after they expire or
     /// are paid (default 86 400), so memory stays bounded on long runs.
     pub order_retention_secs: i64,
-    /// Most orders held; the oldest are forgotten first (default 100 000).
+    /// Most orders held; the oldest are forgotten first (default 50 000, which keeps the
+    /// simulator under 200 MB resident; see the README's load figures).
     pub max_orders: usize,
     /// Superseded, forgotten and expired sessions are forgotten this many seconds after they
     /// stopped being usable (default 600); until then they answer their session error.
@@ -189,7 +190,7 @@ impl Default for SimulatorConfig {
             session_expiration_member: false,
             strict: false,
             order_retention_secs: 86_400,
-            max_orders: 100_000,
+            max_orders: 50_000,
             session_retention_secs: 600,
             max_sessions: 10_000,
             duplicate_callbacks: false,

@@ -55,7 +55,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 86_400)]
     order_retention: i64,
     /// Most orders held (the oldest are forgotten first).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 50_000)]
     max_orders: usize,
     /// Keep superseded, forgotten or expired sessions this many seconds.
     #[arg(long, default_value_t = 600)]
