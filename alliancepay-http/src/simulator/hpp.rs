@@ -181,12 +181,7 @@ fn pay(shared: &Shared, id: &str, order: &OrderView, fields: &[(String, String)]
     if order.status != "PENDING" || order.expired {
         return status_page(order, false);
     }
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let get = |name: &str| form_value(fields, name);
     let pan: String = get("pan").chars().filter(|c| !c.is_whitespace()).collect();
     let expiry = get("expiry").trim().to_owned();
     let cvv = get("cvv").trim();
@@ -268,12 +263,7 @@ fn challenge_answer(
     if order.status != "PENDING" || order.expired {
         return status_page(order, false);
     }
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let get = |name: &str| form_value(fields, name);
     // The hidden fields carry only what the record shows (mask and system), never the number.
     let payment_system = if get("system") == "Visa" {
         "Visa"
@@ -425,6 +415,14 @@ fn expiry_is_future(text: &str, now: crate::time::UtcTime) -> bool {
         return false;
     };
     (yy, mm) >= (year, month)
+}
+
+/// The first value of form field `name`, or `""`.
+fn form_value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// `application/x-www-form-urlencoded` pairs (WHATWG URL standard's parser, minus charsets).

@@ -848,6 +848,23 @@ fn authorize_without_api_version_is_tolerated_unless_strict() {
     strict.authorize();
 }
 
+/// An order of `amount` with a `notificationUrl`, paid: the order and its callback.
+fn paid_with_callback(
+    f: &Fixture,
+    s: &ClientSession,
+    amount: u64,
+) -> (crate::model::Order, Delivery) {
+    let mut request = CreateOrder::purchase(MERCHANT, amount, "c", "https://s/ok", "https://s/f");
+    request.notification_url = Some("http://127.0.0.1:9/hook".into());
+    let order = f.done(&request, s);
+    let delivery = f
+        .bank
+        .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
+        .unwrap()
+        .unwrap();
+    (order, delivery)
+}
+
 /// Issue 13: records answer the way the docs show (bank-api.md §4.1, §3.5, §3.6): callback
 /// dates dotted local time with milliseconds, `MasterCard`, product `PURCHASE`, the refund
 /// answer's `createDateTime`, and every documented operation member present.
@@ -855,14 +872,7 @@ fn authorize_without_api_version_is_tolerated_unless_strict() {
 fn records_have_the_documented_formats_and_members() {
     let f = fixture();
     let s = f.authorize();
-    let mut request = CreateOrder::purchase(MERCHANT, 10_000, "c", "https://s/ok", "https://s/f");
-    request.notification_url = Some("http://127.0.0.1:9/hook".into());
-    let order = f.done(&request, &s);
-    let delivery = f
-        .bank
-        .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
-        .unwrap()
-        .unwrap();
+    let (order, delivery) = paid_with_callback(&f, &s, 10_000);
     assert!(delivery.earlier.is_none());
     let callback: Value = serde_json::from_slice(&delivery.body).unwrap();
     let dotted = |v: &Value| {
@@ -941,14 +951,7 @@ fn out_of_order_mode_adds_an_earlier_state() {
         ..policy()
     });
     let s = f.authorize();
-    let mut request = CreateOrder::purchase(MERCHANT, 300, "c", "https://s/ok", "https://s/f");
-    request.notification_url = Some("http://127.0.0.1:9/hook".into());
-    let order = f.done(&request, &s);
-    let delivery = f
-        .bank
-        .pay(&order.hpp_order_id, Some(PaymentOutcome::Success), None)
-        .unwrap()
-        .unwrap();
+    let (_, delivery) = paid_with_callback(&f, &s, 300);
     let last: Value = serde_json::from_slice(&delivery.earlier.unwrap()).unwrap();
     let first: Value = serde_json::from_slice(&delivery.body).unwrap();
     assert_eq!(first["orderStatus"], "SUCCESS");
