@@ -839,3 +839,66 @@ fn duplicate_and_out_of_order_callbacks() {
     client.refund(&refund).into_result().unwrap();
     assert_eq!(statuses(3, "status"), ["SUCCESS", "SUCCESS", "PENDING"]);
 }
+
+/// A body that trickles in is cut off after the body timeout with a 408.
+#[test]
+fn slow_bodies_get_408() {
+    let (_key, sim) = limited(Limits {
+        body_read_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    });
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {AUTHORIZE_PATH} HTTP/1.1\r\nHost: sim\r\nContent-Length: 100\r\n\r\n{{\"serviceCode\""
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut stream).0, 408);
+    assert_eq!(stats(&sim)["bodiesRefused"], 1);
+}
+
+/// The payment page without a browser: `STATUS_PAGE` shows the result with a link back, a
+/// paid order's page shows its status, an expired order's page says so (410).
+#[test]
+fn payment_page_status_page_and_expiry() {
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let mut request = order();
+    request.status_page_type = alliancepay_http::model::StatusPageType::StatusPage;
+    let created = client.create_order(&request).into_result().unwrap();
+    let page = format!("/__sim/hpp/{}", created.hpp_order_id);
+    let (status, html) = raw_http(&sim.base_url(), "GET", &page, "");
+    assert_eq!(status, 200);
+    assert!(html.contains("<form method=\"post\"") && html.contains("<label for=\"pan\">"));
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("{page}/pay"),
+        "pan=4000+0000+0000+0002&expiry=12%2F39&cvv=123",
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-status=\"FAIL\""), "{html}");
+    assert!(
+        html.contains("href=\"https://shop.example/fail\""),
+        "{html}"
+    );
+    // Paying again is refused: the page shows the status, no form.
+    let (_, html) = raw_http(&sim.base_url(), "GET", &page, "");
+    assert!(!html.contains("<form"), "{html}");
+    let pending = client.create_order(&order()).into_result().unwrap();
+    sim.advance_clock(16 * 60);
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "GET",
+        &format!("/__sim/hpp/{}", pending.hpp_order_id),
+        "",
+    );
+    assert_eq!(status, 410, "{html}");
+    assert!(html.contains("expired"));
+    let (status, _) = raw_http(&sim.base_url(), "GET", "/__sim/hpp/nope", "");
+    assert_eq!(status, 404);
+}
