@@ -10,7 +10,7 @@
 //! | `POST /__sim/lock-service-code` | `{"serviceCode"}` | authorization answers `b_auth_token_expired` |
 //! | `POST /__sim/fault` | `{"path"?, "times", "kind", …}` | arms a fault (see [`fault_from_json`]) |
 //! | `GET /__sim/stats` | – | counters |
-//! | `GET /__sim/hpp/{hppOrderId}` | – | the payment page (see [`super::hpp`]) |
+//! | `GET /__sim/hpp/{hppOrderId}`, `…/status`; `POST …/pay`, `…/3ds` | HTML form | the payment page, answered by [`super::hpp`] before the JSON routes |
 
 use std::time::Duration;
 
