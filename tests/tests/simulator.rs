@@ -668,14 +668,24 @@ fn connections_beyond_the_cap_get_503() {
     let held: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(sim.local_addr()).unwrap())
         .collect();
-    // Let the server count them.
-    std::thread::sleep(Duration::from_millis(200));
+    // Let the server take them all.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.open_connections() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut extra = TcpStream::connect(sim.local_addr()).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut answer = String::new();
     let _ = extra.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     drop(held);
-    std::thread::sleep(Duration::from_millis(200));
+    // Once they are closed, a new connection is served (the stats request itself).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.open_connections() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let stats = stats(&sim);
     assert_eq!(stats["connectionsRefused"], 1, "{stats}");
 }
