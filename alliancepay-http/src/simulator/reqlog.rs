@@ -28,7 +28,7 @@ const REDACTED: &str = "[redacted]";
 const SECRET_HEADERS: [&str; 4] = ["x-refresh_token", "authorization", "cookie", "set-cookie"];
 
 /// JSON members and form fields whose values are secrets.
-const SECRET_MEMBERS: [&str; 11] = [
+const SECRET_MEMBERS: [&str; 10] = [
     "refreshToken",
     "authToken",
     "d",
@@ -39,7 +39,6 @@ const SECRET_MEMBERS: [&str; 11] = [
     "cvv",
     "expiry",
     "otp",
-    "code",
 ];
 
 /// The open log file.
