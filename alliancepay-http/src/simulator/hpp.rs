@@ -296,7 +296,10 @@ fn finish(shared: &Shared, id: &str, outcome: Option<PaymentOutcome>, card: Card
     let Some(order) = shared.bank.order_view(id) else {
         return page(404, "Order not found", "<p>The order is gone.</p>");
     };
-    if order.status_page_type == "STATUS_REDIRECT_MERCHANT_PAGE" {
+    // A URL that cannot be a `Location` value (validation allows any text up to 1,000
+    // characters) gets the status page and its link instead of a redirect to nowhere.
+    let redirectable = merchant_url(&order).bytes().all(|b| b.is_ascii_graphic());
+    if order.status_page_type == "STATUS_REDIRECT_MERCHANT_PAGE" && redirectable {
         let mut r = Response::empty(303);
         r.headers
             .push(("Location".into(), merchant_url(&order).to_owned()));
