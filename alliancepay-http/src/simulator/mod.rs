@@ -567,8 +567,9 @@ impl Simulator {
         self.shared.callbacks.attempts.load(Ordering::SeqCst)
     }
 
-    /// Stops the server: no new connections, open ones closed, callback retries abandoned.
-    /// Idempotent; dropping the simulator does the same.
+    /// Stops the server: no new connections, idle ones closed at once, a request being
+    /// answered given up to a second to finish, callback retries abandoned. Idempotent;
+    /// dropping the simulator does the same.
     pub fn shutdown(&mut self) {
         self.shared.stop.stop();
         self.server.shutdown();

@@ -71,13 +71,17 @@ pub(crate) struct Counters {
 /// The request handler: runs on the blocking pool, one call per request.
 pub(crate) type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
-/// A running server; dropping it stops it and closes every connection.
+/// A running server; dropping it stops it: idle connections close at once, answers in
+/// progress get [`GRACE`] to finish.
 pub(crate) struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// How long a stopping server lets requests in progress finish.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// The answer to a connection beyond the cap: written without reading the request.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\ntoo many connections; retry later\n";
@@ -140,9 +144,22 @@ impl Bound {
         let thread = std::thread::Builder::new()
             .name("alliancepay-sim-accept".into())
             .spawn(move || {
-                runtime.block_on(accept_loop(listener, limits, handler, stop2, counters2));
-                // Cancels every connection task (closing its socket) without waiting for
-                // handlers still running on the blocking pool.
+                runtime.block_on(async move {
+                    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+                    accept_loop(listener, limits, handler, &stop2, &counters2, &closing_rx).await;
+                    // Stopped: idle connections close now, a request being answered gets up
+                    // to GRACE to finish (a callback sink dropped right after reading a body
+                    // must still answer it).
+                    let _ = closing.send(true);
+                    let deadline = tokio::time::Instant::now() + GRACE;
+                    while counters2.open.load(Ordering::SeqCst) > 0
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                });
+                // Cancels what is left (closing its sockets) without waiting for handlers
+                // still running on the blocking pool.
                 runtime.shutdown_background();
             })?;
         Ok(Server {
@@ -216,7 +233,7 @@ impl Server {
         Arc::clone(&self.counters)
     }
 
-    /// Stops accepting and closes every connection. Idempotent.
+    /// Stops accepting and closes every connection (after [`GRACE`] at most). Idempotent.
     pub(crate) fn shutdown(&mut self) {
         let Some(thread) = self.thread.take() else {
             return;
@@ -238,8 +255,9 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     limits: Limits,
     handler: Handler,
-    stop: Arc<AtomicBool>,
-    counters: Arc<Counters>,
+    stop: &AtomicBool,
+    counters: &Arc<Counters>,
+    closing: &tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
         let accepted = listener.accept().await;
@@ -264,9 +282,10 @@ async fn accept_loop(
         counters.open.fetch_add(1, Ordering::SeqCst);
         counters.accepted.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
-        let open = Open(Arc::clone(&counters));
+        let open = Open(Arc::clone(counters));
         let handler = Arc::clone(&handler);
-        let counters = Arc::clone(&counters);
+        let counters = Arc::clone(counters);
+        let mut closing = closing.clone();
         tokio::spawn(async move {
             let _open = open;
             let service = hyper::service::service_fn(move |request| {
@@ -277,7 +296,22 @@ async fn accept_loop(
                 .header_read_timeout(limits.header_read_timeout)
                 .max_headers(limits.max_headers)
                 .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let mut stopped = std::pin::pin!(async move {
+                let _ = closing.wait_for(|c| *c).await;
+            });
+            let mut graceful = false;
+            // The connection, until the server stops; then hyper's graceful shutdown, which
+            // closes it at once if idle and after the answer in progress otherwise.
+            let ended = std::future::poll_fn(|cx| {
+                if !graceful && stopped.as_mut().poll(cx).is_ready() {
+                    connection.as_mut().graceful_shutdown();
+                    graceful = true;
+                }
+                connection.as_mut().poll(cx)
+            })
+            .await;
+            if let Err(e) = ended {
                 log::debug!("simulator: connection ended: {e}");
             }
         });
@@ -389,4 +423,41 @@ fn closing(mut response: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<B
         .headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A request being answered when the server stops still gets its answer; an idle
+    /// connection is closed at once (the callback sink relies on the first).
+    #[test]
+    fn stopping_lets_an_answer_in_progress_finish() {
+        let mut server = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Limits::default(),
+            Arc::new(|_request: &Request| {
+                std::thread::sleep(Duration::from_millis(300));
+                Reply::Send(Response::with_body(200, "text/plain", b"late".to_vec()))
+            }),
+        )
+        .unwrap();
+        let mut busy = TcpStream::connect(server.local_addr()).unwrap();
+        let mut idle = TcpStream::connect(server.local_addr()).unwrap();
+        busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        server.shutdown();
+        let mut answer = String::new();
+        busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = busy.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("late"),
+            "{answer}"
+        );
+        idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(idle.read(&mut [0u8; 16]).unwrap_or(0), 0);
+    }
 }
