@@ -50,8 +50,10 @@
 //! no Redis client, no async runtime.
 //! - `redis`: the Redis session store (`redis://`, `rediss://` with rustls), on the blocking
 //!   `redis` client without default features.
-//! - `simulator`: the local bank.
-//! - `cli`: the `alliancepay` binary (implies `simulator`).
+//! - `simulator`: the local bank, served by hyper's HTTP/1 server on a single-threaded tokio
+//!   runtime (tokio with `rt`, `net` and `time` only). See `README.md` for its limits, the HPP
+//!   page and the load figures.
+//! - `cli`: the `alliancepay` binary (implies `simulator`, which `simulate` and `demo` need).
 //!
 //! # Logging
 //! Diagnostics go through the `log` facade. Nothing logged, nothing in `Debug` or `Display`,

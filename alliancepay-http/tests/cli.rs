@@ -131,6 +131,12 @@ fn simulate_authorize_and_orders() {
             "600",
             "--merchant",
             &registration,
+            "--log-requests",
+            s(&dir.join("requests.jsonl")),
+            "--max-orders",
+            "1000",
+            "--callback-retry-scale",
+            "0.01",
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -186,6 +192,29 @@ fn simulate_authorize_and_orders() {
     );
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("notificationUrl"));
+    // The request log: a request and a response line per call, the refresh token never.
+    let log = std::fs::read_to_string(dir.join("requests.jsonl")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 10, "{log}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["path"] == "/ecom/execute_request/hpp/v1/create-order")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["kind"] == "response" && l["status"] == 200)
+    );
+    let token = secrets["refreshToken"].as_str().unwrap();
+    assert!(
+        !log.contains(token),
+        "the refresh token is in the request log"
+    );
+    assert!(log.contains("[redacted]"));
     sim.kill().unwrap();
     let _ = sim.wait();
     std::fs::remove_dir_all(dir).unwrap();

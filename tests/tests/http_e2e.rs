@@ -441,7 +441,10 @@ fn sessions_are_renewed_ahead_of_expiry() {
     });
     let clocks = Clocks::default();
     let client = clocks.client(&bank);
-    let created = client.create_order(&bank.order()).into_result().unwrap();
+    // The order must outlive the 51 minutes (the bank's default lifetime is 15).
+    let mut order = bank.order();
+    order.expiration_time_minutes = Some(120);
+    let created = client.create_order(&order).into_result().unwrap();
     let requests = bank.sim.requests();
     // 51 minutes later the session is within the 10-minute margin: renewed before the call.
     clocks.advance(51 * 60, &bank.sim);

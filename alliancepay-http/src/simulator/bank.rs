@@ -7,7 +7,7 @@
 //! it, and the answers (and encrypted callbacks) are JWEs to the merchant's registered key.
 //! Key generation and JWE work happen outside the state lock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,17 +26,40 @@ use crate::protocol::{
 };
 use crate::time::UtcTime;
 
+mod records;
+mod retention;
+
+pub(crate) use records::CardUsed;
+#[cfg(test)]
+use records::OPERATION_MEMBERS;
+use records::with_documented_members;
+pub(crate) use retention::{Evicted, Retention};
+
 /// The `x-api_version` values the bank accepts (bank-api.md §5 item 5).
 pub const API_VERSIONS: [&str; 3] = ["1", "v1", "V1"];
 /// How far a refund's `date` may be from the bank's clock.
 pub const MAX_DATE_SKEW_SECS: i64 = 600;
-/// Order lifetime when `expirationTimeMinutes` is absent (inferred: the docs state no default).
-pub const DEFAULT_ORDER_MINUTES: u64 = 24 * 60;
+/// Order lifetime when `expirationTimeMinutes` is absent: every docs example without it shows
+/// `expiredOrderDate` = `createDate` + 15 min (bank-api.md §3.2).
+pub const DEFAULT_ORDER_MINUTES: u64 = 15;
 /// Set by fault injection only (incoming copies are removed): the refund is recorded as `FAIL`
 /// with this `errorDetails`.
 pub(crate) const FORCED_ERROR_DETAILS_HEADER: &str = "x-simulator-error-details";
 /// The card mask of the simulated customer's card (the bank's test-card style).
 const TEST_CARD_MASK: &str = "537593••••••0141";
+
+/// What the HPP page shows of an order and where it sends the customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OrderView {
+    pub merchant_id: String,
+    pub coin_amount: u64,
+    pub status: String,
+    pub purpose: Option<String>,
+    pub success_url: String,
+    pub fail_url: String,
+    pub status_page_type: String,
+    pub expired: bool,
+}
 
 /// The bank's policy knobs (a subset of [`super::SimulatorConfig`]).
 #[derive(Clone, Debug)]
@@ -45,6 +68,9 @@ pub(crate) struct Policy {
     pub new_authorization_invalidates_previous: bool,
     pub superseded_code: String,
     pub session_expiration_member: bool,
+    pub strict: bool,
+    pub retention: Retention,
+    pub out_of_order_callbacks: bool,
 }
 
 /// What [`Bank::handle`] produced: the answer, and callbacks to send once it is on its way.
@@ -84,6 +110,8 @@ struct Session {
     server_key: Arc<PrivateJwk>,
     expires_at: UtcTime,
     state: SessionState,
+    /// When it stopped being usable (superseded or forgotten), in epoch ms.
+    ended_ms: Option<i64>,
 }
 
 /// What a request's session headers resolved to.
@@ -99,24 +127,40 @@ struct Order {
     merchant_key: PublicJwk,
     merchant_request_id: String,
     /// The members create-order answers with, except `orderStatus`.
-    document: Map<String, Value>,
+    /// Kept as JSON text: a third of the memory of the parsed map, which matters with a
+    /// hundred thousand orders held.
+    document: Box<str>,
     status: String,
     coin_amount: u64,
+    created_ms: i64,
     expires_ms: i64,
     notification_url: Option<String>,
     notification_encryption: bool,
     operation_ids: Vec<String>,
+    success_url: String,
+    fail_url: String,
+    status_page_type: String,
+    purpose: Option<String>,
 }
 
 impl Order {
     fn to_value(&self, operations: Value) -> Value {
-        let mut doc = self.document.clone();
+        let mut doc: Map<String, Value> = serde_json::from_str(&self.document).unwrap_or_default();
         doc.insert("orderStatus".into(), json!(self.status));
         if let Some(url) = &self.notification_url {
             doc.insert("notificationUrl".into(), json!(url));
         }
         doc.insert("operations".into(), operations);
         Value::Object(doc)
+    }
+
+    /// The HPP callback's document: the order with `operations` as one object, and its dates
+    /// in the dotted local form the docs' callback example shows (bank-api.md §3.6).
+    fn to_callback(&self, operation: Value) -> Value {
+        let mut doc = self.to_value(operation);
+        doc["createDate"] = json!(formats::operation_date(self.created_ms));
+        doc["expiredOrderDate"] = json!(formats::operation_date(self.expires_ms));
+        doc
     }
 }
 
@@ -141,6 +185,11 @@ struct State {
     order_request_ids: HashSet<(String, String)>,
     operations: HashMap<String, Operation>,
     operation_request_ids: HashMap<(String, String), String>,
+    /// Device ids oldest first, for eviction.
+    session_queue: VecDeque<String>,
+    /// Order ids oldest first, for eviction.
+    order_queue: VecDeque<String>,
+    evicted: Evicted,
 }
 
 /// The simulated bank.
@@ -206,17 +255,27 @@ fn encrypted(key: &PublicJwk, value: &Value, ctx: &Ctx<'_>) -> Response {
     }
 }
 
-/// A callback body: the document, or `{"jwe"}` to the merchant key when encryption was asked.
-fn delivery(url: &str, encrypt: bool, key: &PublicJwk, document: &Value) -> Option<Delivery> {
-    let body = if encrypt {
-        let token = crypto::encrypt_to_string(key, document.to_string().as_bytes()).ok()?;
-        json!({ "jwe": token }).to_string().into_bytes()
-    } else {
-        document.to_string().into_bytes()
+/// A callback body: the document, or `{"jwe"}` to the merchant key when encryption was asked;
+/// `earlier`, an earlier state to deliver after it, in the same form.
+fn delivery(
+    url: &str,
+    encrypt: bool,
+    key: &PublicJwk,
+    document: &Value,
+    earlier: Option<&Value>,
+) -> Option<Delivery> {
+    let body = |document: &Value| {
+        if encrypt {
+            let token = crypto::encrypt_to_string(key, document.to_string().as_bytes()).ok()?;
+            Some(json!({ "jwe": token }).to_string().into_bytes())
+        } else {
+            Some(document.to_string().into_bytes())
+        }
     };
     Some(Delivery {
         url: url.to_owned(),
-        body,
+        body: body(document)?,
+        earlier: earlier.and_then(body),
     })
 }
 
@@ -290,9 +349,16 @@ impl Bank {
 
     /// The bank forgets every session.
     pub(crate) fn forget_sessions(&self) {
+        let now_ms = self.now_ms();
         for s in lock(&self.state).sessions.values_mut() {
             s.state = SessionState::Forgotten;
+            s.ended_ms.get_or_insert(now_ms);
         }
+    }
+
+    /// What eviction has forgotten so far.
+    pub(crate) fn evicted(&self) -> Evicted {
+        lock(&self.state).evicted
     }
 
     /// Counts for `/__sim/stats`: (sessions, orders, operations).
@@ -364,14 +430,31 @@ impl Bank {
             )
             .into();
         }
-        if !request
-            .header("x-api_version")
-            .is_some_and(|v| API_VERSIONS.contains(&v))
-        {
+        let api_version = request.header("x-api_version");
+        // The bank's WordPress plugin authorizes without the header and the bank accepts it
+        // (bank-api.md §3.1); strict mode refuses, as the docs call the header mandatory.
+        let tolerated = api_version.is_none() && path == AUTHORIZE_PATH && !self.policy.strict;
+        if !tolerated && !api_version.is_some_and(|v| API_VERSIONS.contains(&v)) {
             return errors::invalid(
                 "b_invalid_request",
                 "x-api_version",
                 "must be 1, v1 or V1",
+                ctx.request_id,
+                path,
+            )
+            .into();
+        }
+        let json_path = [AUTHORIZE_PATH, CREATE_ORDER_PATH, ORDER_DATA_PATH].contains(&path);
+        if self.policy.strict
+            && json_path
+            && !request
+                .header("content-type")
+                .is_some_and(|v| v.starts_with("application/json"))
+        {
+            return errors::invalid(
+                "b_invalid_request",
+                "Content-Type",
+                "must be application/json",
                 ctx.request_id,
                 path,
             )
@@ -437,7 +520,9 @@ impl Bank {
             &server_key.public_jwk().with_params(KeyParams::default()),
         );
         let (device_id, refresh_token, auth_token) = (new_uuid(), new_uuid(), new_uuid());
-        let expires_at = self.now().plus(self.policy.token_ttl_secs);
+        let now_ms = self.now_ms();
+        let now = utc(now_ms);
+        let expires_at = now.plus(self.policy.token_ttl_secs);
         {
             let mut state = lock(&self.state);
             if self.policy.new_authorization_invalidates_previous {
@@ -447,6 +532,7 @@ impl Bank {
                     .filter(|s| s.service_code == service_code && s.state == SessionState::Live)
                 {
                     s.state = SessionState::Superseded;
+                    s.ended_ms = Some(now_ms);
                 }
             }
             state.sessions.insert(
@@ -457,8 +543,11 @@ impl Bank {
                     server_key: Arc::new(server_key),
                     expires_at,
                     state: SessionState::Live,
+                    ended_ms: None,
                 },
             );
+            state.session_queue.push_back(device_id.clone());
+            state.evict_sessions(&self.policy.retention, now, now_ms);
         }
         self.authorizations.fetch_add(1, Ordering::SeqCst);
         // Members in the bank's order (bank-api.md §1.2), hence written by hand.
@@ -547,6 +636,9 @@ impl Bank {
         let expires_ms =
             now_ms.saturating_add(i64::try_from(minutes).unwrap_or(0).saturating_mul(60_000));
         let document = self.order_document(&order, &hpp_order_id, now_ms, expires_ms);
+        let text = serde_json::to_string(&document)
+            .unwrap_or_default()
+            .into_boxed_str();
         let mut state = lock(&self.state);
         if !state
             .order_request_ids
@@ -564,17 +656,24 @@ impl Bank {
             merchant_id: order.merchant_id,
             merchant_key: caller.merchant_key,
             merchant_request_id: order.merchant_request_id,
-            document,
+            document: text,
             status: "PENDING".into(),
             coin_amount: order.coin_amount,
+            created_ms: now_ms,
             expires_ms,
             notification_url: order.notification_url,
             notification_encryption: order.notification_encryption,
             operation_ids: Vec::new(),
+            success_url: order.success_url,
+            fail_url: order.fail_url,
+            status_page_type: order.status_page_type,
+            purpose: order.purpose,
         };
-        let mut answer = record.document.clone();
+        let mut answer = document;
         answer.insert("orderStatus".into(), json!("PENDING"));
-        state.orders.insert(hpp_order_id, record);
+        state.orders.insert(hpp_order_id.clone(), record);
+        state.order_queue.push_back(hpp_order_id);
+        state.evict_orders(&self.policy.retention, now_ms);
         Response::json(200, &Value::Object(answer))
     }
 
@@ -647,6 +746,7 @@ impl Bank {
         &self,
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
+        card: Option<CardUsed>,
     ) -> Result<Option<Delivery>, String> {
         let now_ms = self.now_ms();
         let mut guard = lock(&self.state);
@@ -681,6 +781,11 @@ impl Bank {
         };
         let operation_id = formats::bank_id(now_ms);
         let date = formats::operation_date(now_ms);
+        let card = card.unwrap_or(CardUsed {
+            mask: TEST_CARD_MASK.into(),
+            payment_system: "MasterCard",
+            challenged: false,
+        });
         let record = json!({
             "type": "PURCHASE",
             "status": status,
@@ -698,22 +803,36 @@ impl Bank {
             "creationDateTime": date,
             "transactionCreateDateTime": date,
             "processingDateTime": date,
+            "modificationDateTime": date,
             "paymentServiceType": "CARD",
-            "paymentSystem": "MASTERCARD",
-            "productType": "ECOM",
-            "cardNumberMask": TEST_CARD_MASK,
+            "paymentSystem": card.payment_system,
+            "productType": "PURCHASE",
+            "cardNumberMask": card.mask,
+            "purpose": order.purpose,
+            "notificationUrl": order.notification_url,
+            "notificationEncryption": order.notification_url.as_ref().map(|_| order.notification_encryption),
+            "threeDSMode": if card.challenged { "CHALLENGE" } else { "FRICTIONLESS" },
+            "statusThreeDs": if card.challenged { "Y" } else { "N" },
         });
         let Value::Object(record) = record else {
             return Err("internal: record is not an object".into());
         };
+        let record = with_documented_members(record);
         order.status = status.into();
         order.operation_ids.push(operation_id.clone());
+        let earlier = self.policy.out_of_order_callbacks.then(|| {
+            let mut pending = record.clone();
+            pending.insert("status".into(), json!("PENDING"));
+            let mut doc = order.to_callback(Value::Object(pending));
+            doc["orderStatus"] = json!("PENDING");
+            doc
+        });
         let callback = order.notification_url.clone().map(|url| {
             (
                 url,
                 order.notification_encryption,
                 order.merchant_key,
-                order.to_value(Value::Object(record.clone())),
+                order.to_callback(Value::Object(record.clone())),
             )
         });
         let merchant_id = order.merchant_id.clone();
@@ -732,7 +851,9 @@ impl Bank {
         );
         drop(guard);
         // In the HPP callback `operations` is one object, not an array (bank-api.md §3.6).
-        Ok(callback.and_then(|(url, encrypt, key, doc)| delivery(&url, encrypt, &key, &doc)))
+        Ok(callback.and_then(|(url, encrypt, key, doc)| {
+            delivery(&url, encrypt, &key, &doc, earlier.as_ref())
+        }))
     }
 
     /// `POST …/payments/v3/refund` (bank-api.md §3.4).
@@ -753,6 +874,7 @@ impl Bank {
         let outcome = self.apply_refund(&refund, caller, now_ms, forced);
         match outcome {
             Ok((answer, settled)) => {
+                let earlier = self.policy.out_of_order_callbacks.then_some(&answer);
                 let deliveries = settled
                     .and_then(|doc| {
                         delivery(
@@ -760,6 +882,7 @@ impl Bank {
                             refund.notification_encryption,
                             &caller.merchant_key,
                             &doc,
+                            earlier,
                         )
                     })
                     .into_iter()
@@ -857,8 +980,10 @@ impl Bank {
             "originalCoinAmount": original_amount,
             "originalEcomOperationId": original_ecom_id,
             "rrnOriginal": "-1",
-            "productType": "ECOM",
-            "creationDateTime": date,
+            "productType": "PURCHASE",
+            "paymentServiceType": "CARD",
+            // The docs' refund answer names its timestamp `createDateTime` (bank-api.md §4.1).
+            "createDateTime": date,
             "modificationDateTime": date,
         });
         if let Some(comment) = &refund.merchant_comment {
@@ -912,6 +1037,12 @@ impl Bank {
         let Value::Object(stored) = record.clone() else {
             return Err("b_unknown_error");
         };
+        let stored = with_documented_members(stored);
+        let answer = match answer {
+            Value::Object(m) => Value::Object(with_documented_members(m)),
+            other => other,
+        };
+        let record = Value::Object(stored.clone());
         state
             .operation_request_ids
             .insert(key, operation_id.clone());
@@ -992,802 +1123,32 @@ impl Bank {
             .count()
     }
 
-    /// A plain-text summary of an order for the HPP page, or `None` if unknown.
+    /// The amount and status of an order, or `None` if unknown.
     pub(crate) fn order_summary(&self, hpp_order_id: &str) -> Option<(u64, String)> {
         lock(&self.state)
             .orders
             .get(hpp_order_id)
             .map(|o| (o.coin_amount, o.status.clone()))
     }
+
+    /// What the HPP page needs of an order, or `None` if unknown.
+    pub(crate) fn order_view(&self, hpp_order_id: &str) -> Option<OrderView> {
+        let now_ms = self.now_ms();
+        lock(&self.state)
+            .orders
+            .get(hpp_order_id)
+            .map(|o| OrderView {
+                merchant_id: o.merchant_id.clone(),
+                coin_amount: o.coin_amount,
+                status: o.status.clone(),
+                purpose: o.purpose.clone(),
+                success_url: o.success_url.clone(),
+                fail_url: o.fail_url.clone(),
+                status_page_type: o.status_page_type.clone(),
+                expired: o.status == "PENDING" && now_ms >= o.expires_ms,
+            })
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{CreateOrder, OperationQuery, Refund};
-    use crate::protocol::{self, HttpRequest, HttpResponse, Reply};
-    use crate::session::Session as ClientSession;
-    use crate::simulator::errors::code_of;
-
-    const CODE: &str = "a51e68aa-c6fa-11ed-afa1-0242ac120005";
-    const MERCHANT: &str = "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a";
-
-    struct Fixture {
-        bank: Bank,
-        key: PrivateJwk,
-    }
-
-    fn policy() -> Policy {
-        Policy {
-            token_ttl_secs: 86_400,
-            new_authorization_invalidates_previous: true,
-            superseded_code: "b_used_token".into(),
-            session_expiration_member: false,
-        }
-    }
-
-    fn fixture_with(policy: Policy) -> Fixture {
-        let bank = Bank::new(policy, "http://127.0.0.1:1");
-        let key = PrivateJwk::generate(&mut os_rng()).unwrap();
-        bank.register(MerchantRegistration {
-            service_code: CODE.into(),
-            merchant_id: MERCHANT.into(),
-            public_key: *key.public_jwk(),
-        });
-        Fixture { bank, key }
-    }
-
-    fn fixture() -> Fixture {
-        fixture_with(policy())
-    }
-
-    fn to_request(r: &HttpRequest) -> Request {
-        let mut headers: Vec<(&str, &str)> =
-            r.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        headers.push(("content-type", r.content_type));
-        Request::post(r.path, &headers, &r.body)
-    }
-
-    fn to_response(r: &Response) -> HttpResponse {
-        HttpResponse {
-            status: r.status,
-            content_type: r.content_type.clone(),
-            request_id: r
-                .headers
-                .iter()
-                .find(|(n, _)| n == "x-request_id")
-                .map(|(_, v)| v.clone()),
-            body: r.body.clone(),
-        }
-    }
-
-    fn raw(bank: &Bank, path: &str, headers: &[(&str, &str)], body: &str) -> Response {
-        bank.handle(&Request::post(path, headers, body.as_bytes()))
-            .response
-    }
-
-    fn code(r: &Response) -> (u16, String) {
-        (
-            r.status,
-            code_of(&r.json_body()).unwrap_or("none").to_owned(),
-        )
-    }
-
-    impl Fixture {
-        fn authorize_raw(&self) -> Response {
-            let r = protocol::authorize_request(CODE, "v1", &mut os_rng());
-            self.bank.handle(&to_request(&r)).response
-        }
-
-        fn authorize(&self) -> ClientSession {
-            let response = self.authorize_raw();
-            protocol::read_authorize_response(&to_response(&response), &self.key, self.bank.now())
-                .unwrap()
-        }
-
-        fn call<C: protocol::Endpoint>(&self, call: &C, session: &ClientSession) -> Handled {
-            let request =
-                protocol::call_request(call, session, "v1", self.bank.now(), &mut os_rng())
-                    .unwrap();
-            self.bank.handle(&to_request(&request))
-        }
-
-        fn done<C: protocol::Endpoint>(&self, call: &C, session: &ClientSession) -> C::Output {
-            let handled = self.call(call, session);
-            match protocol::read_call_response::<C::Output>(
-                &to_response(&handled.response),
-                &self.key,
-            ) {
-                Ok(Reply::Done(out)) => out,
-                Ok(_) => panic!(
-                    "not done: {}",
-                    String::from_utf8_lossy(&handled.response.body)
-                ),
-                Err(e) => panic!("{e}: {}", String::from_utf8_lossy(&handled.response.body)),
-            }
-        }
-
-        fn session_headers<'a>(&self, s: &'a ClientSession) -> Vec<(&'static str, &'a str)> {
-            vec![
-                ("x-api_version", "v1"),
-                ("x-device_id", s.device_id.as_str()),
-                ("x-refresh_token", s.refresh_token.expose()),
-            ]
-        }
-
-        fn order(&self, session: &ClientSession, amount: u64) -> crate::model::Order {
-            self.done(
-                &CreateOrder::purchase(
-                    MERCHANT,
-                    amount,
-                    "cust-1",
-                    "https://shop/ok",
-                    "https://shop/fail",
-                ),
-                session,
-            )
-        }
-
-        fn paid_operation(&self, session: &ClientSession, amount: u64) -> (String, String) {
-            let order = self.order(session, amount);
-            self.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
-                .unwrap();
-            let data = self.done(
-                &crate::model::OrderQuery {
-                    hpp_order_id: order.hpp_order_id.clone(),
-                },
-                session,
-            );
-            (
-                order.hpp_order_id,
-                data.operations[0].operation_id.clone().unwrap(),
-            )
-        }
-    }
-
-    fn b64_decode(text: &str) -> Vec<u8> {
-        let mut out = vec![0u8; text.len()];
-        let n = alliancepay_jose::b64::decode(text.as_bytes(), &mut out)
-            .unwrap()
-            .len();
-        out.truncate(n);
-        out
-    }
-
-    #[test]
-    fn authorization_payload_has_the_bank_members_order_and_header() {
-        let f = fixture();
-        let response = f.authorize_raw();
-        assert_eq!(response.status, 200);
-        let token = response.json_body()["jwe"].as_str().unwrap().to_owned();
-        let header = String::from_utf8(b64_decode(token.split('.').next().unwrap())).unwrap();
-        assert!(
-            header.starts_with(r#"{"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{"kty":"EC","#),
-            "{header}"
-        );
-        assert!(!header.contains("kid") && !header.contains("cty") && !header.contains("zip"));
-        let plain = crypto::decrypt_to_vec(&f.key, &token).unwrap();
-        let text = std::str::from_utf8(&plain).unwrap();
-        let order: Vec<usize> = [
-            "\"refreshToken\"",
-            "\"authToken\"",
-            "\"deviceId\"",
-            "\"serverPublic\"",
-            "\"tokenExpirationDateTime\"",
-            "\"tokenExpiration\"",
-        ]
-        .iter()
-        .map(|m| {
-            text.find(m)
-                .unwrap_or_else(|| panic!("{m} missing in {text}"))
-        })
-        .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
-        let value: Value = serde_json::from_str(text).unwrap();
-        let public: Vec<&String> = value["serverPublic"].as_object().unwrap().keys().collect();
-        assert_eq!(public.len(), 4, "{public:?}");
-        let utc = value["tokenExpirationDateTime"].as_str().unwrap();
-        let kyiv = value["tokenExpiration"].as_str().unwrap();
-        assert_eq!(
-            UtcTime::parse_bank(utc).unwrap(),
-            UtcTime::parse_bank(kyiv).unwrap()
-        );
-        assert_eq!(UtcTime::parse_bank(utc).unwrap(), f.bank.now().plus(86_400));
-        assert_eq!(f.bank.authorizations(), 1);
-    }
-
-    #[test]
-    fn authorization_refusals() {
-        let f = fixture();
-        let path = AUTHORIZE_PATH;
-        for version in API_VERSIONS {
-            assert_eq!(
-                raw(
-                    &f.bank,
-                    path,
-                    &[("x-api_version", version)],
-                    &format!(r#"{{"serviceCode":"{CODE}"}}"#)
-                )
-                .status,
-                200
-            );
-        }
-        let v1 = [("x-api_version", "v1")];
-        assert_eq!(
-            code(&raw(&f.bank, path, &v1, r#"{"serviceCode":"nope"}"#)),
-            (200, "b_virtual_device_not_found".into())
-        );
-        assert_eq!(
-            code(&raw(
-                &f.bank,
-                path,
-                &v1,
-                r#"{"serviceCode":"x","clientPublicKey":"k"}"#
-            )),
-            (400, "b_request_is_not_correct".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, path, &v1, r#"{"serviceCode":""}"#)),
-            (400, "b_request_is_not_correct".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, path, &v1, "{")),
-            (400, "b_error_parse_json".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, path, &[("x-api_version", "v2")], "{}")),
-            (200, "b_invalid_request".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, path, &[], "{}")),
-            (200, "b_invalid_request".into())
-        );
-        let mut query = Request::post(
-            path,
-            &v1,
-            format!(r#"{{"serviceCode":"{CODE}"}}"#).as_bytes(),
-        );
-        query.query = Some(format!("serviceCode={CODE}"));
-        assert_eq!(
-            code(&f.bank.handle(&query).response),
-            (400, "b_request_is_not_correct".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, "/api-gateway/other", &v1, "{}")),
-            (404, "b_service_unavailable".into())
-        );
-        f.bank.lock_service_code(CODE);
-        assert_eq!(
-            code(&f.authorize_raw()),
-            (401, "b_auth_token_expired".into())
-        );
-        assert_eq!(f.bank.authorizations(), 3);
-    }
-
-    #[test]
-    fn request_id_is_echoed_or_generated() {
-        let f = fixture();
-        let r = raw(
-            &f.bank,
-            AUTHORIZE_PATH,
-            &[("x-api_version", "v1"), ("x-request_id", "rid-7")],
-            r#"{"serviceCode":"nope"}"#,
-        );
-        assert_eq!(r.json_body()["requestId"], "rid-7");
-        assert!(r.headers.contains(&("x-request_id".into(), "rid-7".into())));
-        let r = raw(
-            &f.bank,
-            AUTHORIZE_PATH,
-            &[("x-api_version", "v1")],
-            r#"{"serviceCode":"nope"}"#,
-        );
-        assert_eq!(r.json_body()["requestId"].as_str().unwrap().len(), 36);
-    }
-
-    #[test]
-    fn session_policy() {
-        let f = fixture();
-        let old = f.authorize();
-        let new = f.authorize();
-        let query = |s: &ClientSession| {
-            code(&raw(
-                &f.bank,
-                ORDER_DATA_PATH,
-                &f.session_headers(s),
-                r#"{"hppOrderId":"1773131702417Qm3vTz8_kLp"}"#,
-            ))
-        };
-        assert_eq!(query(&old), (401, "b_used_token".into()));
-        assert_eq!(query(&new), (404, "b_hpp_order_not_found".into()));
-        let mut wrong = f.session_headers(&new);
-        wrong[2].1 = "0b6f7d1e-3c2a-4e59-8f4d-9a1b2c3d4e5f";
-        assert_eq!(
-            code(&raw(&f.bank, ORDER_DATA_PATH, &wrong, "{}")),
-            (401, "b_used_token".into())
-        );
-        wrong[1].1 = "e4d2c1b0-9a8f-47e6-b5d4-c3b2a1908f7e";
-        assert_eq!(
-            code(&raw(&f.bank, ORDER_DATA_PATH, &wrong, "{}")),
-            (401, "b_unknown_device".into())
-        );
-        assert_eq!(
-            code(&raw(
-                &f.bank,
-                ORDER_DATA_PATH,
-                &[("x-api_version", "V1")],
-                "{}"
-            )),
-            (200, "b_refresh_token_absent".into())
-        );
-        // The simulated clock is the wall clock plus an offset, so leave the wall clock some
-        // seconds to tick between authorizing and querying.
-        f.bank.advance_clock(86_400 - 30);
-        assert_eq!(query(&new), (404, "b_hpp_order_not_found".into()));
-        f.bank.advance_clock(30);
-        assert_eq!(query(&new), (401, "b_expired_token".into()));
-        let fresh = f.authorize();
-        f.bank.expire_sessions();
-        assert_eq!(query(&fresh), (401, "b_expired_token".into()));
-        let fresh = f.authorize();
-        f.bank.forget_sessions();
-        assert_eq!(query(&fresh), (401, "b_session_doesnt_exist".into()));
-        let fresh = f.authorize();
-        f.bank.lock_service_code(CODE);
-        assert_eq!(query(&fresh), (401, "b_auth_token_expired".into()));
-    }
-
-    #[test]
-    fn session_expiration_member_is_optional() {
-        let f = fixture_with(Policy {
-            session_expiration_member: true,
-            ..policy()
-        });
-        let token = f.authorize_raw().json_body()["jwe"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let payload: Value =
-            serde_json::from_slice(&crypto::decrypt_to_vec(&f.key, &token).unwrap()).unwrap();
-        assert_eq!(payload["sessionExpiration"], payload["tokenExpiration"]);
-        let plain = fixture().authorize_raw().json_body()["jwe"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let payload: Value =
-            serde_json::from_slice(&crypto::decrypt_to_vec(&f.key, &plain).unwrap_or_default())
-                .unwrap_or_default();
-        assert!(payload.get("sessionExpiration").is_none());
-    }
-
-    #[test]
-    fn superseding_is_configurable() {
-        let f = fixture_with(Policy {
-            new_authorization_invalidates_previous: false,
-            ..policy()
-        });
-        let (a, b) = (f.authorize(), f.authorize());
-        for s in [&a, &b] {
-            assert_eq!(
-                f.order(s, 100).order_status,
-                crate::model::OrderStatus::Pending
-            );
-        }
-        let f = fixture_with(Policy {
-            superseded_code: "b_previous_auth_token_expired".into(),
-            ..policy()
-        });
-        let old = f.authorize();
-        f.authorize();
-        assert_eq!(
-            code(&raw(
-                &f.bank,
-                ORDER_DATA_PATH,
-                &f.session_headers(&old),
-                "{}"
-            )),
-            (401, "b_previous_auth_token_expired".into())
-        );
-    }
-
-    #[test]
-    fn create_order_answers_in_bank_format_and_enforces_rules() {
-        let f = fixture();
-        let s = f.authorize();
-        let request = CreateOrder::purchase(
-            MERCHANT,
-            125_050,
-            "cust-1",
-            "https://shop/ok",
-            "https://shop/fail",
-        );
-        let response = f.call(&request, &s).response;
-        assert_eq!(response.status, 200);
-        let order = response.json_body();
-        let id = order["hppOrderId"].as_str().unwrap();
-        assert!(
-            id.len() == 24 && id[..13].bytes().all(|b| b.is_ascii_digit()),
-            "{id}"
-        );
-        assert_eq!(order["orderStatus"], "PENDING");
-        assert_eq!(
-            order["merchantRequestId"].as_str(),
-            Some(request.merchant_request_id.as_str())
-        );
-        assert!(order["redirectUrl"].as_str().unwrap().ends_with(id));
-        let created = UtcTime::parse_bank(order["createDate"].as_str().unwrap()).unwrap();
-        let expires = UtcTime::parse_bank(order["expiredOrderDate"].as_str().unwrap()).unwrap();
-        assert_eq!(expires.since(created), 86_400);
-        assert!(order.get("operations").is_none());
-        // The same merchantRequestId again.
-        assert_eq!(
-            code(&f.call(&request, &s).response),
-            (400, "b_duplicate_field_value".into())
-        );
-        // Another merchant's id.
-        let other = CreateOrder {
-            merchant_id: "someone-else".into(),
-            ..CreateOrder::purchase(MERCHANT, 1, "c", "https://s/ok", "https://s/f")
-        };
-        assert_eq!(
-            code(&f.call(&other, &s).response),
-            (400, "b_user_merchant_request_mismatch".into())
-        );
-        // null and "" for optional members, straight on the wire.
-        let headers = f.session_headers(&s);
-        let mut body = serde_json::to_value(CreateOrder::purchase(
-            MERCHANT,
-            1,
-            "c",
-            "https://s/ok",
-            "https://s/f",
-        ))
-        .unwrap();
-        body["priorityBankCode"] = Value::Null;
-        let r = raw(&f.bank, CREATE_ORDER_PATH, &headers, &body.to_string());
-        assert_eq!(code(&r), (400, "b_request_is_not_correct".into()));
-        assert_eq!(r.json_body()["msgAttrs"]["field"], "priorityBankCode");
-        body["priorityBankCode"] = json!("");
-        assert_eq!(
-            code(&raw(
-                &f.bank,
-                CREATE_ORDER_PATH,
-                &headers,
-                &body.to_string()
-            )),
-            (400, "b_request_is_not_correct".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, CREATE_ORDER_PATH, &headers, "[1]")),
-            (400, "b_request_is_not_correct".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, CREATE_ORDER_PATH, &headers, "{\"a\":")),
-            (400, "b_error_parse_json".into())
-        );
-    }
-
-    #[test]
-    fn order_data_pay_and_expiry() {
-        let f = fixture();
-        let s = f.authorize();
-        let order = f.order(&s, 125_050);
-        let query = crate::model::OrderQuery {
-            hpp_order_id: order.hpp_order_id.clone(),
-        };
-        let data = f.call(&query, &s).response.json_body();
-        assert_eq!(data["operations"], json!([]));
-        assert_eq!(
-            f.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success)),
-            Ok(None)
-        );
-        let data = f.call(&query, &s).response.json_body();
-        assert_eq!(data["orderStatus"], "SUCCESS");
-        let op = &data["operations"][0];
-        assert_eq!(
-            (
-                op["type"].as_str(),
-                op["status"].as_str(),
-                op["transactionType"].as_u64()
-            ),
-            (Some("PURCHASE"), Some("SUCCESS"), Some(35))
-        );
-        assert_eq!(
-            (op["rrn"].as_str(), op["coinAmount"].as_u64()),
-            (Some("-1"), Some(125_050))
-        );
-        assert!(
-            f.bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Fail))
-                .unwrap_err()
-                .contains("not PENDING")
-        );
-        assert!(f.bank.pay("nope", None).is_err());
-        // Amount 5 fails by the bank's test table.
-        let five = f.order(&s, 5);
-        f.bank.pay(&five.hpp_order_id, None).unwrap();
-        assert_eq!(f.bank.order_summary(&five.hpp_order_id).unwrap().1, "FAIL");
-        // A pending order expires by the simulated clock; a paid one stays readable.
-        let pending = f.order(&s, 100);
-        f.bank.advance_clock(86_400);
-        let s = f.authorize();
-        let r = f
-            .call(
-                &crate::model::OrderQuery {
-                    hpp_order_id: pending.hpp_order_id.clone(),
-                },
-                &s,
-            )
-            .response;
-        assert_eq!(code(&r), (500, "b_hpp_order_expired".into()));
-        assert!(
-            f.bank
-                .pay(&pending.hpp_order_id, None)
-                .unwrap_err()
-                .contains("expired")
-        );
-        assert_eq!(f.call(&query, &s).response.status, 200);
-        // Another merchant cannot read it.
-        let other = PrivateJwk::generate(&mut os_rng()).unwrap();
-        f.bank.register(MerchantRegistration {
-            service_code: "other".into(),
-            merchant_id: "m-2".into(),
-            public_key: *other.public_jwk(),
-        });
-        let r = f
-            .bank
-            .handle(&to_request(&protocol::authorize_request(
-                "other",
-                "v1",
-                &mut os_rng(),
-            )))
-            .response;
-        let s2 = protocol::read_authorize_response(&to_response(&r), &other, f.bank.now()).unwrap();
-        assert_eq!(
-            code(&f.call(&query, &s2).response),
-            (404, "b_hpp_order_not_found".into())
-        );
-    }
-
-    #[test]
-    fn callbacks_are_plain_or_encrypted_with_one_operation_object() {
-        let f = fixture();
-        let s = f.authorize();
-        for encrypt in [false, true] {
-            let mut request =
-                CreateOrder::purchase(MERCHANT, 300, "c", "https://s/ok", "https://s/f");
-            request.notification_url = Some("http://127.0.0.1:9/hook".into());
-            request.notification_encryption = Some(encrypt);
-            let order = f.done(&request, &s);
-            let delivery = f
-                .bank
-                .pay(&order.hpp_order_id, Some(PaymentOutcome::Success))
-                .unwrap()
-                .unwrap();
-            assert_eq!(delivery.url, "http://127.0.0.1:9/hook");
-            let body: Value = serde_json::from_slice(&delivery.body).unwrap();
-            let doc: Value = if encrypt {
-                serde_json::from_slice(
-                    &crypto::decrypt_to_vec(&f.key, body["jwe"].as_str().unwrap()).unwrap(),
-                )
-                .unwrap()
-            } else {
-                body
-            };
-            assert_eq!(
-                doc["hppOrderId"].as_str(),
-                Some(order.hpp_order_id.as_str())
-            );
-            assert_eq!(doc["orderStatus"], "SUCCESS");
-            assert!(doc["operations"].is_object(), "{doc}");
-            assert!(matches!(
-                crate::callback::parse_callback(&delivery.body, &f.key),
-                Ok(crate::Callback::Order(_))
-            ));
-        }
-    }
-
-    #[test]
-    fn refunds() {
-        let f = fixture();
-        let s = f.authorize();
-        let (hpp_order_id, op_id) = f.paid_operation(&s, 10_000);
-        // Partial refund: answered PENDING, settled SUCCESS, order PARTIAL_REFUND.
-        let refund = Refund::new(MERCHANT, &op_id, 2_500);
-        let answer = f.done(&refund, &s);
-        assert_eq!(
-            (
-                answer.kind.as_deref(),
-                answer.status.as_deref(),
-                answer.coin_amount
-            ),
-            (Some("REFUND"), Some("PENDING"), Some(2_500))
-        );
-        assert_eq!(answer.other["transactionType"], 76);
-        assert_eq!(
-            answer.other["originalOperationId"].as_str(),
-            Some(op_id.as_str())
-        );
-        let refund_id = answer.operation_id.clone().unwrap();
-        let looked_up = f.done(
-            &OperationQuery::ById {
-                id: refund_id.clone(),
-            },
-            &s,
-        );
-        assert_eq!(looked_up.status.as_deref(), Some("SUCCESS"));
-        let by_request = f.done(
-            &OperationQuery::ByMerchantRequestId {
-                merchant_request_id: refund.merchant_request_id.clone(),
-            },
-            &s,
-        );
-        assert_eq!(by_request.operation_id.as_deref(), Some(refund_id.as_str()));
-        assert_eq!(
-            f.bank.order_summary(&hpp_order_id).unwrap().1,
-            "PARTIAL_REFUND"
-        );
-        // The same refund again (fresh date) is the same operation, not a second refund.
-        f.bank.advance_clock(5);
-        let again = f.done(&refund, &s);
-        assert_eq!(again.operation_id.as_deref(), Some(refund_id.as_str()));
-        // The same merchantRequestId with another body.
-        let conflict = Refund {
-            coin_amount: 100,
-            ..refund.clone()
-        };
-        assert_eq!(
-            code(&f.call(&conflict, &s).response),
-            (400, "b_duplicate_field_value".into())
-        );
-        // More than what is left.
-        assert_eq!(
-            code(&f.call(&Refund::new(MERCHANT, &op_id, 7_501), &s).response),
-            (400, "b_payment_invalid_refund_amount".into())
-        );
-        // A failing refund (17 kopecks) does not count against the total.
-        let failing = f.done(&Refund::new(MERCHANT, &op_id, 17), &s);
-        let failing = f.done(
-            &OperationQuery::ById {
-                id: failing.operation_id.unwrap(),
-            },
-            &s,
-        );
-        assert_eq!(failing.status.as_deref(), Some("FAIL"));
-        // The rest: the order is fully refunded.
-        f.done(&Refund::new(MERCHANT, &op_id, 7_500), &s);
-        assert_eq!(f.bank.order_summary(&hpp_order_id).unwrap().1, "CANCELED");
-        assert_eq!(
-            code(&f.call(&Refund::new(MERCHANT, &op_id, 1), &s).response),
-            (400, "b_payment_invalid_refund_amount".into())
-        );
-        // Refunding a refund, an unknown operation, a failed purchase.
-        assert_eq!(
-            code(&f.call(&Refund::new(MERCHANT, &refund_id, 1), &s).response),
-            (400, "b_payment_invalid_refund_status".into())
-        );
-        assert_eq!(
-            code(&f.call(&Refund::new(MERCHANT, "nope", 1), &s).response),
-            (404, "b_operation_not_found".into())
-        );
-        let five = f.order(&s, 5);
-        f.bank.pay(&five.hpp_order_id, None).unwrap();
-        let five = f.done(
-            &crate::model::OrderQuery {
-                hpp_order_id: five.hpp_order_id,
-            },
-            &s,
-        );
-        let failed_op = five.operations[0].operation_id.clone().unwrap();
-        assert_eq!(
-            code(&f.call(&Refund::new(MERCHANT, &failed_op, 1), &s).response),
-            (400, "b_payment_invalid_refund_status".into())
-        );
-        assert_eq!(
-            code(&f.call(&Refund::new("m-x", &op_id, 1), &s).response),
-            (400, "b_user_merchant_request_mismatch".into())
-        );
-    }
-
-    #[test]
-    fn refund_date_far_from_the_clock_is_an_operation_error() {
-        let f = fixture();
-        let s = f.authorize();
-        let (_, op_id) = f.paid_operation(&s, 1_000);
-        let refund = Refund::new(MERCHANT, &op_id, 100);
-        // Built 11 minutes in the past.
-        let request =
-            protocol::call_request(&refund, &s, "v1", f.bank.now().plus(-660), &mut os_rng())
-                .unwrap();
-        let response = f.bank.handle(&to_request(&request)).response;
-        let Ok(Reply::Done(op)) =
-            protocol::read_call_response::<crate::Operation>(&to_response(&response), &f.key)
-        else {
-            panic!()
-        };
-        assert_eq!(op.status.as_deref(), Some("FAIL"));
-        assert_eq!(
-            op.other["errorDetails"],
-            "b_security_time_in_request_not_correct"
-        );
-        // 9 minutes is fine.
-        let request = protocol::call_request(
-            &Refund::new(MERCHANT, &op_id, 100),
-            &s,
-            "v1",
-            f.bank.now().plus(-540),
-            &mut os_rng(),
-        )
-        .unwrap();
-        let response = f.bank.handle(&to_request(&request)).response;
-        let Ok(Reply::Done(op)) =
-            protocol::read_call_response::<crate::Operation>(&to_response(&response), &f.key)
-        else {
-            panic!()
-        };
-        assert_eq!(op.status.as_deref(), Some("PENDING"));
-    }
-
-    #[test]
-    fn encrypted_bodies_must_be_for_the_current_session_key() {
-        let f = fixture();
-        let old = f.authorize();
-        let (_, op_id) = f.paid_operation(&old, 1_000);
-        let new = f.authorize();
-        // Encrypted to the old session's key, sent with the new session's headers.
-        let stale = protocol::call_request(
-            &Refund::new(MERCHANT, &op_id, 1),
-            &old,
-            "v1",
-            f.bank.now(),
-            &mut os_rng(),
-        )
-        .unwrap();
-        let mut request = to_request(&stale);
-        request
-            .headers
-            .retain(|(n, _)| n != "x-device_id" && n != "x-refresh_token");
-        request
-            .headers
-            .push(("x-device_id".into(), new.device_id.clone()));
-        request.headers.push((
-            "x-refresh_token".into(),
-            new.refresh_token.expose().to_owned(),
-        ));
-        assert_eq!(
-            code(&f.bank.handle(&request).response),
-            (200, "b_encryptor_failed_decrypt_message".into())
-        );
-        // Plain JSON where a JWE belongs.
-        let headers = f.session_headers(&new);
-        assert_eq!(
-            code(&raw(
-                &f.bank,
-                REFUND_PATH,
-                &headers,
-                r#"{"merchantRequestId":"x"}"#
-            )),
-            (200, "b_encryptor_failed_decrypt_message".into())
-        );
-        assert_eq!(
-            code(&raw(&f.bank, OPERATION_BY_ID_PATH, &headers, "a.b.c.d.e")),
-            (200, "b_encryptor_failed_decrypt_message".into())
-        );
-        // Lookups of unknown operations.
-        assert_eq!(
-            code(
-                &f.call(&OperationQuery::ById { id: "nope".into() }, &new)
-                    .response
-            ),
-            (404, "b_operation_not_found".into())
-        );
-        let by_request = OperationQuery::ByMerchantRequestId {
-            merchant_request_id: "nope".into(),
-        };
-        assert_eq!(
-            code(&f.call(&by_request, &new).response),
-            (404, "b_operation_not_found".into())
-        );
-    }
-}
+mod tests;

@@ -1,6 +1,8 @@
 //! Callback delivery (bank-api.md §3.6): POST the body to `notificationUrl` on a background
 //! thread, and on anything but HTTP 200 try again after 5 s, 30 s, 5 min, 30 min and 1 h
-//! (each multiplied by the configured scale); the first 200 ends it.
+//! (each multiplied by the configured scale); the first 200 ends it. Optionally, as the bank
+//! warns may happen, every callback arrives twice, and an earlier state arrives after the final
+//! one (bank-api.md §3.6, §6.1.9).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -16,6 +18,9 @@ pub(crate) struct Delivery {
     pub url: String,
     /// The JSON body: the plain document or `{"jwe": …}`.
     pub body: Vec<u8>,
+    /// The body of an earlier state (`PENDING`), sent after `body` when the simulator plays
+    /// out-of-order delivery.
+    pub earlier: Option<Vec<u8>>,
 }
 
 /// A stop signal that sleeping threads wake up for.
@@ -30,11 +35,6 @@ impl Stop {
     pub(crate) fn stop(&self) {
         *super::lock(&self.stopped) = true;
         self.wake.notify_all();
-    }
-
-    /// Whether [`Stop::stop`] was called.
-    pub(crate) fn is_stopped(&self) -> bool {
-        *super::lock(&self.stopped)
     }
 
     /// Sleeps up to `d`; `true` if stopped meanwhile.
@@ -52,6 +52,7 @@ impl Stop {
 #[derive(Debug)]
 pub(crate) struct CallbackSender {
     scale: f64,
+    duplicates: bool,
     agent: ureq::Agent,
     stop: Arc<Stop>,
     /// Callbacks answered with 200.
@@ -61,8 +62,9 @@ pub(crate) struct CallbackSender {
 }
 
 impl CallbackSender {
-    /// A sender whose waits are [`RETRY_SCHEDULE_SECS`] times `scale`.
-    pub(crate) fn new(scale: f64, stop: Arc<Stop>) -> Self {
+    /// A sender whose waits are [`RETRY_SCHEDULE_SECS`] times `scale`; with `duplicates`
+    /// every callback is delivered twice.
+    pub(crate) fn new(scale: f64, duplicates: bool, stop: Arc<Stop>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
@@ -75,6 +77,7 @@ impl CallbackSender {
             } else {
                 1.0
             },
+            duplicates,
             agent: ureq::Agent::new_with_config(config),
             stop,
             delivered: AtomicU64::new(0),
@@ -87,23 +90,32 @@ impl CallbackSender {
         let sender = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name("alliancepay-sim-callback".into())
-            .spawn(move || sender.deliver(&delivery));
+            .spawn(move || {
+                let copies = if sender.duplicates { 2 } else { 1 };
+                for _ in 0..copies {
+                    sender.deliver(&delivery.url, &delivery.body);
+                }
+                if let Some(earlier) = &delivery.earlier {
+                    sender.deliver(&delivery.url, earlier);
+                }
+            });
         if let Err(e) = spawned {
             log::warn!("simulator: could not start a callback thread: {e}");
         }
     }
 
-    fn post(&self, delivery: &Delivery) -> Result<u16, ureq::Error> {
+    fn post(&self, url: &str, body: &[u8]) -> Result<u16, ureq::Error> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let response = self
             .agent
-            .post(&delivery.url)
+            .post(url)
             .header("Content-Type", "application/json")
-            .send(&delivery.body[..])?;
+            .send(body)?;
         Ok(response.status().as_u16())
     }
 
-    fn deliver(&self, delivery: &Delivery) {
+    /// One callback through the resend schedule.
+    fn deliver(&self, url: &str, body: &[u8]) {
         let waits = RETRY_SCHEDULE_SECS
             .iter()
             .map(|s| Duration::from_secs_f64(*s as f64 * self.scale));
@@ -111,7 +123,7 @@ impl CallbackSender {
             if self.stop.sleep(wait) {
                 return;
             }
-            match self.post(delivery) {
+            match self.post(url, body) {
                 Ok(200) => {
                     self.delivered.fetch_add(1, Ordering::SeqCst);
                     return;
@@ -119,19 +131,16 @@ impl CallbackSender {
                 Ok(status) => log::info!(
                     "simulator: callback attempt {} to {} got HTTP {status}",
                     attempt + 1,
-                    delivery.url
+                    url
                 ),
                 Err(e) => log::info!(
                     "simulator: callback attempt {} to {} failed: {e}",
                     attempt + 1,
-                    delivery.url
+                    url
                 ),
             }
         }
-        log::warn!(
-            "simulator: gave up delivering a callback to {}",
-            delivery.url
-        );
+        log::warn!("simulator: gave up delivering a callback to {url}");
     }
 }
 
@@ -143,11 +152,12 @@ mod tests {
     #[test]
     fn retries_until_the_first_200() {
         let sink = super::super::CallbackSink::answering(vec![500, 500, 200]).unwrap();
-        let sender = Arc::new(CallbackSender::new(0.0001, Arc::new(Stop::default())));
-        sender.deliver(&Delivery {
-            url: sink.url().to_owned(),
-            body: b"{\"a\":1}".to_vec(),
-        });
+        let sender = Arc::new(CallbackSender::new(
+            0.0001,
+            false,
+            Arc::new(Stop::default()),
+        ));
+        sender.deliver(sink.url(), b"{\"a\":1}");
         let bodies: Vec<_> =
             std::iter::from_fn(|| sink.next(std::time::Duration::from_millis(200))).collect();
         assert_eq!(bodies, vec![b"{\"a\":1}".to_vec(); 3]);
@@ -158,13 +168,10 @@ mod tests {
     #[test]
     fn stop_ends_the_schedule() {
         let stop = Arc::new(Stop::default());
-        let sender = CallbackSender::new(1.0, Arc::clone(&stop));
+        let sender = CallbackSender::new(1.0, false, Arc::clone(&stop));
         stop.stop();
         // Nothing listens on port 9 of loopback; the first attempt fails, the first wait stops.
-        sender.deliver(&Delivery {
-            url: "http://127.0.0.1:9/".into(),
-            body: Vec::new(),
-        });
+        sender.deliver("http://127.0.0.1:9/", b"");
         assert_eq!(sender.attempts.load(Ordering::SeqCst), 0);
     }
 }

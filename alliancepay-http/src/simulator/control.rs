@@ -10,7 +10,7 @@
 //! | `POST /__sim/lock-service-code` | `{"serviceCode"}` | authorization answers `b_auth_token_expired` |
 //! | `POST /__sim/fault` | `{"path"?, "times", "kind", …}` | arms a fault (see [`fault_from_json`]) |
 //! | `GET /__sim/stats` | – | counters |
-//! | `GET /__sim/hpp/{hppOrderId}` | – | the "payment page": an HTML summary of the order |
+//! | `GET /__sim/hpp/{hppOrderId}`, `…/status`; `POST …/pay`, `…/3ds` | HTML form | the payment page, answered by [`super::hpp`] before the JSON routes |
 
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                     );
                 }
             };
-            match shared.pay(id, outcome) {
+            match shared.pay(id, outcome, None) {
                 Ok(status) => ok(&json!({ "hppOrderId": id, "orderStatus": status })),
                 Err(e) => refuse(400, e),
             }
@@ -87,9 +87,6 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             Err(e) => refuse(400, e),
         },
         ("GET", "/__sim/stats") => ok(&shared.stats()),
-        ("GET", path) if path.starts_with("/__sim/hpp/") => {
-            hpp_page(shared, path.trim_start_matches("/__sim/hpp/"))
-        }
         _ => refuse(
             404,
             format!("no simulator route {} {}", request.method, request.path),
@@ -156,24 +153,6 @@ pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, String> {
     };
     let path = body.get("path").and_then(Value::as_str).map(str::to_owned);
     Ok(Fault { path, times, kind })
-}
-
-fn hpp_page(shared: &Shared, rest: &str) -> Response {
-    let id = rest.split('/').next().unwrap_or_default();
-    let Some((amount, status)) = shared.bank.order_summary(id) else {
-        return Response::with_body(
-            404,
-            "text/html; charset=utf-8",
-            b"<!doctype html><title>Not found</title><p>No such order.\n".to_vec(),
-        );
-    };
-    // The id is ours (digits and [A-Za-z0-9_-]), so it needs no escaping.
-    let page = format!(
-        "<!doctype html><title>AlliancePay simulator: order {id}</title>\n<h1>Order {id}</h1>\n<p>Amount: {}.{:02} UAH. Status: {status}.</p>\n<p>This is the simulator: pay with <code>POST /__sim/pay {{\"hppOrderId\":\"{id}\",\"outcome\":\"SUCCESS\"}}</code>.</p>\n",
-        amount / 100,
-        amount % 100
-    );
-    Response::with_body(200, "text/html; charset=utf-8", page.into_bytes())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The bank's error bodies (bank-api.md §4.1) and the HTTP status of each code the simulator
-//! answers with (§3, §4.2, §4.3; codes the docs give no status for are marked inferred).
+//! answers with: the bank's error-code table (§4.1) where it lists the code, else §3 and §4.2
+//! (codes the docs give no status for are marked inferred).
 
 use serde_json::json;
 
@@ -23,10 +24,11 @@ pub(crate) fn status_and_text(code: &str) -> (u16, &'static str) {
         "b_duplicate_field_value" => (400, "@Duplicate field value"),
         "b_request_is_not_correct" => (400, "@Request is not correct"),
         "b_error_parse_json" => (400, "@Error parsing JSON"),
-        "b_payment_invalid_refund_amount" => (400, "@Invalid refund amount"), // status inferred
-        "b_payment_invalid_refund_status" => (400, "@Invalid refund status"), // status inferred
+        "b_payment_invalid_refund_amount" => (200, "@Invalid refund amount"),
+        "b_payment_invalid_refund_status" => (200, "@Invalid refund status"),
         "b_hpp_order_not_found" => (404, "@HPP order not found"),
-        "b_operation_not_found" => (404, "@Operation not found"),
+        "b_operation_not_found" => (200, "@Operation not found"),
+        "payment_operation_not_found" => (404, "@Payment operation not found"),
         "b_service_unavailable" => (404, "@Service unavailable"),
         "b_hpp_order_expired" => (500, "@HPP order expired"),
         "b_unknown_error" => (500, "@Unknown error"),

@@ -4,9 +4,17 @@
 //! What it is: the endpoints of bank-api.md §3 (device authorization, HPP create-order and
 //! order data, refund, the two H2H lookups), the session policy of §1 and §4.2, the error
 //! bodies and statuses of §4, an HPP order state machine whose customer you play with
-//! [`Simulator::pay`], callbacks with the bank's retry schedule, and fault injection.
-//! What it is not: a payment processor (no cards, no 3-D Secure, no A2A flow), nor the bank's
-//! test cipher helpers, which it deliberately does not offer (§2.4).
+//! [`Simulator::pay`] or in a browser on the order's `redirectUrl` (a card form with
+//! [`TEST_CARDS`] and a simulated 3-D Secure challenge), callbacks with the bank's retry
+//! schedule, and fault injection.
+//! What it is not: a payment processor (no real cards, no A2A flow), nor the bank's test cipher
+//! helpers, which it deliberately does not offer (§2.4).
+//!
+//! # Serving
+//! hyper's HTTP/1.1 server on a tokio runtime thread of its own ([`Limits`]): keep-alive,
+//! chunked bodies, `Expect: 100-continue`; at most 4,096 connections (more get `503`), request
+//! heads within 10 s (also the idle timeout), bodies within 10 s and 1 MiB (`413`). The bank's
+//! work runs on a small blocking pool, so idle or slow connections cost a socket, not a thread.
 //!
 //! ```no_run
 //! use alliancepay_http::alliancepay_jose::PrivateJwk;
@@ -36,8 +44,19 @@
 //!   default it supersedes the service code's previous session, whose tokens then answer
 //!   `b_used_token` (or `b_previous_auth_token_expired`, see
 //!   [`SimulatorConfig::superseded_code`]). Expiry follows the simulated clock.
-//! - **Orders** expire after `expirationTimeMinutes` (default 24 h (inferred)) of simulated
-//!   time while PENDING; then order data answers `b_hpp_order_expired` (HTTP 500).
+//! - **Header tolerance**: authorize without `x-api_version` is accepted, as the live bank
+//!   accepts the bank's own WordPress plugin (§3.1); [`SimulatorConfig::strict`] refuses it.
+//! - **Orders** expire after `expirationTimeMinutes` (default 15 min, as every docs example
+//!   shows) of simulated time while PENDING; then order data answers `b_hpp_order_expired`
+//!   (HTTP 500).
+//! - **Memory** is bounded: orders (with their operations) are forgotten
+//!   [`SimulatorConfig::order_retention_secs`] after they expire and beyond
+//!   [`SimulatorConfig::max_orders`]; ended sessions after
+//!   [`SimulatorConfig::session_retention_secs`] and beyond [`SimulatorConfig::max_sessions`].
+//!   `/__sim/stats` counts what was evicted.
+//! - **Records** follow the docs' examples (§4.1): operation dates `2024.10.10 14:08:39.453`,
+//!   `paymentSystem` `MasterCard`/`Visa`, `productType` `PURCHASE`, the refund answer's
+//!   `createDateTime`, every documented operation member present (`null` when unknown).
 //! - **Refunds** answer with the operation in status `PENDING`, and are settled at once:
 //!   every later lookup shows `SUCCESS` (or `FAIL` for 17 or 18 kopecks, the bank's test
 //!   table). A partial refund makes the order `PARTIAL_REFUND`, a full one `CANCELED`
@@ -46,8 +65,12 @@
 //!   Refunds are idempotent by `merchantRequestId`: the same request again (any `date`)
 //!   returns the same operation; a different one answers `b_duplicate_field_value`.
 //! - **Callbacks** go to `notificationUrl` after a payment (the order, `operations` as one
-//!   object) or a refund (the operation record), as `{"jwe"}` to the merchant key when
-//!   `notificationEncryption` is true.
+//!   object, dates in the dotted form) or a refund (the operation record), as `{"jwe"}` to the
+//!   merchant key when `notificationEncryption` is true; optionally each twice
+//!   ([`SimulatorConfig::duplicate_callbacks`]) or followed by an earlier `PENDING` state
+//!   ([`SimulatorConfig::out_of_order_callbacks`]).
+//! - **Request log** ([`SimulatorConfig::request_log`]): a JSON line per request and per
+//!   response, refresh tokens, auth tokens, private keys and card fields redacted.
 //! - **Clock**: every answer the bank writes carries the simulated clock in its `Date` header,
 //!   as a real server's does; clients measure their own clock's offset from it.
 //! - **Faults** ([`FaultKind`]): latency, bare statuses, error codes, dropped connections before
@@ -59,12 +82,11 @@
 //!   [`Simulator::orders_with_request_id`] show what the bank holds, which is what tests of
 //!   "exactly once" count.
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 
 use alliancepay_jose::PublicJwk;
 use serde_json::json;
@@ -75,19 +97,26 @@ mod control;
 mod errors;
 mod faults;
 mod formats;
+mod hpp;
 mod http;
+mod reqlog;
+mod server;
 mod sink;
 mod validate;
 
 pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
 pub use callbacks::RETRY_SCHEDULE_SECS;
 pub use faults::{Fault, FaultKind};
+pub use hpp::{CHALLENGE_CODE, TEST_CARDS};
+pub use server::Limits;
 pub use sink::CallbackSink;
 
-use bank::{Bank, Policy};
-use callbacks::{CallbackSender, Stop};
+use bank::{Bank, Policy, Retention};
+use callbacks::{CallbackSender, Delivery, Stop};
 use faults::Faults;
 use http::{Reply, Request, Response};
+use reqlog::RequestLog;
+use server::Server;
 
 /// A merchant the simulated bank knows: its service code, merchant id and the public half of
 /// its P-384 key, to which the bank encrypts sessions, answers and callbacks.
@@ -114,7 +143,7 @@ pub struct SimulatorConfig {
     /// 1.0; tests use something like 0.001).
     pub callback_retry_scale: f64,
     /// Whether a new authorization ends the previous session of the same service code
-    /// (default `true`, as the bank's error codes suggest).
+    /// (default `true`, as the bank's error codes suggest); `false` keeps old sessions valid.
     pub new_authorization_invalidates_previous: bool,
     /// What a superseded session answers: `b_used_token` (default) or
     /// `b_previous_auth_token_expired`; other values mean `b_used_token`.
@@ -122,6 +151,31 @@ pub struct SimulatorConfig {
     /// Whether the session payload also carries `sessionExpiration` (the Kyiv-time expiry),
     /// which the docs omit but a 2025 bank module requires (default `false`).
     pub session_expiration_member: bool,
+    /// Refuse what the docs call mandatory even where the live bank is lenient: authorize
+    /// without `x-api_version` (the bank's WordPress plugin sends none; bank-api.md §3.1) and
+    /// JSON bodies without `Content-Type: application/json` (default `false`).
+    pub strict: bool,
+    /// Orders (with their operations) are forgotten this many seconds after they expire or
+    /// are paid (default 86 400), so memory stays bounded on long runs.
+    pub order_retention_secs: i64,
+    /// Most orders held; the oldest are forgotten first (default 50 000, which keeps the
+    /// simulator under 200 MB resident; see the README's load figures).
+    pub max_orders: usize,
+    /// Superseded, forgotten and expired sessions are forgotten this many seconds after they
+    /// stopped being usable (default 600); until then they answer their session error.
+    pub session_retention_secs: i64,
+    /// Most sessions held; the oldest are forgotten first (default 10 000).
+    pub max_sessions: usize,
+    /// Every callback is delivered twice (bank-api.md §3.6: the same callback may arrive more
+    /// than once); default `false`.
+    pub duplicate_callbacks: bool,
+    /// After each final callback, an earlier state (`PENDING`) of the same order or refund is
+    /// delivered too, as arrivals out of order look (bank-api.md §3.6); default `false`.
+    pub out_of_order_callbacks: bool,
+    /// Append one JSON line per request and per response to this file, secrets redacted.
+    pub request_log: Option<PathBuf>,
+    /// Connection, timeout and size limits of the HTTP server.
+    pub limits: Limits,
 }
 
 impl Default for SimulatorConfig {
@@ -134,6 +188,15 @@ impl Default for SimulatorConfig {
             new_authorization_invalidates_previous: true,
             superseded_code: "b_used_token".into(),
             session_expiration_member: false,
+            strict: false,
+            order_retention_secs: 86_400,
+            max_orders: 50_000,
+            session_retention_secs: 600,
+            max_sessions: 10_000,
+            duplicate_callbacks: false,
+            out_of_order_callbacks: false,
+            request_log: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -147,20 +210,32 @@ pub enum PaymentOutcome {
     Fail,
 }
 
+/// How a test card plays out on the HPP page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardBehaviour {
+    /// Approved at once.
+    Approve,
+    /// Declined at once.
+    Decline,
+    /// A 3-D Secure challenge page first; the right code approves, any other declines.
+    Challenge,
+}
+
 /// Locks a mutex, ignoring poisoning: every critical section leaves the data consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the server threads share.
+/// What the request handlers share.
 pub(crate) struct Shared {
     pub(crate) bank: Bank,
     pub(crate) faults: Faults,
     callbacks: Arc<CallbackSender>,
     requests: AtomicU64,
     stop: Arc<Stop>,
-    connections: Mutex<HashMap<u64, TcpStream>>,
-    next_connection: AtomicU64,
+    log: Option<RequestLog>,
+    /// The server's counters, set once it runs.
+    server: std::sync::OnceLock<Arc<server::Counters>>,
 }
 
 impl Shared {
@@ -169,11 +244,10 @@ impl Shared {
         &self,
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
+        card: Option<bank::CardUsed>,
     ) -> Result<String, String> {
-        let delivery = self.bank.pay(hpp_order_id, outcome)?;
-        if let Some(d) = delivery {
-            self.callbacks.send(d);
-        }
+        let delivery = self.bank.pay(hpp_order_id, outcome, card)?;
+        self.deliver(delivery.into_iter().collect());
         Ok(self
             .bank
             .order_summary(hpp_order_id)
@@ -181,8 +255,17 @@ impl Shared {
             .unwrap_or_default())
     }
 
+    fn deliver(&self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            self.callbacks.send(d);
+        }
+    }
+
     pub(crate) fn stats(&self) -> serde_json::Value {
         let (sessions, orders, operations) = self.bank.sizes();
+        let evicted = self.bank.evicted();
+        let server = self.server.get();
+        let count = |f: fn(&server::Counters) -> u64| server.map_or(0, |c| f(c));
         json!({
             "requests": self.requests.load(Ordering::SeqCst),
             "authorizations": self.bank.authorizations(),
@@ -192,13 +275,31 @@ impl Shared {
             "orders": orders,
             "operations": operations,
             "faultsPending": self.faults.pending(),
-            "openConnections": lock(&self.connections).len(),
+            "evictedSessions": evicted.sessions,
+            "evictedOrders": evicted.orders,
+            "openConnections": server.map_or(0, |c| c.open.load(Ordering::SeqCst)),
+            "connectionsAccepted": count(|c| c.accepted.load(Ordering::SeqCst)),
+            "connectionsRefused": count(|c| c.refused.load(Ordering::SeqCst)),
+            "bodiesRefused": count(|c| c.bodies_refused.load(Ordering::SeqCst)),
             "now": self.bank.now().to_rfc3339(),
         })
     }
 
-    /// Answers one request: control routes, else the bank with any armed fault applied.
+    /// Answers one request, and logs both if a request log is open.
     fn serve(&self, request: &Request) -> Reply {
+        let started = std::time::Instant::now();
+        let reply = self.route(request);
+        if let Some(log) = &self.log {
+            log.record(request, &reply, started.elapsed());
+        }
+        reply
+    }
+
+    /// Control routes, else the bank with any armed fault applied.
+    fn route(&self, request: &Request) -> Reply {
+        if request.path.starts_with("/__sim/hpp/") {
+            return Reply::Send(hpp::handle(self, request));
+        }
         if request.path.starts_with("/__sim/") {
             return Reply::Send(control::handle(self, request));
         }
@@ -283,9 +384,7 @@ impl Shared {
     /// The bank's answer; callbacks the request caused start now.
     fn process(&self, request: &Request) -> Response {
         let handled = self.bank.handle(request);
-        for d in handled.deliveries {
-            self.callbacks.send(d);
-        }
+        self.deliver(handled.deliveries);
         handled.response
     }
 }
@@ -294,47 +393,14 @@ impl Shared {
 /// connections and abandons pending callback retries.
 pub struct Simulator {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulator")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.local_addr())
             .finish_non_exhaustive()
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stop.is_stopped() {
-            return;
-        }
-        let stream = match stream {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("simulator: accept failed: {e}");
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                continue;
-            }
-        };
-        let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if let Ok(clone) = stream.try_clone() {
-            lock(&shared.connections).insert(id, clone);
-        }
-        let worker = Arc::clone(shared);
-        let spawned = std::thread::Builder::new()
-            .name("alliancepay-sim-conn".into())
-            .spawn(move || {
-                http::serve_connection(stream, &|request| worker.serve(request));
-                lock(&worker.connections).remove(&id);
-            });
-        if let Err(e) = spawned {
-            log::warn!("simulator: could not start a connection thread: {e}");
-            lock(&shared.connections).remove(&id);
-        }
     }
 }
 
@@ -342,57 +408,65 @@ impl Simulator {
     /// Binds `config.listen` and starts serving on a background thread.
     ///
     /// # Errors
-    /// The operating system's error if the address cannot be bound or a thread not started.
+    /// The operating system's error if the address cannot be bound, a thread not started or
+    /// the request log not opened.
     pub fn start(config: SimulatorConfig) -> io::Result<Self> {
-        let listener = TcpListener::bind(config.listen)?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        }
+        // Bind first: the bank's page URLs need the port.
+        let bound = Server::bind(config.listen, config.limits)?;
+        let addr = bound.local_addr();
         let policy = Policy {
             token_ttl_secs: config.token_ttl_secs,
             new_authorization_invalidates_previous: config.new_authorization_invalidates_previous,
             superseded_code: config.superseded_code,
             session_expiration_member: config.session_expiration_member,
+            strict: config.strict,
+            retention: Retention {
+                order_secs: config.order_retention_secs,
+                max_orders: config.max_orders,
+                session_secs: config.session_retention_secs,
+                max_sessions: config.max_sessions,
+            },
+            out_of_order_callbacks: config.out_of_order_callbacks,
         };
+        let log = config
+            .request_log
+            .as_deref()
+            .map(RequestLog::open)
+            .transpose()?;
         let stop = Arc::new(Stop::default());
         let shared = Arc::new(Shared {
             bank: Bank::new(policy, &format!("http://{addr}")),
             faults: Faults::default(),
             callbacks: Arc::new(CallbackSender::new(
                 config.callback_retry_scale,
+                config.duplicate_callbacks,
                 Arc::clone(&stop),
             )),
             requests: AtomicU64::new(0),
             stop,
-            connections: Mutex::new(HashMap::new()),
-            next_connection: AtomicU64::new(0),
+            log,
+            server: std::sync::OnceLock::new(),
         });
         for m in config.merchants {
             shared.bank.register(m);
         }
         let worker = Arc::clone(&shared);
-        let accept = std::thread::Builder::new()
-            .name("alliancepay-sim-accept".into())
-            .spawn(move || accept_loop(&listener, &worker))?;
+        let server = bound.serve(Arc::new(move |request| worker.serve(request)))?;
+        let _ = shared.server.set(server.counters_arc());
         log::info!("simulator listening on http://{addr}");
-        Ok(Self {
-            shared,
-            addr,
-            accept: Some(accept),
-        })
+        Ok(Self { shared, server })
     }
 
     /// The base URL clients use, `http://127.0.0.1:PORT`.
     #[must_use]
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.local_addr())
     }
 
     /// The address the server listens on.
     #[must_use]
-    pub const fn local_addr(&self) -> SocketAddr {
-        self.addr
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
     }
 
     /// The registered service codes, sorted.
@@ -422,7 +496,7 @@ impl Simulator {
     /// Client connections open right now.
     #[must_use]
     pub fn open_connections(&self) -> usize {
-        lock(&self.shared.connections).len()
+        self.server.counters().open.load(Ordering::SeqCst)
     }
 
     /// Every live session now answers `b_expired_token` (HTTP 401).
@@ -464,7 +538,7 @@ impl Simulator {
     /// # Errors
     /// A sentence if the order is unknown, no longer PENDING, or expired.
     pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), String> {
-        self.shared.pay(hpp_order_id, Some(outcome)).map(drop)
+        self.shared.pay(hpp_order_id, Some(outcome), None).map(drop)
     }
 
     /// The refunds the bank holds of operation `operation_id` (as records, whatever their
@@ -493,19 +567,12 @@ impl Simulator {
         self.shared.callbacks.attempts.load(Ordering::SeqCst)
     }
 
-    /// Stops the server: no new connections, open ones closed, callback retries abandoned.
-    /// Idempotent; dropping the simulator does the same.
+    /// Stops the server: no new connections, idle ones closed at once, a request being
+    /// answered given up to a second to finish, callback retries abandoned. Idempotent;
+    /// dropping the simulator does the same.
     pub fn shutdown(&mut self) {
-        let Some(accept) = self.accept.take() else {
-            return;
-        };
         self.shared.stop.stop();
-        // Wake the accept loop, which then sees the stop flag.
-        let _ = TcpStream::connect(self.addr);
-        let _ = accept.join();
-        for (_, stream) in lock(&self.shared.connections).drain() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-        }
+        self.server.shutdown();
     }
 }
 

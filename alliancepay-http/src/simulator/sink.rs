@@ -4,19 +4,28 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::TcpListener;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::http::{self, Reply, Response};
+use super::http::{Reply, Response};
 use super::lock;
+use super::server::{Limits, Server};
 
-/// A running callback endpoint. It stops accepting when dropped (after its next connection).
-#[derive(Debug)]
+/// A running callback endpoint. It stops when dropped.
 pub struct CallbackSink {
     url: String,
     bodies: mpsc::Receiver<Vec<u8>>,
+    _server: Server,
+}
+
+impl std::fmt::Debug for CallbackSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackSink")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallbackSink {
@@ -34,24 +43,25 @@ impl CallbackSink {
     /// # Errors
     /// When no loopback port can be bound.
     pub fn answering(statuses: Vec<u16>) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let url = format!("http://{}/hooks/alliancepay", listener.local_addr()?);
         let (tx, bodies) = mpsc::channel();
-        let script = Arc::new(Mutex::new(VecDeque::from(statuses)));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (tx, script) = (tx.clone(), Arc::clone(&script));
-                std::thread::spawn(move || {
-                    http::serve_connection(stream, &|request| {
-                        let status = lock(&script).pop_front().unwrap_or(200);
-                        // A dropped receiver means nobody is watching any more: answer anyway.
-                        let _ = tx.send(request.body.clone());
-                        Reply::Send(Response::empty(status))
-                    });
-                });
-            }
-        });
-        Ok(Self { url, bodies })
+        let tx = Mutex::new(tx);
+        let script = Mutex::new(VecDeque::from(statuses));
+        let server = Server::start(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            Limits::default(),
+            Arc::new(move |request| {
+                let status = lock(&script).pop_front().unwrap_or(200);
+                // A dropped receiver means nobody is watching any more: answer anyway.
+                let _ = lock(&tx).send(request.body.clone());
+                Reply::Send(Response::empty(status))
+            }),
+        )?;
+        let url = format!("http://{}/hooks/alliancepay", server.local_addr());
+        Ok(Self {
+            url,
+            bodies,
+            _server: server,
+        })
     }
 
     /// The URL to pass as `notificationUrl`.

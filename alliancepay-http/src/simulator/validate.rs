@@ -169,6 +169,11 @@ pub(crate) struct OrderRequest {
     pub notification_url: Option<String>,
     pub notification_encryption: bool,
     pub generate_qr_nbu: bool,
+    pub success_url: String,
+    pub fail_url: String,
+    pub status_page_type: String,
+    pub purpose: Option<String>,
+    pub language: Option<String>,
 }
 
 fn customer_data(object: &Map<String, Value>) -> Checked<()> {
@@ -248,9 +253,9 @@ pub(crate) fn order(object: &Map<String, Value>) -> Checked<OrderRequest> {
             .collect::<Checked<Vec<_>>>()?,
         Some(_) => return invalid("paymentMethods", "must be a non-empty array"),
     };
-    req_str(object, "successUrl", 1000)?;
-    req_str(object, "failUrl", 1000)?;
-    req_enum(object, "statusPageType", &STATUS_PAGE_TYPES)?;
+    let success_url = req_str(object, "successUrl", 1000)?;
+    let fail_url = req_str(object, "failUrl", 1000)?;
+    let status_page_type = req_enum(object, "statusPageType", &STATUS_PAGE_TYPES)?;
     customer_data(object)?;
     opt_enum(object, "directType", &DIRECT_TYPES)?;
     let expiration_minutes = match object.get("expirationTimeMinutes") {
@@ -265,10 +270,10 @@ pub(crate) fn order(object: &Map<String, Value>) -> Checked<OrderRequest> {
             }
         },
     };
-    opt_enum(object, "language", &LANGUAGES)?;
+    let language = opt_enum(object, "language", &LANGUAGES)?;
     let notification_url = opt_str(object, "notificationUrl", 1000)?;
     let notification_encryption = opt_bool(object, "notificationEncryption")?.unwrap_or(false);
-    opt_str(object, "purpose", 255)?;
+    let purpose = opt_str(object, "purpose", 255)?;
     let merchant_comment = comment(object, "merchantComment")?;
     if hpp_pay_type == "A2A" {
         match &merchant_comment {
@@ -292,6 +297,11 @@ pub(crate) fn order(object: &Map<String, Value>) -> Checked<OrderRequest> {
         notification_url,
         notification_encryption,
         generate_qr_nbu,
+        success_url,
+        fail_url,
+        status_page_type,
+        purpose,
+        language,
     })
 }
 

@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
+use std::time::Duration;
+
+use alliancepay_http::simulator::{Limits, MerchantRegistration, Simulator, SimulatorConfig};
 use alliancepay_http::store;
 use clap::Args;
 use serde_json::json;
@@ -24,6 +26,52 @@ pub struct SimulateArgs {
     /// Session lifetime in seconds.
     #[arg(long, default_value_t = 86_400)]
     token_ttl: i64,
+    /// Refuse what the docs call mandatory where the live bank is lenient (authorize without
+    /// x-api_version, JSON without Content-Type).
+    #[arg(long)]
+    strict: bool,
+    /// What a superseded session's tokens answer.
+    #[arg(long, default_value = "b_used_token", value_parser = ["b_used_token", "b_previous_auth_token_expired"])]
+    superseded_code: String,
+    /// Keep earlier sessions of a service code valid after a new authorization.
+    #[arg(long)]
+    keep_previous_sessions: bool,
+    /// Add `sessionExpiration` to the session payload (a 2025 bank module requires it).
+    #[arg(long)]
+    session_expiration: bool,
+    /// Multiply the callback resend schedule (5 s, 30 s, 5 min, 30 min, 1 h) by this.
+    #[arg(long, default_value_t = 1.0)]
+    callback_retry_scale: f64,
+    /// Deliver every callback twice.
+    #[arg(long)]
+    duplicate_callbacks: bool,
+    /// After each final callback, deliver an earlier (PENDING) state too.
+    #[arg(long)]
+    out_of_order_callbacks: bool,
+    /// Append one JSON line per request and per response to FILE (secrets redacted).
+    #[arg(long, value_name = "FILE")]
+    log_requests: Option<PathBuf>,
+    /// Keep orders this many seconds after they expire.
+    #[arg(long, default_value_t = 86_400)]
+    order_retention: i64,
+    /// Most orders held (the oldest are forgotten first).
+    #[arg(long, default_value_t = 50_000)]
+    max_orders: usize,
+    /// Keep superseded, forgotten or expired sessions this many seconds.
+    #[arg(long, default_value_t = 600)]
+    session_retention: i64,
+    /// Most sessions held (the oldest are forgotten first).
+    #[arg(long, default_value_t = 10_000)]
+    max_sessions: usize,
+    /// Most connections open at once (more get 503).
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds a request head may take (also the keep-alive idle timeout).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    max_body: usize,
 }
 
 fn registration(spec: &str) -> Result<MerchantRegistration, String> {
@@ -52,6 +100,18 @@ pub fn run(out: &Output, args: &SimulateArgs) -> Result<(), String> {
     if args.token_ttl <= 0 {
         return Err("--token-ttl must be a positive number of seconds".into());
     }
+    if !(args.callback_retry_scale.is_finite() && args.callback_retry_scale >= 0.0) {
+        return Err("--callback-retry-scale must be a number, 0 or more".into());
+    }
+    if args.order_retention < 0 || args.session_retention < 0 {
+        return Err("--order-retention and --session-retention must not be negative".into());
+    }
+    if args.max_orders == 0 || args.max_sessions == 0 || args.max_connections == 0 {
+        return Err("--max-orders, --max-sessions and --max-connections must be at least 1".into());
+    }
+    if args.header_timeout == 0 {
+        return Err("--header-timeout must be at least 1 second".into());
+    }
     let merchants = args
         .merchants
         .iter()
@@ -61,10 +121,27 @@ pub fn run(out: &Output, args: &SimulateArgs) -> Result<(), String> {
         listen: args.listen,
         token_ttl_secs: args.token_ttl,
         merchants,
-        ..SimulatorConfig::default()
+        callback_retry_scale: args.callback_retry_scale,
+        new_authorization_invalidates_previous: !args.keep_previous_sessions,
+        superseded_code: args.superseded_code.clone(),
+        session_expiration_member: args.session_expiration,
+        strict: args.strict,
+        order_retention_secs: args.order_retention,
+        max_orders: args.max_orders,
+        session_retention_secs: args.session_retention,
+        max_sessions: args.max_sessions,
+        duplicate_callbacks: args.duplicate_callbacks,
+        out_of_order_callbacks: args.out_of_order_callbacks,
+        request_log: args.log_requests.clone(),
+        limits: Limits {
+            max_connections: args.max_connections,
+            header_read_timeout: Duration::from_secs(args.header_timeout),
+            max_body_bytes: args.max_body,
+            ..Limits::default()
+        },
     };
     let simulator =
-        Simulator::start(config).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        Simulator::start(config).map_err(|e| format!("cannot start on {}: {e}", args.listen))?;
     let codes = simulator.service_codes();
     out.result(
         &format!(

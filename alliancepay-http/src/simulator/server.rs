@@ -1,0 +1,463 @@
+//! The wire: hyper's HTTP/1.1 server on a single-threaded tokio runtime of its own, so that
+//! framing (keep-alive, chunked bodies, `Expect: 100-continue`, pipelining) is done by a
+//! well-kept implementation rather than by us.
+//!
+//! The runtime thread only moves bytes. Each fully read [`Request`] goes to the handler on
+//! tokio's blocking pool, because the bank's work is CPU-bound (P-384 key generation, JWE) and
+//! some faults sleep; an idle connection therefore costs one socket and a few KiB, not a thread.
+//!
+//! Abuse limits ([`Limits`]): at most `max_connections` open at once (beyond that a new
+//! connection gets a `503` and is closed, so the file-descriptor budget stays ours); a request
+//! head must arrive within `header_read_timeout` of the connection becoming ready for it, which
+//! also closes idle keep-alive connections; a body must arrive within `body_read_timeout` and
+//! be at most `max_body_bytes` (`413` otherwise).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use super::http::{Reply, Request, Response};
+
+/// What one server accepts before it refuses or closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections open at once; more are answered `503` and closed (default 4,096).
+    pub max_connections: usize,
+    /// How long a request head may take, counted from when the connection is ready for it (so
+    /// it is also the keep-alive idle timeout); default 10 s.
+    pub header_read_timeout: Duration,
+    /// How long a request body may take once its head has arrived (default 10 s).
+    pub body_read_timeout: Duration,
+    /// Largest request body (default 1 MiB; the bank's requests are a few KiB).
+    pub max_body_bytes: usize,
+    /// Most request header lines (default 100).
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_body_bytes: 1 << 20,
+            max_headers: 100,
+        }
+    }
+}
+
+/// What the server counts (for `/__sim/stats`).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Connections open now.
+    pub open: AtomicUsize,
+    /// Connections accepted since the start.
+    pub accepted: AtomicU64,
+    /// Connections refused because `max_connections` were open.
+    pub refused: AtomicU64,
+    /// Requests whose body was too large or too slow.
+    pub bodies_refused: AtomicU64,
+}
+
+/// The request handler: runs on the blocking pool, one call per request.
+pub(crate) type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
+/// A running server; dropping it stops it: idle connections close at once, answers in
+/// progress get [`GRACE`] to finish.
+pub(crate) struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How long a stopping server lets requests in progress finish.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// The answer to a connection beyond the cap: written without reading the request.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\ntoo many connections; retry later\n";
+
+/// Decrements the open-connection count when a connection's task ends, however it ends.
+struct Open(Arc<Counters>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The service future's error: close the connection without an answer.
+#[derive(Debug)]
+struct Hangup;
+
+impl std::fmt::Display for Hangup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the handler chose to close the connection")
+    }
+}
+
+impl std::error::Error for Hangup {}
+
+/// A bound, listening socket whose server has not started yet: clients can connect (their
+/// connections queue) while the caller builds its handler around [`Bound::local_addr`].
+pub(crate) struct Bound {
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    limits: Limits,
+}
+
+/// Pending connections the kernel queues for us. Rust's and most defaults are 128, which a
+/// burst of a thousand clients overflows: the kernel then drops SYNs and each such client
+/// waits a second to retry. The kernel caps it at `net.core.somaxconn`.
+const BACKLOG: u32 = 4096;
+
+impl Bound {
+    /// The bound address (loopback if the listen address was unspecified).
+    pub(crate) const fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts serving on a thread of its own.
+    ///
+    /// # Errors
+    /// The operating system's error if the thread cannot be started.
+    pub(crate) fn serve(self, handler: Handler) -> io::Result<Server> {
+        let Self {
+            runtime,
+            listener,
+            addr,
+            limits,
+        } = self;
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let (stop2, counters2) = (Arc::clone(&stop), Arc::clone(&counters));
+        let thread = std::thread::Builder::new()
+            .name("alliancepay-sim-accept".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+                    accept_loop(listener, limits, handler, &stop2, &counters2, &closing_rx).await;
+                    // Stopped: idle connections close now, a request being answered gets up
+                    // to GRACE to finish (a callback sink dropped right after reading a body
+                    // must still answer it).
+                    let _ = closing.send(true);
+                    let deadline = tokio::time::Instant::now() + GRACE;
+                    while counters2.open.load(Ordering::SeqCst) > 0
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                });
+                // Cancels what is left (closing its sockets) without waiting for handlers
+                // still running on the blocking pool.
+                runtime.shutdown_background();
+            })?;
+        Ok(Server {
+            addr,
+            stop,
+            counters,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Server {
+    /// Binds `listen` and starts listening; [`Bound::serve`] then starts the server.
+    ///
+    /// # Errors
+    /// The operating system's error if the address cannot be bound or the runtime not built.
+    pub(crate) fn bind(listen: SocketAddr, limits: Limits) -> io::Result<Bound> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // CPU-bound bank work on two cores gains nothing from hundreds of threads; queued
+            // requests wait their turn instead.
+            .max_blocking_threads(16)
+            .thread_name("alliancepay-sim")
+            .build()?;
+        // Sockets register with the runtime they are made in.
+        let listener = {
+            let _in_runtime = runtime.enter();
+            let socket = if listen.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            // A restarted simulator can take its port back at once (TIME_WAIT sockets).
+            socket.set_reuseaddr(true)?;
+            socket.bind(listen)?;
+            socket.listen(BACKLOG)?
+        };
+        let mut addr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        Ok(Bound {
+            runtime,
+            listener,
+            addr,
+            limits,
+        })
+    }
+
+    /// Binds `listen` and serves on a thread of its own.
+    ///
+    /// # Errors
+    /// The operating system's error if the address cannot be bound or a thread not started.
+    pub(crate) fn start(listen: SocketAddr, limits: Limits, handler: Handler) -> io::Result<Self> {
+        Self::bind(listen, limits)?.serve(handler)
+    }
+
+    /// The bound address (loopback if the listen address was unspecified).
+    pub(crate) const fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counters.
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, shared.
+    pub(crate) fn counters_arc(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
+    }
+
+    /// Stops accepting and closes every connection (after [`GRACE`] at most). Idempotent.
+    pub(crate) fn shutdown(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop, which then sees the stop flag.
+        let _ = TcpStream::connect(self.addr);
+        let _ = thread.join();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    handler: Handler,
+    stop: &AtomicBool,
+    counters: &Arc<Counters>,
+    closing: &tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = listener.accept().await;
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                log::warn!("simulator: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if counters.open.load(Ordering::SeqCst) >= limits.max_connections {
+            counters.refused.fetch_add(1, Ordering::SeqCst);
+            // Best effort: a fresh socket's send buffer takes these bytes at once.
+            let _ = stream.try_write(BUSY);
+            continue;
+        }
+        counters.open.fetch_add(1, Ordering::SeqCst);
+        counters.accepted.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.set_nodelay(true);
+        let open = Open(Arc::clone(counters));
+        let handler = Arc::clone(&handler);
+        let counters = Arc::clone(counters);
+        let mut closing = closing.clone();
+        tokio::spawn(async move {
+            let _open = open;
+            let service = hyper::service::service_fn(move |request| {
+                answer(request, limits, Arc::clone(&handler), Arc::clone(&counters))
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .max_headers(limits.max_headers)
+                .serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            let mut stopped = std::pin::pin!(async move {
+                let _ = closing.wait_for(|c| *c).await;
+            });
+            let mut graceful = false;
+            // The connection, until the server stops; then hyper's graceful shutdown, which
+            // closes it at once if idle and after the answer in progress otherwise.
+            let ended = std::future::poll_fn(|cx| {
+                if !graceful && stopped.as_mut().poll(cx).is_ready() {
+                    connection.as_mut().graceful_shutdown();
+                    graceful = true;
+                }
+                connection.as_mut().poll(cx)
+            })
+            .await;
+            if let Err(e) = ended {
+                log::debug!("simulator: connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// Reads the body within the limits, runs the handler, and converts its reply.
+async fn answer(
+    request: hyper::Request<Incoming>,
+    limits: Limits,
+    handler: Handler,
+    counters: Arc<Counters>,
+) -> Result<hyper::Response<Full<Bytes>>, Hangup> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        counters.bodies_refused.fetch_add(1, Ordering::SeqCst);
+        // Refused before hyper sends `100 Continue`, so a client that asked never sends it.
+        return Ok(closing(plain(
+            413,
+            "the body is larger than the simulator accepts",
+        )));
+    }
+    let collected = tokio::time::timeout(
+        limits.body_read_timeout,
+        Limited::new(body, limits.max_body_bytes).collect(),
+    )
+    .await;
+    let body = match collected {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            counters.bodies_refused.fetch_add(1, Ordering::SeqCst);
+            return Ok(closing(plain(
+                413,
+                "the body is larger than the simulator accepts",
+            )));
+        }
+        // The peer went away or broke the framing mid-body: nobody to answer.
+        Ok(Err(_)) => return Err(Hangup),
+        Err(_) => {
+            counters.bodies_refused.fetch_add(1, Ordering::SeqCst);
+            return Ok(closing(plain(408, "the body did not arrive in time")));
+        }
+    };
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else {
+            return Ok(plain(400, &format!("header {name} is not visible ASCII")));
+        };
+        headers.push((name.as_str().to_owned(), value.trim().to_owned()));
+    }
+    let request = Request {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        body: body.to_vec(),
+    };
+    match tokio::task::spawn_blocking(move || handler(&request)).await {
+        Ok(Reply::Send(response)) => Ok(to_hyper(response)),
+        Ok(Reply::Drop) => Err(Hangup),
+        Err(e) => {
+            log::error!("simulator: a request handler failed: {e}");
+            Ok(plain(500, "the simulator failed on this request"))
+        }
+    }
+}
+
+fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::OK);
+    let headers = out.headers_mut();
+    if let Some(value) = response
+        .content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+    {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    for (name, value) in response.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => log::warn!("simulator: dropped an unwritable response header {name:?}"),
+        }
+    }
+    out
+}
+
+fn plain(status: u16, text: &str) -> hyper::Response<Full<Bytes>> {
+    to_hyper(Response::with_body(
+        status,
+        "text/plain; charset=utf-8",
+        format!("{text}\n").into_bytes(),
+    ))
+}
+
+/// Marks a response as the connection's last (its request body may be unread).
+fn closing(mut response: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// A request being answered when the server stops still gets its answer; an idle
+    /// connection is closed at once (the callback sink relies on the first).
+    #[test]
+    fn stopping_lets_an_answer_in_progress_finish() {
+        let mut server = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Limits::default(),
+            Arc::new(|_request: &Request| {
+                std::thread::sleep(Duration::from_millis(300));
+                Reply::Send(Response::with_body(200, "text/plain", b"late".to_vec()))
+            }),
+        )
+        .unwrap();
+        let mut busy = TcpStream::connect(server.local_addr()).unwrap();
+        let mut idle = TcpStream::connect(server.local_addr()).unwrap();
+        busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        server.shutdown();
+        let mut answer = String::new();
+        busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = busy.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("late"),
+            "{answer}"
+        );
+        idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(idle.read(&mut [0u8; 16]).unwrap_or(0), 0);
+    }
+}
