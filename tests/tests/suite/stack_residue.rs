@@ -57,43 +57,32 @@ fn two_to_384<F: Field + From<u64>>() -> F {
     r
 }
 
-fn scalar_needles(name: &str, k: &Scalar) -> Vec<Needle> {
-    let be: [u8; 48] = k.to_repr().into();
-    let montgomery: [u8; 48] = (*k * two_to_384::<Scalar>()).to_repr().into();
-    vec![
-        Needle {
-            name: format!("{name} (big-endian)"),
-            bytes: be,
-        },
-        Needle {
-            name: format!("{name} (little-endian limbs)"),
-            bytes: reversed(be),
-        },
-        Needle {
-            name: format!("{name} (Montgomery limbs)"),
-            bytes: reversed(montgomery),
-        },
+/// The three forms of a 48-byte value: big-endian bytes, little-endian limbs, and the
+/// little-endian limbs of its Montgomery form (given big-endian).
+fn forms(name: &str, be: [u8; 48], montgomery_be: [u8; 48]) -> Vec<Needle> {
+    [
+        ("big-endian", be),
+        ("little-endian limbs", reversed(be)),
+        ("Montgomery limbs", reversed(montgomery_be)),
     ]
+    .into_iter()
+    .map(|(form, bytes)| Needle {
+        name: format!("{name} ({form})"),
+        bytes,
+    })
+    .collect()
+}
+
+fn scalar_needles(name: &str, k: &Scalar) -> Vec<Needle> {
+    let montgomery = *k * two_to_384::<Scalar>();
+    forms(name, k.to_repr().into(), montgomery.to_repr().into())
 }
 
 fn field_needles(name: &str, be: [u8; 48]) -> Vec<Needle> {
     let x = Option::<FieldElement>::from(FieldElement::from_repr(FieldBytes::from(be)))
         .expect("a coordinate is a field element");
-    let montgomery: [u8; 48] = (x * two_to_384::<FieldElement>()).to_repr().into();
-    vec![
-        Needle {
-            name: format!("{name} (big-endian)"),
-            bytes: be,
-        },
-        Needle {
-            name: format!("{name} (little-endian limbs)"),
-            bytes: reversed(be),
-        },
-        Needle {
-            name: format!("{name} (Montgomery limbs)"),
-            bytes: reversed(montgomery),
-        },
-    ]
+    let montgomery = x * two_to_384::<FieldElement>();
+    forms(name, be, montgomery.to_repr().into())
 }
 
 /// Overwrites the stack below the caller with zeros, so that what the test itself computed
