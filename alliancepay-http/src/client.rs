@@ -157,6 +157,8 @@ struct Inner {
     /// Held for the whole of an authorization, so only one thread of the process runs one.
     authorizing: Mutex<()>,
     authorizations: AtomicU64,
+    /// Every request sent to the bank, authorizations included.
+    requests: AtomicU64,
     clock_warned: AtomicBool,
     /// Whether the store failed last time: one warning per outage.
     store_down: AtomicBool,
@@ -225,6 +227,20 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The generation of a session obtained now over `base`: above `base`, and at least the
+/// bank's clock in milliseconds (the host's, corrected by the offset the authorization
+/// measured). Generations so follow the order in which the bank granted the sessions, also
+/// across a store that lost its record: a session obtained later always has the higher one,
+/// whichever worker obtained it, and an old one is never published over it.
+fn next_generation(base: u64, session: &Session) -> u64 {
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let bank_ms = wall_ms.saturating_add(session.clock_offset_secs().saturating_mul(1000));
+    base.saturating_add(1)
+        .max(u64::try_from(bank_ms).unwrap_or(0))
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves the data consistent: every write is a
     // single assignment.
@@ -262,7 +278,7 @@ impl Client {
             .to_string();
         let scope = format!(
             "{thumbprint}:{}",
-            sessions::service_code_tag(config.service_code.expose())
+            sessions::scope_tag(&merchant, &config.base_url, config.service_code.expose())?
         );
         let store = sessions::open(
             &config.store_spec(),
@@ -310,6 +326,7 @@ impl Client {
                 current: Mutex::new(Current::default()),
                 authorizing: Mutex::new(()),
                 authorizations: AtomicU64::new(0),
+                requests: AtomicU64::new(0),
                 clock_warned: AtomicBool::new(false),
                 store_down: AtomicBool::new(false),
                 store_failed_at: Mutex::new(None),
@@ -361,6 +378,13 @@ impl Client {
     #[must_use]
     pub fn authorizations(&self) -> u64 {
         self.inner.authorizations.load(Ordering::SeqCst)
+    }
+
+    /// How many requests this client has sent to the bank, authorizations and requests the
+    /// bank refused included.
+    #[must_use]
+    pub fn bank_requests(&self) -> u64 {
+        self.inner.requests.load(Ordering::SeqCst)
     }
 
     /// The store generation of the session this process uses (0: none yet).
@@ -463,7 +487,10 @@ impl Client {
         // A session of ours the store lacks: one obtained while the store was down (newer at
         // the bank than the generation it was based on), or one the store lost (a Redis
         // restarted empty). Publish it; whoever publishes first wins, the others adopt it.
-        let target = mine.generation + u64::from(!mine.published);
+        // Generations follow the bank's clock (see `next_generation`), so "behind" means
+        // "older": a store that restarted empty and got a newer session from a fresh worker
+        // is ahead of this process's old one, and is adopted above instead of overwritten.
+        let target = mine.generation;
         if let Some(session) = mine.session.as_ref().filter(|_| stored < target) {
             self.seed(stored, target, session);
         }
@@ -720,6 +747,7 @@ impl Client {
             &mut crypto::os_rng(),
         );
         self.inner.authorizations.fetch_add(1, Ordering::SeqCst);
+        self.inner.requests.fetch_add(1, Ordering::SeqCst);
         let received = self
             .inner
             .transport
@@ -754,19 +782,16 @@ impl Client {
                 "this host's clock is {offset} s off the bank's; refund dates are corrected for it, but please synchronize the clock (NTP)"
             );
         }
-        // A session that could not be published keeps the generation it was based on, with
-        // `published` false: the next sync publishes it, or adopts a newer one.
+        // A session that could not be published gets its generation all the same, with
+        // `published` false: the next sync publishes it over an older record, or adopts a
+        // newer one (one obtained later, by the generations' clock).
         let mine = lock(&self.inner.current).generation;
         let (generation, published) = match held {
             Some(held) => {
-                let base = held.expected.max(mine);
-                if self.publish(held, base + 1, &session) {
-                    (base + 1, true)
-                } else {
-                    (base, false)
-                }
+                let next = next_generation(held.expected.max(mine), &session);
+                (next, self.publish(held, next, &session))
             }
-            None => (mine, false),
+            None => (next_generation(mine, &session), false),
         };
         log::info!(
             "new session for device {} until {} (generation {generation}{})",
@@ -823,6 +848,7 @@ impl Client {
                 Action::Authorize(request) => {
                     log::info!("authorizing the virtual device at {base_url}");
                     self.inner.authorizations.fetch_add(1, Ordering::SeqCst);
+                    self.inner.requests.fetch_add(1, Ordering::SeqCst);
                     match self.inner.transport.send(base_url, &request) {
                         Ok(received) => call.handle_response(received, self.now(), &mut rng),
                         Err(e) => call.handle_transport_error(e),
@@ -830,6 +856,7 @@ impl Client {
                 }
                 Action::Send(request) => {
                     only_one = None;
+                    self.inner.requests.fetch_add(1, Ordering::SeqCst);
                     match self.inner.transport.send(base_url, &request) {
                         Ok(received) => {
                             log::debug!(

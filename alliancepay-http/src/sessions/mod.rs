@@ -5,8 +5,10 @@
 //! previous one. Workers that authorize on their own therefore knock each other's sessions out
 //! in turn. A shared store prevents that with two things:
 //!
-//! - a **generation** per stored session, incremented by every publish, so a worker whose
-//!   call was rejected under generation `g` can tell whether someone already replaced it;
+//! - a **generation** per stored session, higher with every publish (the bank's clock in
+//!   milliseconds when the session was obtained, or the previous generation plus one if that
+//!   is higher), so a worker whose call was rejected under generation `g` can tell whether
+//!   someone already replaced it, also after the store lost its record;
 //! - an **authorization lease** (an owner token with an expiry), so that at most one worker
 //!   authorizes at a time, and a fenced publish: a record is written only by the lease holder
 //!   and only over the generation it saw.
@@ -14,7 +16,7 @@
 //! The rule every worker follows (in [`crate::client`]): a call rejected under generation `g`
 //! first reloads the store; a newer generation is used at once, without authorizing.
 //! Otherwise the worker takes the lease, reloads again, and only if the store is still at `g`
-//! authorizes and publishes `g + 1`.
+//! authorizes and publishes a generation above `g`.
 //!
 //! Stores see sessions only as sealed text ([`sealed`]): a compact JWE to the merchant's own
 //! key, so whoever can read the file or the Redis keys cannot use the refresh token.
@@ -25,8 +27,8 @@
 //! | [`FileStore`] | processes on one host | `flock` on a lock file beside the session file |
 //! | `RedisStore` (feature `redis`) | processes on many hosts | `SET NX PX` with an owner token |
 //!
-//! Redis keys are `PREFIX` + the merchant key's thumbprint + a digest of the service code
-//! ([`service_code_tag`]) + `:session` / `:lease`.
+//! Redis keys are `PREFIX` + the merchant key's thumbprint + a keyed digest of the base URL
+//! and the service code ([`scope_tag`]) + `:session` / `:lease`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -49,7 +51,7 @@ pub use redis::RedisStore;
 /// One stored session: its generation and its sealed text.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Record {
-    /// Incremented by every publish; 0 means "nothing stored".
+    /// Higher with every publish (see the module's documentation); 0 means "nothing stored".
     pub generation: u64,
     /// The session sealed by [`sealed::seal`].
     pub sealed: String,
@@ -163,19 +165,40 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     fn release(&self, lease: Lease);
 }
 
-/// A short digest of a service code that names its keys in a shared store: two service codes
-/// of one merchant key never share a session record, and the code itself (a credential) never
-/// appears in a key name.
-#[must_use]
-pub fn service_code_tag(service_code: &str) -> String {
+/// A short tag that names one service code's keys in a shared store: HMAC-SHA-256 over the
+/// base URL and the service code, keyed by a value derived from the merchant's private key.
+///
+/// Keyed, because the service code is a credential and whoever can list the keys (Redis
+/// `SCAN`) could otherwise test guesses of it offline against an unkeyed digest; every
+/// worker holds the private key, nobody else does. The base URL is part of it so that the
+/// sandbox and production never share a record.
+///
+/// # Errors
+/// [`Error::Config`] if the MAC cannot be keyed (it accepts keys of any length, so never in
+/// practice).
+pub fn scope_tag(
+    merchant: &alliancepay_jose::PrivateJwk,
+    base_url: &str,
+    service_code: &str,
+) -> Result<String, Error> {
+    use hmac::{KeyInit, Mac};
     use sha2::Digest;
-    let mut hash = sha2::Sha256::new();
-    hash.update(b"alliancepay session store\0");
-    hash.update(service_code.as_bytes());
-    hash.finalize()[..12]
+    use zeroize::Zeroizing;
+    let scalar = Zeroizing::new(merchant.secret_key().to_bytes());
+    let mut kdf = sha2::Sha256::new();
+    kdf.update(b"alliancepay session store key names\0");
+    kdf.update(scalar.as_slice());
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(kdf.finalize().as_slice());
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_slice())
+        .map_err(|_| Error::Config("cannot key the session store's key names".into()))?;
+    mac.update(base_url.as_bytes());
+    mac.update(b"\0");
+    mac.update(service_code.as_bytes());
+    Ok(mac.finalize().into_bytes()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect()
+        .collect())
 }
 
 /// Which store a client uses: `memory`, `file:PATH` or a `redis://` / `rediss://` URL.
@@ -270,6 +293,31 @@ pub(crate) mod tests {
             generation,
             sealed: format!("sealed-{generation}"),
         }
+    }
+
+    #[test]
+    fn scope_tags_are_keyed_by_the_merchant_key_and_scoped_by_the_bank() {
+        let mut rng = crate::crypto::os_rng();
+        let (a, b) = (
+            alliancepay_jose::PrivateJwk::generate(&mut rng).unwrap(),
+            alliancepay_jose::PrivateJwk::generate(&mut rng).unwrap(),
+        );
+        let tag = |k, url, code| scope_tag(k, url, code).unwrap();
+        let prod = tag(&a, "https://bank", "code");
+        assert_eq!(prod, tag(&a, "https://bank", "code"), "stable");
+        assert_eq!(prod.len(), 32);
+        assert_ne!(prod, tag(&b, "https://bank", "code"), "keyed");
+        assert_ne!(prod, tag(&a, "https://sandbox", "code"), "scoped by bank");
+        assert_ne!(prod, tag(&a, "https://bank", "other"));
+        // Not the unkeyed digest anyone could compute from a guessed code.
+        use sha2::Digest;
+        let mut plain = sha2::Sha256::new();
+        plain.update(b"alliancepay session store\0code");
+        let plain: String = plain.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(prod, plain);
     }
 
     #[test]

@@ -91,12 +91,37 @@ impl RedisStore {
         &self,
         op: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
-        if lock(&self.retry_at).is_some_and(|at| Instant::now() < at) {
+        self.run(false, op)
+    }
+
+    /// [`RedisStore::with`]; `even_if_quiet` tries Redis once during the quiet period too.
+    /// Releasing a lease does: a lease left in Redis holds every other worker back for its
+    /// whole time to live, which costs far more than one more timeout here.
+    fn run<T>(
+        &self,
+        even_if_quiet: bool,
+        op: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let quiet = || !even_if_quiet && lock(&self.retry_at).is_some_and(|at| Instant::now() < at);
+        if quiet() {
             return Err(StoreError::Unavailable(
                 "Redis failed moments ago; not trying again yet".into(),
             ));
         }
-        let mut slot = lock(&self.connection);
+        // The connection is held across a command, which may take a whole timeout. Threads
+        // queued behind a failing one must not each try (and time out) in turn, so a busy
+        // connection is waited for only as long as one command can take, and the quiet
+        // period is checked again once it is ours.
+        let mut slot = match self.connection.try_lock() {
+            Ok(slot) => slot,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => self.wait_for_connection()?,
+        };
+        if quiet() {
+            return Err(StoreError::Unavailable(
+                "Redis failed moments ago; not trying again yet".into(),
+            ));
+        }
         let result = match slot.as_mut() {
             Some(connection) => op(connection),
             None => self.connect().and_then(|mut connection| {
@@ -115,6 +140,26 @@ impl RedisStore {
                 *lock(&self.retry_at) = Some(Instant::now() + RETRY_AFTER);
                 Err(StoreError::Unavailable(format!("Redis: {e}")))
             }
+        }
+    }
+
+    /// The connection, once another thread's command on it is done; "unavailable" if that
+    /// takes longer than a connect and a command could (the other thread is stuck on a
+    /// failing Redis, and its failure will start the quiet period).
+    fn wait_for_connection(&self) -> Result<MutexGuard<'_, Option<redis::Connection>>, StoreError> {
+        let deadline = Instant::now() + self.timeout * 2;
+        loop {
+            match self.connection.try_lock() {
+                Ok(slot) => return Ok(slot),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(
+                    "the Redis connection is busy with a command that does not answer".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -208,7 +253,7 @@ impl SessionStore for RedisStore {
     }
 
     fn release(&self, lease: Lease) {
-        let released: Result<i64, _> = self.with(|c| {
+        let released: Result<i64, _> = self.run(true, |c| {
             redis::cmd("EVAL")
                 .arg(RELEASE)
                 .arg(1)

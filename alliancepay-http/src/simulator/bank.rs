@@ -112,6 +112,8 @@ struct Session {
     state: SessionState,
     /// When it stopped being usable (superseded or forgotten), in epoch ms.
     ended_ms: Option<i64>,
+    /// When it was granted, in epoch ms.
+    issued_ms: i64,
 }
 
 /// What a request's session headers resolved to.
@@ -190,6 +192,20 @@ struct State {
     /// Order ids oldest first, for eviction.
     order_queue: VecDeque<String>,
     evicted: Evicted,
+    /// Every granted authorization, in order.
+    granted: Vec<Granted>,
+}
+
+/// One granted authorization as the bank saw it: what it did to the service code's previous
+/// session. Lets a test tell a renewal (it replaced a session the bank still accepted) from
+/// an authorization after a loss (no usable session was left), without trusting the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Granted {
+    /// When it was granted, in the simulator's epoch ms.
+    pub at_ms: i64,
+    /// The age in ms of the live, unexpired session of the same service code it superseded;
+    /// `None` when there was none (the first authorization, or one after a loss).
+    pub superseded_age_ms: Option<i64>,
 }
 
 /// The simulated bank.
@@ -310,6 +326,11 @@ impl Bank {
     /// Successful device authorizations.
     pub(crate) fn authorizations(&self) -> u64 {
         self.authorizations.load(Ordering::SeqCst)
+    }
+
+    /// Every granted authorization so far, oldest first.
+    pub(crate) fn granted(&self) -> Vec<Granted> {
+        lock(&self.state).granted.clone()
     }
 
     /// Registers (or replaces) a merchant.
@@ -525,6 +546,20 @@ impl Bank {
         let expires_at = now.plus(self.policy.token_ttl_secs);
         {
             let mut state = lock(&self.state);
+            let superseded_age_ms = state
+                .sessions
+                .values()
+                .filter(|s| {
+                    s.service_code == service_code
+                        && s.state == SessionState::Live
+                        && now < s.expires_at
+                })
+                .map(|s| now_ms - s.issued_ms)
+                .min();
+            state.granted.push(Granted {
+                at_ms: now_ms,
+                superseded_age_ms,
+            });
             if self.policy.new_authorization_invalidates_previous {
                 for s in state
                     .sessions
@@ -544,6 +579,7 @@ impl Bank {
                     expires_at,
                     state: SessionState::Live,
                     ended_ms: None,
+                    issued_ms: now_ms,
                 },
             );
             state.session_queue.push_back(device_id.clone());

@@ -104,7 +104,7 @@ mod server;
 mod sink;
 mod validate;
 
-pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, MAX_DATE_SKEW_SECS};
+pub use bank::{API_VERSIONS, DEFAULT_ORDER_MINUTES, Granted, MAX_DATE_SKEW_SECS};
 pub use callbacks::RETRY_SCHEDULE_SECS;
 pub use faults::{Fault, FaultKind};
 pub use hpp::{CHALLENGE_CODE, TEST_CARDS};
@@ -484,6 +484,13 @@ impl Simulator {
     #[must_use]
     pub fn authorizations(&self) -> u64 {
         self.shared.bank.authorizations()
+    }
+
+    /// Every granted authorization so far, oldest first, with what it did to the previous
+    /// session (see [`Granted`]).
+    #[must_use]
+    pub fn granted(&self) -> Vec<Granted> {
+        self.shared.bank.granted()
     }
 
     /// Bank-API requests received: faulted and refused ones included; control routes and

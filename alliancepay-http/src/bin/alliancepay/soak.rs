@@ -110,6 +110,7 @@ pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
             "calls": calls,
             "failed": failed,
             "authorizations": client.authorizations(),
+            "requests": client.bank_requests(),
             "firstError": first_error,
         }),
     );
