@@ -82,10 +82,24 @@ pub fn remove_stale_temps(path: &Path) -> usize {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with(&prefix) && name.ends_with(suffix) && name.len() > prefix.len()
+            name.strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .is_some_and(is_temp_middle)
         })
         .filter(|e| fs::remove_file(e.path()).is_ok())
         .count()
+}
+
+/// Whether `middle` is the `PID.RANDOM` part of one of our temporary names: decimal digits,
+/// a dot, eight hex digits. Only that, so a sibling store's temporaries (`.NAME.other.…`, its
+/// name starting with this one's) are never taken for this store's.
+fn is_temp_middle(middle: &str) -> bool {
+    middle.split_once('.').is_some_and(|(pid, random)| {
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && random.len() == 8
+            && random.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 /// Whether a file is readable or writable by group or others (always `false` off Unix).

@@ -555,6 +555,35 @@ fn plain_http_to_a_remote_bank_is_refused() {
     );
 }
 
+/// Two session stores named at once: a usage error naming both options, before any request.
+#[test]
+fn a_session_file_and_a_session_store_together_are_refused() {
+    let out = alliancepay(
+        &[
+            "authorize",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--service-code",
+            "svc",
+            "--key",
+            "/nonexistent/merchant.jwk",
+            "--session-file",
+            "/nonexistent/a.json",
+            "--session-store",
+            "file:/nonexistent/b.json",
+        ],
+        b"",
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("--session-file")
+            && text.contains("--session-store")
+            && text.contains("only one"),
+        "{text}"
+    );
+}
+
 /// Arguments that are not UTF-8 (a session file path) must not make the CLI panic after the
 /// write went out, whether it ended done or unknown.
 #[cfg(unix)]

@@ -238,8 +238,9 @@ struct Run {
 impl Run {
     fn row(&self, store: &str) -> String {
         let events = (self.renewals + self.losses).max(1) as f64;
+        let worst = self.extra_per_worker.iter().max().copied().unwrap_or(0);
         format!(
-            "| {store} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            "| {store} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {worst} | {} |",
             self.processes,
             self.renewals,
             self.losses,
@@ -247,7 +248,8 @@ impl Run {
             self.calls,
             self.failed,
             self.extra,
-            self.extra as f64 / (self.processes as f64 * events)
+            self.extra as f64 / (self.processes as f64 * events),
+            self.duplicates
         )
     }
 }
@@ -724,17 +726,21 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
             last_generation = record.generation;
         }
     }
-    // Recovery: a worker started now uses the stored session or authorizes, without waiting
-    // for any lease to expire.
+    // Recovery: a worker started now uses the stored session or authorizes, and then takes
+    // the lease to authorize again, without waiting for any lease to expire or for the
+    // deadline the killed holder left in the lock file.
     let started = Instant::now();
     let client = fresh_client(&bank, &store);
     let order = bank.order();
     client.create_order(&order).into_result().unwrap();
+    client.authorize().unwrap();
+    client.create_order(&bank.order()).into_result().unwrap();
     let recovery = started.elapsed();
     println!(
         "{kills} kills, each in the authorize loop ({rounds_with_progress} after two or more authorizations): {temps_left} left a temporary file (removed at the next start), last generation {last_generation}, 0 torn; recovery {recovery:?}"
     );
-    assert!(recovery < KILL_LEASE, "{recovery:?}");
+    // Well under the 200 ms a call waits for a lease it believes held (PUBLISH_WAIT).
+    assert!(recovery < Duration::from_millis(150), "{recovery:?}");
     assert!(
         temps_left > 0 || kills < 50,
         "no kill hit a write: the test did not test it"
@@ -792,6 +798,8 @@ fn the_key_file_is_refused_as_session_file() {
     ] {
         let out = bank
             .command("memory")
+            // Only the option under test names a store (two are a usage error of their own).
+            .env_remove("ALLIANCEPAY_SESSION_STORE")
             .arg("authorize")
             .args(&args)
             .output()
@@ -1037,5 +1045,110 @@ fn an_old_session_is_not_published_over_a_newer_one_after_the_store_lost_it() {
     assert_eq!(old.generation(), fresh.generation());
     fresh.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(bank.sim.authorizations(), authorizations);
+    std::fs::remove_dir_all(&bank.dir).unwrap();
+}
+
+/// One process's view of a shared store, which can be cut off from it (a store that flaps for
+/// some workers only).
+#[derive(Debug)]
+struct View {
+    store: Arc<alliancepay_http::sessions::MemoryStore>,
+    down: Arc<AtomicBool>,
+}
+
+impl View {
+    fn check(&self) -> Result<(), alliancepay_http::sessions::StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(alliancepay_http::sessions::StoreError::Unavailable(
+                "cut off".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SessionStore for View {
+    fn generation(&self) -> Result<u64, alliancepay_http::sessions::StoreError> {
+        self.check()?;
+        self.store.generation()
+    }
+    fn leased(&self) -> Result<bool, alliancepay_http::sessions::StoreError> {
+        self.check()?;
+        self.store.leased()
+    }
+    fn load(
+        &self,
+    ) -> Result<Option<alliancepay_http::sessions::Record>, alliancepay_http::sessions::StoreError>
+    {
+        self.check()?;
+        self.store.load()
+    }
+    fn try_lease(
+        &self,
+        ttl: Duration,
+    ) -> Result<Option<alliancepay_http::sessions::Lease>, alliancepay_http::sessions::StoreError>
+    {
+        self.check()?;
+        self.store.try_lease(ttl)
+    }
+    fn publish(
+        &self,
+        lease: &alliancepay_http::sessions::Lease,
+        expected: u64,
+        record: &alliancepay_http::sessions::Record,
+    ) -> Result<(), alliancepay_http::sessions::StoreError> {
+        self.check()?;
+        self.store.publish(lease, expected, record)
+    }
+    fn release(&self, lease: alliancepay_http::sessions::Lease) {
+        self.store.release(lease);
+    }
+}
+
+/// A worker cut off from the store authorizes on its own; when it sees the store again, a
+/// record published meanwhile by another worker, but granted before its own session, does not
+/// replace its own (the bank already superseded it): its session is published instead.
+#[test]
+fn a_newer_unpublished_session_is_kept_over_an_older_stored_one() {
+    let bank = bank("flap");
+    let store = Arc::new(alliancepay_http::sessions::MemoryStore::default());
+    let a_down = Arc::new(AtomicBool::new(false));
+    let client = |down: &Arc<AtomicBool>| {
+        let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
+        Client::with_store(
+            config,
+            bank.key.clone(),
+            Box::new(alliancepay_http::transport::UreqTransport::new(
+                Duration::from_secs(5),
+            )),
+            Box::new(View {
+                store: Arc::clone(&store),
+                down: Arc::clone(down),
+            }),
+        )
+        .unwrap()
+    };
+    let (a, b) = (client(&a_down), client(&Arc::new(AtomicBool::new(false))));
+    let created = a.create_order(&bank.order()).into_result().unwrap();
+    // B replaces A's session and publishes it; A does not see it: it is cut off.
+    b.authorize().unwrap();
+    a_down.store(true, Ordering::SeqCst);
+    // A's session is refused; with no store, A authorizes on its own (after its grace).
+    a.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(a.authorizations(), 2);
+    // A sees the store again: B's record is older than A's session, which the bank holds now.
+    a_down.store(false, Ordering::SeqCst);
+    let (authorizations, requests) = (bank.sim.authorizations(), bank.sim.requests());
+    a.order_data(&created.hpp_order_id).unwrap();
+    b.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(
+        (
+            bank.sim.authorizations() - authorizations,
+            bank.sim.requests() - requests
+        ),
+        (0, 2),
+        "both used A's session: no authorization, nothing refused"
+    );
+    assert_eq!(a.generation(), b.generation());
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }

@@ -255,7 +255,19 @@ impl SessionStore for FileStore {
         }
         let text = std::fs::read_to_string(&self.lock_path).unwrap_or_default();
         let until = text.trim().parse::<u128>().unwrap_or(0);
-        Ok(until > unix_millis())
+        if until <= unix_millis() {
+            return Ok(false);
+        }
+        // The deadline is only a hint: a holder killed with `kill -9` leaves it behind although
+        // the kernel released its lock, and trusting it would hold every call back until it
+        // passes. The lock itself says: taken on a fresh descriptor (closing it unlocks), it
+        // is free; refused, somebody holds it.
+        let probe = self.lock_file().map_err(|e| self.invalid(e))?;
+        match probe.try_lock() {
+            Ok(()) => Ok(false),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(self.invalid(e)),
+        }
     }
 
     fn load(&self) -> Result<Option<Record>, StoreError> {
@@ -357,6 +369,31 @@ mod tests {
     }
 
     #[test]
+    fn a_dead_holders_deadline_is_not_a_lease() {
+        let dir = temp_dir("dead");
+        let path = dir.join("session.json");
+        let (a, b) = (
+            FileStore::open(&path).unwrap(),
+            FileStore::open(&path).unwrap(),
+        );
+        let lease = a.try_lease(Duration::from_secs(40)).unwrap().unwrap();
+        assert!(b.leased().unwrap(), "held");
+        // As after `kill -9`: the descriptor closes (the kernel unlocks), the deadline stays.
+        drop(lease);
+        assert!(
+            std::fs::metadata(dir.join("session.json.lock"))
+                .unwrap()
+                .len()
+                > 0
+        );
+        assert!(!b.leased().unwrap(), "the lock is free");
+        let lease = b.try_lease(Duration::from_secs(40)).unwrap().unwrap();
+        assert!(a.leased().unwrap(), "held again");
+        b.release(lease);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn foreign_files_are_refused_untouched() {
         let dir = temp_dir("foreign");
         let key = dir.join("merchant.jwk");
@@ -397,16 +434,23 @@ mod tests {
         let dir = temp_dir("stale");
         let path = dir.join("session.json");
         for i in 0..3 {
-            std::fs::write(dir.join(format!(".session.json.999{i}.abcd.tmp")), b"x").unwrap();
+            std::fs::write(
+                dir.join(format!(".session.json.999{i}.abcd012{i}.tmp")),
+                b"x",
+            )
+            .unwrap();
         }
         std::fs::write(dir.join("unrelated.tmp"), b"keep").unwrap();
+        // A sibling store's temporary (its name starts with this one's) is not ours.
+        let sibling = ".session.json.old.4242.0123abcd.tmp";
+        std::fs::write(dir.join(sibling), b"keep").unwrap();
         let _store = FileStore::open(&path).unwrap();
         let mut left: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        assert_eq!(left, ["session.json.lock", "unrelated.tmp"]);
+        assert_eq!(left, [sibling, "session.json.lock", "unrelated.tmp"]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! The Redis store (feature `redis`): one session for every worker on every host.
 //!
-//! Keys, under a configurable prefix, the merchant key's thumbprint and a digest of the
-//! service code (never the code itself): `…:session`, a hash with the generation and the
+//! Keys, under a configurable prefix, the merchant key's thumbprint and a keyed digest of the
+//! base URL and the service code (never the code itself; see [`super::scope_tag`]): `…:session`, a hash with the generation and the
 //! sealed session, and `…:lease`, the lease, taken with `SET NX PX` and holding a random owner
 //! token. Publishing
 //! and releasing are Lua scripts, so that "is the lease still mine, and is the generation still
@@ -11,7 +11,9 @@
 //!
 //! Every command has a timeout. After a failure the store answers "unavailable" at once for a
 //! short while instead of trying again on every call, so a dead or slow Redis costs the calls
-//! nothing but the first timeout; the client goes on with its own session meanwhile.
+//! nothing but the first timeout; the client goes on with its own session meanwhile. Threads
+//! waiting for the connection while another one's command times out do not try in turn: each
+//! waits for that one command at most. Releasing a lease is tried even in the quiet period.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};

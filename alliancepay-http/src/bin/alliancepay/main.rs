@@ -165,8 +165,8 @@ struct BankArgs {
     /// encrypted to the merchant key.
     #[arg(long, env = "ALLIANCEPAY_SESSION_STORE", hide_env_values = true)]
     session_store: Option<String>,
-    /// Prefix of the Redis keys (the merchant key's thumbprint and a digest of the service
-    /// code follow it).
+    /// Prefix of the Redis keys (the merchant key's thumbprint and a keyed digest of the base
+    /// URL and the service code follow it).
     #[arg(
         long,
         env = "ALLIANCEPAY_SESSION_STORE_PREFIX",

@@ -12,6 +12,13 @@ use crate::{BankArgs, Failure};
 pub fn config(bank: &BankArgs) -> Result<ClientConfig, String> {
     let mut config = ClientConfig::new(&bank.base_url, &bank.service_code);
     config.api_version.clone_from(&bank.api_version);
+    // Two stores named: which one the user meant cannot be guessed, and using either would
+    // silently split the fleet.
+    if bank.session_file.is_some() && bank.session_store.is_some() {
+        return Err(
+            "--session-file and --session-store (or ALLIANCEPAY_SESSION_FILE and ALLIANCEPAY_SESSION_STORE) both name a session store; give only one (--session-file PATH is --session-store file:PATH)".into(),
+        );
+    }
     config.session_file.clone_from(&bank.session_file);
     if let Some(spec) = &bank.session_store {
         config.session_store =
