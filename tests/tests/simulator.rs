@@ -916,3 +916,197 @@ fn payment_page_status_page_and_expiry() {
     let (status, _) = raw_http(&sim.base_url(), "GET", "/__sim/hpp/nope", "");
     assert_eq!(status, 404);
 }
+
+/// The 3-D Secure step cannot be reached without the card form, and the answer cannot choose
+/// what the record shows: the card comes from the challenge the page issued. A wrong code
+/// declines the payment with `statusThreeDs` "N".
+#[test]
+fn challenge_answer_needs_the_card_form_and_cannot_be_tampered_with() {
+    use alliancepay_http::model::OrderStatus;
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let mut request = order();
+    request.status_page_type = alliancepay_http::model::StatusPageType::StatusPage;
+    // Straight to the challenge answer: refused, the order stays PENDING.
+    request.merchant_request_id = crypto::new_uuid();
+    let skipped = client.create_order(&request).into_result().unwrap();
+    let page = format!("/__sim/hpp/{}", skipped.hpp_order_id);
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("{page}/3ds"),
+        "otp=1234&mask=4111111111111111&system=Visa",
+    );
+    assert_eq!(status, 409, "{html}");
+    let read = client.order_data(&skipped.hpp_order_id).unwrap();
+    assert_eq!(read.order_status, OrderStatus::Pending);
+    // Through the card form, then an answer with forged hidden fields: the record keeps the
+    // challenge card's mask and system.
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("{page}/pay"),
+        "pan=5200000000003258&expiry=12%2F39&cvv=123",
+    );
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("name=\"mask\""), "{html}");
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("{page}/3ds"),
+        "otp=1234&mask=4111111111111111&system=Visa",
+    );
+    assert_eq!(status, 200, "{html}");
+    let read = client.order_data(&skipped.hpp_order_id).unwrap();
+    assert_eq!(read.order_status, OrderStatus::Success);
+    let op = &read.operations[0];
+    assert_eq!(op.other["cardNumberMask"], "520000••••••3258");
+    assert_eq!(op.other["paymentSystem"], "MasterCard");
+    assert_eq!(op.other["statusThreeDs"], "Y");
+    // The challenge is answered once.
+    let (status, _) = raw_http(&sim.base_url(), "POST", &format!("{page}/3ds"), "otp=1234");
+    assert_eq!(status, 200);
+    // A wrong code: declined, not authenticated.
+    request.merchant_request_id = crypto::new_uuid();
+    let wrong = client.create_order(&request).into_result().unwrap();
+    let page = format!("/__sim/hpp/{}", wrong.hpp_order_id);
+    raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("{page}/pay"),
+        "pan=5200000000003258&expiry=12%2F39&cvv=123",
+    );
+    let (status, html) = raw_http(&sim.base_url(), "POST", &format!("{page}/3ds"), "otp=9999");
+    assert_eq!(status, 200, "{html}");
+    let read = client.order_data(&wrong.hpp_order_id).unwrap();
+    assert_eq!(read.order_status, OrderStatus::Fail);
+    assert_eq!(read.operations[0].other["threeDSMode"], "CHALLENGE");
+    assert_eq!(read.operations[0].other["statusThreeDs"], "N");
+}
+
+/// A create-order request sent as it is: our client refuses what the bank accepts (a
+/// `successUrl` that is not http(s)), which another client may send.
+struct Unvalidated(CreateOrder);
+
+impl alliancepay_http::model::Validate for Unvalidated {
+    fn validate(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl protocol::Endpoint for Unvalidated {
+    type Output = alliancepay_http::model::Order;
+    const KIND: protocol::Kind = protocol::Kind::Write;
+    fn path(&self) -> &'static str {
+        protocol::Endpoint::path(&self.0)
+    }
+    fn encrypted(&self) -> bool {
+        protocol::Endpoint::encrypted(&self.0)
+    }
+    fn json_body(&self, now: UtcTime) -> Result<Vec<u8>, Error> {
+        protocol::Endpoint::json_body(&self.0, now)
+    }
+    fn merchant_request_id(&self) -> Option<&str> {
+        protocol::Endpoint::merchant_request_id(&self.0)
+    }
+    fn check(&self, output: &Self::Output) -> Result<(), String> {
+        protocol::Endpoint::check(&self.0, output)
+    }
+}
+
+/// A merchant URL that is not http(s) is shown as text, never a link, a refresh target or a
+/// redirect; every HPP answer carries a content security policy and `no-store`.
+#[test]
+fn payment_page_never_links_to_a_script_url() {
+    use alliancepay_http::model::StatusPageType;
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let raw = |method: &str, path: &str, body: &str| {
+        let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+        write!(stream, "{method} {path} HTTP/1.1\r\nHost: sim\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    for kind in [
+        StatusPageType::StatusTimerPage,
+        StatusPageType::StatusRedirectMerchantPage,
+        StatusPageType::StatusPage,
+    ] {
+        let mut request = order();
+        request.success_url = "javascript:fetch('/__sim/clock')".into();
+        request.fail_url = "JAVASCRIPT:alert(1)".into();
+        request.status_page_type = kind;
+        request.merchant_request_id = crypto::new_uuid();
+        let created = client.call(&Unvalidated(request)).into_result().unwrap();
+        let page = format!("/__sim/hpp/{}", created.hpp_order_id);
+        let answer = raw("GET", &page, "");
+        let head = answer
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            head.contains("content-security-policy: default-src 'none'"),
+            "{head}"
+        );
+        assert!(head.contains("frame-ancestors 'none'"), "{head}");
+        assert!(head.contains("cache-control: no-store"), "{head}");
+        let answer = raw(
+            "POST",
+            &format!("{page}/pay"),
+            "pan=4111111111111111&expiry=12%2F39&cvv=123",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{kind:?}: {answer}");
+        let lower = answer.to_ascii_lowercase();
+        assert!(!lower.contains("location:"), "{kind:?}: {answer}");
+        assert!(!lower.contains("href=\"javascript"), "{kind:?}: {answer}");
+        assert!(
+            !lower.contains("http-equiv=\"refresh\""),
+            "{kind:?}: {answer}"
+        );
+        assert!(
+            lower.contains("content-security-policy"),
+            "{kind:?}: {answer}"
+        );
+        assert!(
+            lower.contains("cache-control: no-store"),
+            "{kind:?}: {answer}"
+        );
+        // Still shown, as text, so the merchant sees what they sent.
+        assert!(answer.contains("javascript:fetch("), "{kind:?}: {answer}");
+    }
+}
+
+/// A card form sent back for correction does not carry the card number: not in the page, not
+/// in the request log.
+#[test]
+fn corrected_card_form_does_not_echo_the_number() {
+    let key = key();
+    let dir = std::env::temp_dir().join(format!("sim-echo-{}", crypto::new_uuid()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("requests.jsonl");
+    let sim = Simulator::start(SimulatorConfig {
+        merchants: vec![registration("service-1", &key)],
+        request_log: Some(log.clone()),
+        ..SimulatorConfig::default()
+    })
+    .unwrap();
+    let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
+    let created = client.create_order(&order()).into_result().unwrap();
+    let (status, html) = raw_http(
+        &sim.base_url(),
+        "POST",
+        &format!("/__sim/hpp/{}/pay", created.hpp_order_id),
+        "pan=4242424242424242&expiry=01%2F20&cvv=123&holder=Ann+Example",
+    );
+    assert_eq!(status, 422, "{html}");
+    assert!(!html.contains("4242424242"), "{html}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in ["4242424242", "Ann", "service-1\""] {
+        assert!(!text.contains(secret), "{secret} in the log: {text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
