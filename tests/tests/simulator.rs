@@ -1110,3 +1110,57 @@ fn corrected_card_form_does_not_echo_the_number() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A client that sends requests and never reads the answers is cut off once the answers
+/// stop moving, so its slot of the connection cap comes back.
+#[test]
+fn a_client_that_never_reads_is_cut_off() {
+    let _serial = alone();
+    let (_key, sim) = limited(Limits {
+        max_connections: 1,
+        write_stall_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    });
+    let mut greedy = TcpStream::connect(sim.local_addr()).unwrap();
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    // About 25 MB of 404 pages, more than the loopback socket buffers hold.
+    let request = b"GET /__sim/hpp/nope HTTP/1.1\r\nHost: sim\r\n\r\n";
+    let many = request.repeat(1000);
+    for _ in 0..20 {
+        if greedy.write_all(&many).is_err() {
+            break;
+        }
+    }
+    // Served again within the stall timeout and a little; before, the 503 lasted for ever.
+    let start = Instant::now();
+    let served = loop {
+        let status = TcpStream::connect(sim.local_addr()).ok().and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            write!(
+                s,
+                "GET /__sim/stats HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n"
+            )
+            .ok()?;
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer)
+                .get(9..12)?
+                .parse::<u16>()
+                .ok()
+        });
+        if status == Some(200) || start.elapsed() > Duration::from_secs(15) {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(served, Some(200), "after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(stats(&sim)["writeStalls"], 1);
+    drop(greedy);
+}

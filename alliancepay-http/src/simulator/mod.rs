@@ -281,6 +281,7 @@ impl Shared {
             "connectionsAccepted": count(|c| c.accepted.load(Ordering::SeqCst)),
             "connectionsRefused": count(|c| c.refused.load(Ordering::SeqCst)),
             "bodiesRefused": count(|c| c.bodies_refused.load(Ordering::SeqCst)),
+            "writeStalls": count(|c| c.write_stalls.load(Ordering::SeqCst)),
             "now": self.bank.now().to_rfc3339(),
         })
     }

@@ -10,12 +10,15 @@
 //! connection gets a `503` and is closed, so the file-descriptor budget stays ours); a request
 //! head must arrive within `header_read_timeout` of the connection becoming ready for it, which
 //! also closes idle keep-alive connections; a body must arrive within `body_read_timeout` and
-//! be at most `max_body_bytes` (`413` otherwise).
+//! be at most `max_body_bytes` (`413` otherwise); an answer whose client takes no byte of it
+//! for `write_stall_timeout` closes the connection (hyper has no write timeout of its own).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -41,6 +44,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Most request header lines (default 100).
     pub max_headers: usize,
+    /// How long an answer may wait to be written with no byte taken by the client (default
+    /// 10 s): a client that sends requests and never reads their answers is cut off then, and
+    /// its connection slot freed.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -51,6 +58,7 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(10),
             max_body_bytes: 1 << 20,
             max_headers: 100,
+            write_stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -66,6 +74,8 @@ pub(crate) struct Counters {
     pub refused: AtomicU64,
     /// Requests whose body was too large or too slow.
     pub bodies_refused: AtomicU64,
+    /// Connections closed because their client stopped taking the answers.
+    pub write_stalls: AtomicU64,
 }
 
 /// The request handler: runs on the blocking pool, one call per request.
@@ -288,6 +298,12 @@ async fn accept_loop(
         let mut closing = closing.clone();
         tokio::spawn(async move {
             let _open = open;
+            let stall = Arc::new(Stall::default());
+            let stream = Watched {
+                inner: stream,
+                stall: Arc::clone(&stall),
+            };
+            let ours = Arc::clone(&counters);
             let service = hyper::service::service_fn(move |request| {
                 answer(request, limits, Arc::clone(&handler), Arc::clone(&counters))
             });
@@ -301,6 +317,10 @@ async fn accept_loop(
                 let _ = closing.wait_for(|c| *c).await;
             });
             let mut graceful = false;
+            // hyper has no write timeout: a client that pipelines requests and never reads
+            // would keep the connection (and a slot of the cap) for ever.
+            let period = (limits.write_stall_timeout / 4).max(Duration::from_millis(10));
+            let mut check = tokio::time::interval(period);
             // The connection, until the server stops; then hyper's graceful shutdown, which
             // closes it at once if idle and after the answer in progress otherwise.
             let ended = std::future::poll_fn(|cx| {
@@ -308,13 +328,107 @@ async fn accept_loop(
                     connection.as_mut().graceful_shutdown();
                     graceful = true;
                 }
-                connection.as_mut().poll(cx)
+                while check.poll_tick(cx).is_ready() {
+                    if stall.longer_than(limits.write_stall_timeout) {
+                        return std::task::Poll::Ready(Ok(false));
+                    }
+                }
+                connection.as_mut().poll(cx).map(|r| r.map(|()| true))
             })
             .await;
-            if let Err(e) = ended {
-                log::debug!("simulator: connection ended: {e}");
+            match ended {
+                Ok(true) => {}
+                Ok(false) => {
+                    ours.write_stalls.fetch_add(1, Ordering::SeqCst);
+                    log::debug!("simulator: closed a connection whose client took no answer");
+                }
+                Err(e) => log::debug!("simulator: connection ended: {e}"),
             }
         });
+    }
+}
+
+/// Since when a connection's writes have made no progress, if they are waiting.
+#[derive(Default)]
+struct Stall(std::sync::Mutex<Option<std::time::Instant>>);
+
+impl Stall {
+    /// A write could not proceed: the stall starts now, unless it already runs.
+    fn blocked(&self) {
+        super::lock(&self.0).get_or_insert_with(std::time::Instant::now);
+    }
+
+    /// Bytes went out: no stall.
+    fn progressed(&self) {
+        *super::lock(&self.0) = None;
+    }
+
+    fn longer_than(&self, limit: Duration) -> bool {
+        super::lock(&self.0).is_some_and(|since| since.elapsed() >= limit)
+    }
+}
+
+/// A socket that notes when its writes stall and when they move again.
+struct Watched {
+    inner: tokio::net::TcpStream,
+    stall: Arc<Stall>,
+}
+
+impl Watched {
+    fn note<T>(
+        &self,
+        poll: Poll<io::Result<T>>,
+        moved: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &poll {
+            Poll::Pending => self.stall.blocked(),
+            Poll::Ready(Ok(v)) if moved(v) => self.stall.progressed(),
+            Poll::Ready(_) => {}
+        }
+        poll
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(poll, |n| *n > 0)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(poll, |n| *n > 0)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(poll, |()| false)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
