@@ -1164,3 +1164,21 @@ fn a_client_that_never_reads_is_cut_off() {
     assert_eq!(stats(&sim)["writeStalls"], 1);
     drop(greedy);
 }
+
+/// The connection cap in force stays under the process's open-file limit, so that the cap's
+/// 503 comes before `accept` runs out of descriptors.
+#[test]
+fn the_connection_cap_fits_the_open_file_limit() {
+    let soft: u64 = std::fs::read_to_string("/proc/self/limits")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .expect("a numeric soft limit of open files");
+    let (_key, sim) = limited(Limits {
+        max_connections: 10_000_000,
+        ..Limits::default()
+    });
+    let cap = stats(&sim)["maxConnections"].as_u64().unwrap();
+    assert!(cap > 0 && cap < soft, "cap {cap}, open-file limit {soft}");
+}

@@ -282,6 +282,7 @@ impl Shared {
             "connectionsRefused": count(|c| c.refused.load(Ordering::SeqCst)),
             "bodiesRefused": count(|c| c.bodies_refused.load(Ordering::SeqCst)),
             "writeStalls": count(|c| c.write_stalls.load(Ordering::SeqCst)),
+            "maxConnections": server.map_or(0, |c| c.max_connections.load(Ordering::SeqCst)),
             "now": self.bank.now().to_rfc3339(),
         })
     }

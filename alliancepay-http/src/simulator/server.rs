@@ -76,6 +76,8 @@ pub(crate) struct Counters {
     pub bodies_refused: AtomicU64,
     /// Connections closed because their client stopped taking the answers.
     pub write_stalls: AtomicU64,
+    /// The connection cap in force: `max_connections`, lowered to fit the open-file limit.
+    pub max_connections: AtomicUsize,
 }
 
 /// The request handler: runs on the blocking pool, one call per request.
@@ -148,8 +150,15 @@ impl Bound {
             addr,
             limits,
         } = self;
+        let limits = Limits {
+            max_connections: fitting_connections(limits.max_connections, open_file_limit()),
+            ..limits
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
+        counters
+            .max_connections
+            .store(limits.max_connections, Ordering::SeqCst);
         let (stop2, counters2) = (Arc::clone(&stop), Arc::clone(&counters));
         let thread = std::thread::Builder::new()
             .name("alliancepay-sim-accept".into())
@@ -269,6 +278,7 @@ async fn accept_loop(
     counters: &Arc<Counters>,
     closing: &tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut failures = 0u32;
     loop {
         let accepted = listener.accept().await;
         if stop.load(Ordering::SeqCst) {
@@ -277,12 +287,18 @@ async fn accept_loop(
         let stream = match accepted {
             Ok((s, _)) => s,
             Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("simulator: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // Out of file descriptors and the like: back off (10 ms doubling to 1 s) and
+                // keep serving the connections open; one warning per run of failures.
+                if failures == 0 {
+                    log::warn!("simulator: accept failed: {e}; retrying");
+                }
+                failures = failures.saturating_add(1);
+                let wait = 10u64 << failures.min(7);
+                tokio::time::sleep(Duration::from_millis(wait.min(1000))).await;
                 continue;
             }
         };
+        failures = 0;
         if counters.open.load(Ordering::SeqCst) >= limits.max_connections {
             counters.refused.fetch_add(1, Ordering::SeqCst);
             // Best effort: a fresh socket's send buffer takes these bytes at once.
@@ -432,6 +448,42 @@ impl tokio::io::AsyncWrite for Watched {
     }
 }
 
+/// The process's soft limit of open files, where the system tells it without `unsafe`
+/// (Linux's `/proc/self/limits`); `None` elsewhere or if unlimited.
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_file_limit(&text)
+}
+
+fn parse_open_file_limit(text: &str) -> Option<usize> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The connection cap that fits under the open-file limit: each connection is one descriptor,
+/// and the listener, the request log, callback deliveries and the blocking pool need some
+/// too. Past the limit `accept` fails with `EMFILE` and new clients wait unanswered instead
+/// of getting the cap's `503`.
+fn fitting_connections(wanted: usize, open_files: Option<usize>) -> usize {
+    let Some(limit) = open_files else {
+        return wanted;
+    };
+    let headroom = 64 + limit / 8;
+    let fitting = limit.saturating_sub(headroom).max(1);
+    if wanted > fitting {
+        log::warn!(
+            "simulator: --max-connections {wanted} lowered to {fitting} to fit the open-file limit of {limit}"
+        );
+        fitting
+    } else {
+        wanted
+    }
+}
+
 /// Reads the body within the limits, runs the handler, and converts its reply.
 async fn answer(
     request: hyper::Request<Incoming>,
@@ -544,6 +596,20 @@ mod tests {
     use std::io::{Read, Write};
 
     use super::*;
+
+    #[test]
+    fn the_connection_cap_fits_under_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_file_limit(limits), Some(1024));
+        assert_eq!(
+            parse_open_file_limit("Max open files unlimited unlimited files"),
+            None
+        );
+        assert_eq!(fitting_connections(4096, Some(1024)), 832);
+        assert_eq!(fitting_connections(100, Some(1024)), 100);
+        assert_eq!(fitting_connections(4096, Some(10)), 1);
+        assert_eq!(fitting_connections(4096, None), 4096);
+    }
 
     /// A request being answered when the server stops still gets its answer; an idle
     /// connection is closed at once (the callback sink relies on the first).
