@@ -1182,3 +1182,23 @@ fn the_connection_cap_fits_the_open_file_limit() {
     let cap = stats(&sim)["maxConnections"].as_u64().unwrap();
     assert!(cap > 0 && cap < soft, "cap {cap}, open-file limit {soft}");
 }
+
+/// By default a body is at most 64 KiB (the bank's requests are a few KiB): with four
+/// thousand connections each holding one, memory stays in the hundreds of MB, not gigabytes.
+#[test]
+fn default_body_limit_is_64_kib() {
+    assert_eq!(Limits::default().max_body_bytes, 64 << 10);
+    let key = key();
+    let sim = simulator(&key, 1.0);
+    let mut stream = TcpStream::connect(sim.local_addr()).unwrap();
+    write!(
+        stream,
+        "POST {AUTHORIZE_PATH} HTTP/1.1\r\nHost: sim\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        (64 << 10) + 1
+    )
+    .unwrap();
+    assert_eq!(read_response(&mut stream).0, 413);
+    let body = format!("{{\"pad\":\"{}\"}}", "x".repeat(60 << 10));
+    let (status, _) = raw_http(&sim.base_url(), "POST", AUTHORIZE_PATH, &body);
+    assert_ne!(status, 413);
+}

@@ -13,7 +13,7 @@
 //! # Serving
 //! hyper's HTTP/1.1 server on a tokio runtime thread of its own ([`Limits`]): keep-alive,
 //! chunked bodies, `Expect: 100-continue`; at most 4,096 connections (more get `503`), request
-//! heads within 10 s (also the idle timeout), bodies within 10 s and 1 MiB (`413`). The bank's
+//! heads within 10 s (also the idle timeout), bodies within 10 s and 64 KiB (`413`). The bank's
 //! work runs on a small blocking pool, so idle or slow connections cost a socket, not a thread.
 //!
 //! ```no_run

@@ -40,7 +40,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a request body may take once its head has arrived (default 10 s).
     pub body_read_timeout: Duration,
-    /// Largest request body (default 1 MiB; the bank's requests are a few KiB).
+    /// Largest request body (default 64 KiB: the bank's requests are a few KiB, and every
+    /// connection may hold one body in memory at once).
     pub max_body_bytes: usize,
     /// Most request header lines (default 100).
     pub max_headers: usize,
@@ -56,7 +57,7 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
-            max_body_bytes: 1 << 20,
+            max_body_bytes: 64 << 10,
             max_headers: 100,
             write_stall_timeout: Duration::from_secs(10),
         }
@@ -538,7 +539,8 @@ async fn answer(
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers,
-        body: body.to_vec(),
+        // The collected body is one buffer: taken over, not copied.
+        body: Vec::from(body),
     };
     match tokio::task::spawn_blocking(move || handler(&request)).await {
         Ok(Reply::Send(response)) => Ok(to_hyper(response)),
