@@ -14,7 +14,7 @@
 //! for `write_stall_timeout` closes the connection (hyper has no write timeout of its own).
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -88,7 +88,7 @@ pub(crate) type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 /// progress get [`GRACE`] to finish.
 pub(crate) struct Server {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stopper>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -98,6 +98,21 @@ const GRACE: Duration = Duration::from_secs(1);
 
 /// The answer to a connection beyond the cap: written without reading the request.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\ntoo many connections; retry later\n";
+
+/// Tells the accept loop to stop, from any thread.
+#[derive(Default)]
+struct Stopper {
+    flag: AtomicBool,
+    /// Keeps its permit if the loop is not waiting yet, so no stop is missed.
+    wake: tokio::sync::Notify,
+}
+
+impl Stopper {
+    fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
 
 /// Decrements the open-connection count when a connection's task ends, however it ends.
 struct Open(Arc<Counters>);
@@ -155,7 +170,7 @@ impl Bound {
             max_connections: fitting_connections(limits.max_connections, open_file_limit()),
             ..limits
         };
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(Stopper::default());
         let counters = Arc::new(Counters::default());
         counters
             .max_connections
@@ -258,9 +273,9 @@ impl Server {
         let Some(thread) = self.thread.take() else {
             return;
         };
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop, which then sees the stop flag.
-        let _ = TcpStream::connect(self.addr);
+        // Wakes the accept loop from outside the runtime; connecting to ourselves instead failed
+        // where that address cannot be reached (`[::]` on an IPv6-only host), and hung here.
+        self.stop.stop();
         let _ = thread.join();
     }
 }
@@ -275,14 +290,24 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     limits: Limits,
     handler: Handler,
-    stop: &AtomicBool,
+    stop: &Stopper,
     counters: &Arc<Counters>,
     closing: &tokio::sync::watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
+    let mut stopped = std::pin::pin!(stop.wake.notified());
     loop {
-        let accepted = listener.accept().await;
-        if stop.load(Ordering::SeqCst) {
+        let accepted = std::future::poll_fn(|cx| {
+            if stopped.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        let Some(accepted) = accepted else {
+            return;
+        };
+        if stop.flag.load(Ordering::SeqCst) {
             return;
         }
         let stream = match accepted {
@@ -596,6 +621,7 @@ fn closing(mut response: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<B
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     use super::*;
 
@@ -615,6 +641,31 @@ mod tests {
 
     /// A request being answered when the server stops still gets its answer; an idle
     /// connection is closed at once (the callback sink relies on the first).
+    /// Stopping needs no connection to the server's own address, which cannot always be
+    /// reached (a wildcard IPv6 listener on an IPv6-only host): here the address it would
+    /// connect to has nobody listening.
+    #[test]
+    fn stopping_does_not_depend_on_reaching_our_own_address() {
+        let mut server = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Limits::default(),
+            Arc::new(|_request: &Request| Reply::Drop),
+        )
+        .unwrap();
+        let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        server.addr = nobody.local_addr().unwrap();
+        drop(nobody);
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            server.shutdown();
+            let _ = done.send(());
+        });
+        assert!(
+            stopped.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "shutdown hung"
+        );
+    }
+
     #[test]
     fn stopping_lets_an_answer_in_progress_finish() {
         let mut server = Server::start(
