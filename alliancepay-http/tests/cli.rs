@@ -721,3 +721,21 @@ fn an_existing_merchant_request_id_exits_4() {
     assert_eq!(online.sim.refunds_of(&purchase).len(), 1);
     std::fs::remove_dir_all(&online.dir).unwrap();
 }
+
+/// Out-of-range timing flags are refused up front (huge values overflowed the timers).
+#[test]
+fn simulate_refuses_out_of_range_timings() {
+    for args in [
+        ["--header-timeout", "18446744073709551615"],
+        ["--header-timeout", "0"],
+        ["--callback-retry-scale", "1e300"],
+        ["--callback-retry-scale=-1", ""],
+    ] {
+        let mut all = vec!["simulate", "--listen", "127.0.0.1:0"];
+        all.extend(args.iter().filter(|a| !a.is_empty()));
+        let out = alliancepay(&all, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let flag = args[0].split('=').next().unwrap();
+        assert!(stderr(&out).contains(flag), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -417,7 +417,13 @@ fn hpp_checkout_in_headless_chromium() {
             // The bank's status page, which returns after a minute; the link goes at once.
             driver.element("#status");
             let page = driver.source();
-            assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+            // The refresh goes back to this order's merchant URL for its outcome.
+            assert!(
+                page.contains(&format!(
+                    "http-equiv=\"refresh\" content=\"60;url={shop}{landing}\""
+                )),
+                "{page}"
+            );
             driver.screenshot(&shots, "hpp-status-timer.png");
             driver.click("#back");
         }
@@ -457,6 +463,7 @@ fn hpp_checkout_in_headless_chromium() {
         );
         if card.starts_with("5200") {
             assert_eq!(operation["threeDSMode"], "CHALLENGE");
+            assert_eq!(operation["statusThreeDs"], "Y");
         }
         // And the order as the merchant reads it back.
         let read = client.order_data(&created.hpp_order_id).unwrap();
@@ -476,6 +483,7 @@ fn hpp_checkout_in_headless_chromium() {
         &format!("{shop}/fail"),
     );
     order.status_page_type = StatusPageType::StatusRedirectMerchantPage;
+    order.notification_url = Some(sink.url().to_owned());
     let created = client.create_order(&order).into_result().unwrap();
     driver.go(created.redirect_url.as_deref().expect("a redirectUrl"));
     driver.type_into("#pan", "5200000000003258");
@@ -486,4 +494,20 @@ fn hpp_checkout_in_headless_chromium() {
     driver.click("#confirm");
     let url = landed(&driver, &shop);
     assert_eq!(url, format!("{shop}/fail"));
+    // The callback and the order read back say declined, authentication failed.
+    let callback: Value = serde_json::from_slice(
+        &sink
+            .next(Duration::from_secs(10))
+            .expect("no callback for the wrong code"),
+    )
+    .unwrap();
+    assert_eq!(callback["hppOrderId"], created.hpp_order_id.as_str());
+    assert_eq!(callback["orderStatus"], "FAIL");
+    assert_eq!(callback["operations"]["threeDSMode"], "CHALLENGE");
+    assert_eq!(callback["operations"]["statusThreeDs"], "N");
+    let read = client.order_data(&created.hpp_order_id).unwrap();
+    assert_eq!(
+        serde_json::to_value(&read.order_status).unwrap(),
+        json!("FAIL")
+    );
 }

@@ -143,6 +143,10 @@ struct Order {
     fail_url: String,
     status_page_type: String,
     purpose: Option<String>,
+    /// The card of a 3-D Secure challenge the HPP page has issued and not yet seen answered:
+    /// the answer is taken from here, never from the browser's form. Boxed, since almost every
+    /// order has none and a hundred thousand are held.
+    challenge: Option<Box<CardUsed>>,
 }
 
 impl Order {
@@ -704,6 +708,7 @@ impl Bank {
             fail_url: order.fail_url,
             status_page_type: order.status_page_type,
             purpose: order.purpose,
+            challenge: None,
         };
         let mut answer = document;
         answer.insert("orderStatus".into(), json!("PENDING"));
@@ -848,7 +853,8 @@ impl Bank {
             "notificationUrl": order.notification_url,
             "notificationEncryption": order.notification_url.as_ref().map(|_| order.notification_encryption),
             "threeDSMode": if card.challenged { "CHALLENGE" } else { "FRICTIONLESS" },
-            "statusThreeDs": if card.challenged { "Y" } else { "N" },
+            // A challenge answered with a wrong code is a failed authentication.
+            "statusThreeDs": if card.challenged && status == "SUCCESS" { "Y" } else { "N" },
         });
         let Value::Object(record) = record else {
             return Err("internal: record is not an object".into());
@@ -1165,6 +1171,26 @@ impl Bank {
             .orders
             .get(hpp_order_id)
             .map(|o| (o.coin_amount, o.status.clone()))
+    }
+
+    /// Records the 3-D Secure challenge the HPP page issued for an order (replacing an earlier
+    /// one); `false` if the order is unknown.
+    pub(crate) fn set_challenge(&self, hpp_order_id: &str, card: CardUsed) -> bool {
+        lock(&self.state)
+            .orders
+            .get_mut(hpp_order_id)
+            .map(|o| o.challenge = Some(Box::new(card)))
+            .is_some()
+    }
+
+    /// Takes the pending 3-D Secure challenge of an order, if the page issued one: each
+    /// challenge is answered once.
+    pub(crate) fn take_challenge(&self, hpp_order_id: &str) -> Option<CardUsed> {
+        lock(&self.state)
+            .orders
+            .get_mut(hpp_order_id)
+            .and_then(|o| o.challenge.take())
+            .map(|c| *c)
     }
 
     /// What the HPP page needs of an order, or `None` if unknown.

@@ -186,7 +186,9 @@ fn pay(shared: &Shared, id: &str, order: &OrderView, fields: &[(String, String)]
     let expiry = get("expiry").trim().to_owned();
     let cvv = get("cvv").trim();
     let mut form = Form {
-        pan: get("pan").to_owned(),
+        // The number is never sent back: it would sit in the page, the browser's cache and
+        // the request log. The customer types it again.
+        pan: String::new(),
         expiry: expiry.clone(),
         holder: get("holder").to_owned(),
         errors: Vec::new(),
@@ -230,27 +232,23 @@ fn pay(shared: &Shared, id: &str, order: &OrderView, fields: &[(String, String)]
     let outcome = match behaviour {
         Some(CardBehaviour::Approve) => Some(PaymentOutcome::Success),
         Some(CardBehaviour::Decline) => Some(PaymentOutcome::Fail),
-        Some(CardBehaviour::Challenge) => return challenge_page(id, &card, false),
+        Some(CardBehaviour::Challenge) => return challenge_page(shared, id, card),
         None => None,
     };
     finish(shared, id, outcome, card)
 }
 
-fn challenge_page(id: &str, card: &CardUsed, wrong: bool) -> Response {
-    let mut body = format!(
-        "<p>Your bank asks you to confirm this payment with card {}.</p>\n<p>The simulator's code is <strong>{CHALLENGE_CODE}</strong>; any other code declines the payment.</p>\n",
-        escape(&card.mask)
-    );
-    if wrong {
-        body.push_str("<p role=\"alert\">That code is not right.</p>\n");
-    }
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"/__sim/hpp/{id}/3ds\">\n<input type=\"hidden\" name=\"mask\" value=\"{mask}\">\n<input type=\"hidden\" name=\"system\" value=\"{system}\">\n<p><label for=\"otp\">One-time code</label>\n<input id=\"otp\" name=\"otp\" autocomplete=\"one-time-code\" inputmode=\"numeric\"></p>\n<button type=\"submit\" id=\"confirm\">Confirm</button>\n</form>\n",
+fn challenge_page(shared: &Shared, id: &str, card: CardUsed) -> Response {
+    let body = format!(
+        "<p>Your bank asks you to confirm this payment with card {}.</p>\n<p>The simulator's code is <strong>{CHALLENGE_CODE}</strong>; any other code declines the payment.</p>\n<form method=\"post\" action=\"/__sim/hpp/{id}/3ds\">\n<p><label for=\"otp\">One-time code</label>\n<input id=\"otp\" name=\"otp\" autocomplete=\"one-time-code\" inputmode=\"numeric\"></p>\n<button type=\"submit\" id=\"confirm\">Confirm</button>\n</form>\n",
+        escape(&card.mask),
         id = escape(id),
-        mask = escape(&card.mask),
-        system = escape(card.payment_system),
     );
+    // The card stays on the server: the answer cannot skip the card form, nor choose what
+    // the record shows.
+    if !shared.bank.set_challenge(id, card) {
+        return page(404, "Order not found", "<p>The order is gone.</p>");
+    }
     page(200, "3-D Secure", &body)
 }
 
@@ -263,20 +261,18 @@ fn challenge_answer(
     if order.status != "PENDING" || order.expired {
         return status_page(order, false);
     }
-    let get = |name: &str| form_value(fields, name);
-    // The hidden fields carry only what the record shows (mask and system), never the number.
-    let payment_system = if get("system") == "Visa" {
-        "Visa"
-    } else {
-        "MasterCard"
+    let Some(mut card) = shared.bank.take_challenge(id) else {
+        return page(
+            409,
+            "No challenge pending",
+            &format!(
+                "<p>This payment has no 3-D Secure challenge to answer.</p>\n<p><a href=\"/__sim/hpp/{}\">Enter the card</a></p>",
+                escape(id)
+            ),
+        );
     };
-    let mask: String = get("mask").chars().take(19).collect();
-    let card = CardUsed {
-        mask,
-        payment_system,
-        challenged: true,
-    };
-    let outcome = if get("otp").trim() == CHALLENGE_CODE {
+    card.challenged = true;
+    let outcome = if form_value(fields, "otp").trim() == CHALLENGE_CODE {
         PaymentOutcome::Success
     } else {
         PaymentOutcome::Fail
@@ -296,13 +292,14 @@ fn finish(shared: &Shared, id: &str, outcome: Option<PaymentOutcome>, card: Card
     let Some(order) = shared.bank.order_view(id) else {
         return page(404, "Order not found", "<p>The order is gone.</p>");
     };
-    // A URL that cannot be a `Location` value (validation allows any text up to 1,000
-    // characters) gets the status page and its link instead of a redirect to nowhere.
-    let redirectable = merchant_url(&order).bytes().all(|b| b.is_ascii_graphic());
-    if order.status_page_type == "STATUS_REDIRECT_MERCHANT_PAGE" && redirectable {
+    // A URL that is not plain http(s) (validation allows any text up to 1,000 characters, as
+    // the docs do) gets the status page, which shows it as text, instead of a redirect.
+    if order.status_page_type == "STATUS_REDIRECT_MERCHANT_PAGE" && is_web_url(merchant_url(&order))
+    {
         let mut r = Response::empty(303);
         r.headers
             .push(("Location".into(), merchant_url(&order).to_owned()));
+        r.headers.extend(page_headers());
         return r;
     }
     status_page(&order, order.status_page_type == "STATUS_TIMER_PAGE")
@@ -327,19 +324,30 @@ fn status_page(order: &OrderView, timer: bool) -> Response {
         ("FAIL", _) => ("Payment declined", "The payment was declined."),
         _ => ("Order status", "This order is closed."),
     };
-    let url = escape(merchant_url(order));
+    let target = merchant_url(order);
+    let url = escape(target);
+    // Only an http(s) URL becomes a link or a refresh target: a `javascript:` or `data:` one
+    // would run on the simulator's origin, whose control routes need no credentials.
+    let linkable = is_web_url(target);
     let mut body = format!(
         "<p id=\"status\" data-status=\"{}\">{text}</p>\n<p>Amount: {}</p>\n",
         escape(&order.status),
         uah(order.coin_amount)
     );
     if order.status != "PENDING" {
-        let _ = writeln!(
-            body,
-            "<p><a id=\"back\" href=\"{url}\">Return to the shop</a></p>"
-        );
+        if linkable {
+            let _ = writeln!(
+                body,
+                "<p><a id=\"back\" href=\"{url}\">Return to the shop</a></p>"
+            );
+        } else {
+            let _ = writeln!(
+                body,
+                "<p id=\"back-text\">The shop's return address is not a web address: <code>{url}</code></p>"
+            );
+        }
     }
-    let refresh = (timer && order.status != "PENDING")
+    let refresh = (timer && linkable && order.status != "PENDING")
         .then(|| format!("<meta http-equiv=\"refresh\" content=\"{TIMER_SECS};url={url}\">\n"));
     if refresh.is_some() {
         let _ = writeln!(
@@ -360,7 +368,32 @@ fn page_with_head(status: u16, title: &str, head: &str, body: &str) -> Response 
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n{head}<title>{title} · AlliancePay simulator</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header><p>AlliancePay <em>simulator</em>: a test bank, no real money moves.</p></header>\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n"
     );
-    Response::with_body(status, "text/html; charset=utf-8", html.into_bytes())
+    let mut r = Response::with_body(status, "text/html; charset=utf-8", html.into_bytes());
+    r.headers.extend(page_headers());
+    r
+}
+
+/// Headers of every HPP answer. The pages need no script, no frame and no resource but their
+/// inline style; forms post to the simulator, whose answer may redirect to the merchant's
+/// http(s) URL (Chromium checks `form-action` on that redirect too). Card data must not stay
+/// in a cache.
+fn page_headers() -> [(String, String); 3] {
+    [
+        (
+            "Content-Security-Policy".into(),
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'".into(),
+        ),
+        ("Cache-Control".into(), "no-store".into()),
+        ("X-Content-Type-Options".into(), "nosniff".into()),
+    ]
+}
+
+/// Whether `url` is an absolute http(s) URL that can be a link, a refresh target or a
+/// `Location` value as it is.
+fn is_web_url(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://"))
+        && url.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Enough style to be legible; contrast ratios above 4.5:1, focus outlines kept.
@@ -429,7 +462,7 @@ fn form_value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// `application/x-www-form-urlencoded` pairs (WHATWG URL standard's parser, minus charsets).
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
     body.split(|b| *b == b'&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
@@ -507,6 +540,23 @@ mod tests {
             escape("<a href=\"x\">'&"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
         );
+    }
+
+    #[test]
+    fn only_http_urls_are_web_urls() {
+        assert!(is_web_url("https://shop.example/ok?a=1"));
+        assert!(is_web_url("HTTP://shop.example/"));
+        for url in [
+            "javascript:alert(1)",
+            " https://x",
+            "JavaScript:fetch('/__sim/pay')",
+            "data:text/html,x",
+            "https://x/a b",
+            "//evil.example/",
+            "http:",
+        ] {
+            assert!(!is_web_url(url), "{url}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! # Serving
 //! hyper's HTTP/1.1 server on a tokio runtime thread of its own ([`Limits`]): keep-alive,
 //! chunked bodies, `Expect: 100-continue`; at most 4,096 connections (more get `503`), request
-//! heads within 10 s (also the idle timeout), bodies within 10 s and 1 MiB (`413`). The bank's
+//! heads within 10 s (also the idle timeout), bodies within 10 s and 64 KiB (`413`). The bank's
 //! work runs on a small blocking pool, so idle or slow connections cost a socket, not a thread.
 //!
 //! ```no_run
@@ -281,6 +281,8 @@ impl Shared {
             "connectionsAccepted": count(|c| c.accepted.load(Ordering::SeqCst)),
             "connectionsRefused": count(|c| c.refused.load(Ordering::SeqCst)),
             "bodiesRefused": count(|c| c.bodies_refused.load(Ordering::SeqCst)),
+            "writeStalls": count(|c| c.write_stalls.load(Ordering::SeqCst)),
+            "maxConnections": server.map_or(0, |c| c.max_connections.load(Ordering::SeqCst)),
             "now": self.bank.now().to_rfc3339(),
         })
     }

@@ -10,12 +10,15 @@
 //! connection gets a `503` and is closed, so the file-descriptor budget stays ours); a request
 //! head must arrive within `header_read_timeout` of the connection becoming ready for it, which
 //! also closes idle keep-alive connections; a body must arrive within `body_read_timeout` and
-//! be at most `max_body_bytes` (`413` otherwise).
+//! be at most `max_body_bytes` (`413` otherwise); an answer whose client takes no byte of it
+//! for `write_stall_timeout` closes the connection (hyper has no write timeout of its own).
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,10 +40,15 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a request body may take once its head has arrived (default 10 s).
     pub body_read_timeout: Duration,
-    /// Largest request body (default 1 MiB; the bank's requests are a few KiB).
+    /// Largest request body (default 64 KiB: the bank's requests are a few KiB, and every
+    /// connection may hold one body in memory at once).
     pub max_body_bytes: usize,
     /// Most request header lines (default 100).
     pub max_headers: usize,
+    /// How long an answer may wait to be written with no byte taken by the client (default
+    /// 10 s): a client that sends requests and never reads their answers is cut off then, and
+    /// its connection slot freed.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -49,8 +57,9 @@ impl Default for Limits {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
-            max_body_bytes: 1 << 20,
+            max_body_bytes: 64 << 10,
             max_headers: 100,
+            write_stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -66,6 +75,10 @@ pub(crate) struct Counters {
     pub refused: AtomicU64,
     /// Requests whose body was too large or too slow.
     pub bodies_refused: AtomicU64,
+    /// Connections closed because their client stopped taking the answers.
+    pub write_stalls: AtomicU64,
+    /// The connection cap in force: `max_connections`, lowered to fit the open-file limit.
+    pub max_connections: AtomicUsize,
 }
 
 /// The request handler: runs on the blocking pool, one call per request.
@@ -75,7 +88,7 @@ pub(crate) type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 /// progress get [`GRACE`] to finish.
 pub(crate) struct Server {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stopper>,
     counters: Arc<Counters>,
     thread: Option<JoinHandle<()>>,
 }
@@ -85,6 +98,21 @@ const GRACE: Duration = Duration::from_secs(1);
 
 /// The answer to a connection beyond the cap: written without reading the request.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\ntoo many connections; retry later\n";
+
+/// Tells the accept loop to stop, from any thread.
+#[derive(Default)]
+struct Stopper {
+    flag: AtomicBool,
+    /// Keeps its permit if the loop is not waiting yet, so no stop is missed.
+    wake: tokio::sync::Notify,
+}
+
+impl Stopper {
+    fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
 
 /// Decrements the open-connection count when a connection's task ends, however it ends.
 struct Open(Arc<Counters>);
@@ -138,8 +166,15 @@ impl Bound {
             addr,
             limits,
         } = self;
-        let stop = Arc::new(AtomicBool::new(false));
+        let limits = Limits {
+            max_connections: fitting_connections(limits.max_connections, open_file_limit()),
+            ..limits
+        };
+        let stop = Arc::new(Stopper::default());
         let counters = Arc::new(Counters::default());
+        counters
+            .max_connections
+            .store(limits.max_connections, Ordering::SeqCst);
         let (stop2, counters2) = (Arc::clone(&stop), Arc::clone(&counters));
         let thread = std::thread::Builder::new()
             .name("alliancepay-sim-accept".into())
@@ -238,9 +273,9 @@ impl Server {
         let Some(thread) = self.thread.take() else {
             return;
         };
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop, which then sees the stop flag.
-        let _ = TcpStream::connect(self.addr);
+        // Wakes the accept loop from outside the runtime; connecting to ourselves instead failed
+        // where that address cannot be reached (`[::]` on an IPv6-only host), and hung here.
+        self.stop.stop();
         let _ = thread.join();
     }
 }
@@ -255,24 +290,41 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     limits: Limits,
     handler: Handler,
-    stop: &AtomicBool,
+    stop: &Stopper,
     counters: &Arc<Counters>,
     closing: &tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut failures = 0u32;
+    let mut stopped = std::pin::pin!(stop.wake.notified());
     loop {
-        let accepted = listener.accept().await;
-        if stop.load(Ordering::SeqCst) {
+        let accepted = std::future::poll_fn(|cx| {
+            if stopped.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        let Some(accepted) = accepted else {
+            return;
+        };
+        if stop.flag.load(Ordering::SeqCst) {
             return;
         }
         let stream = match accepted {
             Ok((s, _)) => s,
             Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                log::warn!("simulator: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // Out of file descriptors and the like: back off (10 ms doubling to 1 s) and
+                // keep serving the connections open; one warning per run of failures.
+                if failures == 0 {
+                    log::warn!("simulator: accept failed: {e}; retrying");
+                }
+                failures = failures.saturating_add(1);
+                let wait = 10u64 << failures.min(7);
+                tokio::time::sleep(Duration::from_millis(wait.min(1000))).await;
                 continue;
             }
         };
+        failures = 0;
         if counters.open.load(Ordering::SeqCst) >= limits.max_connections {
             counters.refused.fetch_add(1, Ordering::SeqCst);
             // Best effort: a fresh socket's send buffer takes these bytes at once.
@@ -288,6 +340,12 @@ async fn accept_loop(
         let mut closing = closing.clone();
         tokio::spawn(async move {
             let _open = open;
+            let stall = Arc::new(Stall::default());
+            let stream = Watched {
+                inner: stream,
+                stall: Arc::clone(&stall),
+            };
+            let ours = Arc::clone(&counters);
             let service = hyper::service::service_fn(move |request| {
                 answer(request, limits, Arc::clone(&handler), Arc::clone(&counters))
             });
@@ -301,6 +359,10 @@ async fn accept_loop(
                 let _ = closing.wait_for(|c| *c).await;
             });
             let mut graceful = false;
+            // hyper has no write timeout: a client that pipelines requests and never reads
+            // would keep the connection (and a slot of the cap) for ever.
+            let period = (limits.write_stall_timeout / 4).max(Duration::from_millis(10));
+            let mut check = tokio::time::interval(period);
             // The connection, until the server stops; then hyper's graceful shutdown, which
             // closes it at once if idle and after the answer in progress otherwise.
             let ended = std::future::poll_fn(|cx| {
@@ -308,13 +370,143 @@ async fn accept_loop(
                     connection.as_mut().graceful_shutdown();
                     graceful = true;
                 }
-                connection.as_mut().poll(cx)
+                while check.poll_tick(cx).is_ready() {
+                    if stall.longer_than(limits.write_stall_timeout) {
+                        return std::task::Poll::Ready(Ok(false));
+                    }
+                }
+                connection.as_mut().poll(cx).map(|r| r.map(|()| true))
             })
             .await;
-            if let Err(e) = ended {
-                log::debug!("simulator: connection ended: {e}");
+            match ended {
+                Ok(true) => {}
+                Ok(false) => {
+                    ours.write_stalls.fetch_add(1, Ordering::SeqCst);
+                    log::debug!("simulator: closed a connection whose client took no answer");
+                }
+                Err(e) => log::debug!("simulator: connection ended: {e}"),
             }
         });
+    }
+}
+
+/// Since when a connection's writes have made no progress, if they are waiting.
+#[derive(Default)]
+struct Stall(std::sync::Mutex<Option<std::time::Instant>>);
+
+impl Stall {
+    /// A write could not proceed: the stall starts now, unless it already runs.
+    fn blocked(&self) {
+        super::lock(&self.0).get_or_insert_with(std::time::Instant::now);
+    }
+
+    /// Bytes went out: no stall.
+    fn progressed(&self) {
+        *super::lock(&self.0) = None;
+    }
+
+    fn longer_than(&self, limit: Duration) -> bool {
+        super::lock(&self.0).is_some_and(|since| since.elapsed() >= limit)
+    }
+}
+
+/// A socket that notes when its writes stall and when they move again.
+struct Watched {
+    inner: tokio::net::TcpStream,
+    stall: Arc<Stall>,
+}
+
+impl Watched {
+    fn note<T>(
+        &self,
+        poll: Poll<io::Result<T>>,
+        moved: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &poll {
+            Poll::Pending => self.stall.blocked(),
+            Poll::Ready(Ok(v)) if moved(v) => self.stall.progressed(),
+            Poll::Ready(_) => {}
+        }
+        poll
+    }
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(poll, |n| *n > 0)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(poll, |n| *n > 0)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(poll, |()| false)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The process's soft limit of open files, where the system tells it without `unsafe`
+/// (Linux's `/proc/self/limits`); `None` elsewhere or if unlimited.
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_file_limit(&text)
+}
+
+fn parse_open_file_limit(text: &str) -> Option<usize> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The connection cap that fits under the open-file limit: each connection is one descriptor,
+/// and the listener, the request log, callback deliveries and the blocking pool need some
+/// too. Past the limit `accept` fails with `EMFILE` and new clients wait unanswered instead
+/// of getting the cap's `503`.
+fn fitting_connections(wanted: usize, open_files: Option<usize>) -> usize {
+    let Some(limit) = open_files else {
+        return wanted;
+    };
+    let headroom = 64 + limit / 8;
+    let fitting = limit.saturating_sub(headroom).max(1);
+    if wanted > fitting {
+        log::warn!(
+            "simulator: --max-connections {wanted} lowered to {fitting} to fit the open-file limit of {limit}"
+        );
+        fitting
+    } else {
+        wanted
     }
 }
 
@@ -372,7 +564,8 @@ async fn answer(
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers,
-        body: body.to_vec(),
+        // The collected body is one buffer: taken over, not copied.
+        body: Vec::from(body),
     };
     match tokio::task::spawn_blocking(move || handler(&request)).await {
         Ok(Reply::Send(response)) => Ok(to_hyper(response)),
@@ -428,11 +621,51 @@ fn closing(mut response: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<B
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
+    use std::net::TcpStream;
 
     use super::*;
 
+    #[test]
+    fn the_connection_cap_fits_under_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_file_limit(limits), Some(1024));
+        assert_eq!(
+            parse_open_file_limit("Max open files unlimited unlimited files"),
+            None
+        );
+        assert_eq!(fitting_connections(4096, Some(1024)), 832);
+        assert_eq!(fitting_connections(100, Some(1024)), 100);
+        assert_eq!(fitting_connections(4096, Some(10)), 1);
+        assert_eq!(fitting_connections(4096, None), 4096);
+    }
+
     /// A request being answered when the server stops still gets its answer; an idle
     /// connection is closed at once (the callback sink relies on the first).
+    /// Stopping needs no connection to the server's own address, which cannot always be
+    /// reached (a wildcard IPv6 listener on an IPv6-only host): here the address it would
+    /// connect to has nobody listening.
+    #[test]
+    fn stopping_does_not_depend_on_reaching_our_own_address() {
+        let mut server = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Limits::default(),
+            Arc::new(|_request: &Request| Reply::Drop),
+        )
+        .unwrap();
+        let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        server.addr = nobody.local_addr().unwrap();
+        drop(nobody);
+        let (done, stopped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            server.shutdown();
+            let _ = done.send(());
+        });
+        assert!(
+            stopped.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "shutdown hung"
+        );
+    }
+
     #[test]
     fn stopping_lets_an_answer_in_progress_finish() {
         let mut server = Server::start(

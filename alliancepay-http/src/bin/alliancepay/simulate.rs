@@ -70,7 +70,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = 64 << 10)]
     max_body: usize,
 }
 
@@ -96,12 +96,24 @@ fn registration(spec: &str) -> Result<MerchantRegistration, String> {
     })
 }
 
+/// Largest `--header-timeout`, in seconds (a day).
+const MAX_HEADER_TIMEOUT: u64 = 86_400;
+
+/// Largest `--callback-retry-scale` (the last resend then comes after 1,000 hours).
+const MAX_RETRY_SCALE: f64 = 1000.0;
+
 pub fn run(out: &Output, args: &SimulateArgs) -> Result<(), String> {
     if args.token_ttl <= 0 {
         return Err("--token-ttl must be a positive number of seconds".into());
     }
-    if !(args.callback_retry_scale.is_finite() && args.callback_retry_scale >= 0.0) {
-        return Err("--callback-retry-scale must be a number, 0 or more".into());
+    // Bounded so that the resend times (up to an hour, times the scale) and the timers' ends
+    // stay far from the overflow of the clock's arithmetic.
+    if !(args.callback_retry_scale.is_finite()
+        && (0.0..=MAX_RETRY_SCALE).contains(&args.callback_retry_scale))
+    {
+        return Err(format!(
+            "--callback-retry-scale must be a number from 0 to {MAX_RETRY_SCALE}"
+        ));
     }
     if args.order_retention < 0 || args.session_retention < 0 {
         return Err("--order-retention and --session-retention must not be negative".into());
@@ -109,8 +121,10 @@ pub fn run(out: &Output, args: &SimulateArgs) -> Result<(), String> {
     if args.max_orders == 0 || args.max_sessions == 0 || args.max_connections == 0 {
         return Err("--max-orders, --max-sessions and --max-connections must be at least 1".into());
     }
-    if args.header_timeout == 0 {
-        return Err("--header-timeout must be at least 1 second".into());
+    if !(1..=MAX_HEADER_TIMEOUT).contains(&args.header_timeout) {
+        return Err(format!(
+            "--header-timeout must be 1 to {MAX_HEADER_TIMEOUT} seconds"
+        ));
     }
     let merchants = args
         .merchants

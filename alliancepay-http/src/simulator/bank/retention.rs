@@ -29,6 +29,25 @@ impl State {
     /// Forgets sessions beyond the cap and those unusable for longer than the retention.
     /// Only the oldest are looked at, so each authorization does O(evicted) work.
     pub(super) fn evict_sessions(&mut self, retention: &Retention, now: UtcTime, now_ms: i64) {
+        // Over the cap, sessions that can no longer be used (superseded, forgotten, expired)
+        // go first, oldest first: a live session of another service code must not be dropped
+        // while dead ones are held. The scan is O(sessions), like the superseding that
+        // precedes it, and runs only over the cap.
+        while self.sessions.len() > retention.max_sessions {
+            let sessions = &self.sessions;
+            let Some(at) = self.session_queue.iter().position(|id| {
+                sessions
+                    .get(id)
+                    .is_some_and(|s| s.ended_ms.is_some() || now.since(s.expires_at) >= 0)
+            }) else {
+                break;
+            };
+            if let Some(id) = self.session_queue.remove(at)
+                && self.sessions.remove(&id).is_some()
+            {
+                self.evicted.sessions += 1;
+            }
+        }
         while let Some(id) = self.session_queue.front() {
             let done = match self.sessions.get(id) {
                 None => true,

@@ -1005,3 +1005,49 @@ fn orders_and_sessions_are_evicted() {
     f.authorize();
     assert_eq!((f.bank.sizes().0, f.bank.evicted().sessions), (2, 1));
 }
+
+/// Over the session cap, a superseded session is forgotten before a live one, however old.
+#[test]
+fn the_session_cap_evicts_ended_sessions_first() {
+    let f = fixture_with(Policy {
+        retention: Retention {
+            order_secs: 60,
+            max_orders: 100,
+            session_secs: 600,
+            max_sessions: 2,
+        },
+        ..policy()
+    });
+    let other = PrivateJwk::generate(&mut os_rng()).unwrap();
+    f.bank.register(MerchantRegistration {
+        service_code: "other".into(),
+        merchant_id: "m-2".into(),
+        public_key: *other.public_jwk(),
+    });
+    let r = f
+        .bank
+        .handle(&to_request(&protocol::authorize_request(
+            "other",
+            "v1",
+            &mut os_rng(),
+        )))
+        .response;
+    let oldest_live =
+        protocol::read_authorize_response(&to_response(&r), &other, f.bank.now()).unwrap();
+    let superseded = f.authorize();
+    let live = f.authorize();
+    assert_eq!((f.bank.sizes().0, f.bank.evicted().sessions), (2, 1));
+    let query = crate::model::OrderQuery {
+        hpp_order_id: "nope".into(),
+    };
+    for s in [&oldest_live, &live] {
+        assert_eq!(
+            code(&f.call(&query, s).response),
+            (404, "b_hpp_order_not_found".into())
+        );
+    }
+    assert_ne!(
+        code(&f.call(&query, &superseded).response).1,
+        "b_hpp_order_not_found"
+    );
+}
