@@ -346,7 +346,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
                     .as_ref()
                     .is_some_and(|s| s.observe_date(received.date.as_deref(), now));
                 if !observed {
-                    log::warn!(
+                    tracing::warn!(
                         "the bank's answer stated no time; dating the request by this host's clock and the saved offset"
                     );
                 }
@@ -459,7 +459,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
                 )))
             }
             Ok(Reply::SessionRejected(e)) => {
-                log::info!("session rejected ({e}); re-authorizing once");
+                tracing::info!(msg_code = %e.msg_code, "session rejected ({e}); re-authorizing once");
                 self.rejected = self.sent_in.as_ref().map(|s| s.device_id.clone());
                 self.wait(Need::Rejected)
             }

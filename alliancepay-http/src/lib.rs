@@ -37,7 +37,10 @@
 //!   it is blocking HTTP/1.1 without an async runtime, uses rustls rather than OpenSSL, has a
 //!   small dependency tree and makes body limits and timeouts explicit; an async driver would
 //!   implement the same seam and reuse [`call`] unchanged.
-//! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks.
+//! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks;
+//!   the driver logic (call loop, single flight, the store's rule) is written once as async
+//!   code over a small I/O seam and run here without an executor, and on tokio by
+//!   `async_client` (feature `tokio`).
 //! - [`session`], [`model`], [`callback`]: the bank's documents.
 //! - [`store`]: key files and atomic owner-only writes.
 //! - [`sessions`]: where the session lives, shared by threads, processes and hosts: the
@@ -53,11 +56,23 @@
 //! - `simulator`: the local bank, served by hyper's HTTP/1 server on a single-threaded tokio
 //!   runtime (tokio with `rt`, `net` and `time` only). See `README.md` for its limits, the HPP
 //!   page and the load figures.
-//! - `cli`: the `alliancepay` binary (implies `simulator`, which `simulate` and `demo` need).
+//! - `cli`: the `alliancepay` binary (implies `simulator`, which `simulate` and `demo` need);
+//!   its diagnostics go to stderr through `tracing-subscriber`'s formatter.
+//! - `tokio`: [`AsyncClient`], the same client with `async` methods, over the same state
+//!   machine, single flight and session stores (the single flight is a tokio mutex; store
+//!   commands run on the blocking pool). Its transport, [`HyperTransport`], is hyper's
+//!   HTTP/1 client with rustls (ring, webpki roots): no OpenSSL. `examples/axum_shop.rs`
+//!   shows it in an axum service.
 //!
-//! # Logging
-//! Diagnostics go through the `log` facade. Nothing logged, nothing in `Debug` or `Display`,
-//! carries a refresh token, auth token, private key or decrypted payload.
+//! # Tracing
+//! Diagnostics are `tracing` events; the library installs no subscriber. Each call runs in an
+//! `alliancepay.call` span with the fields `operation` (`create-order`, `refund`,
+//! `order-data`...), `merchant_request_id`, and, when it ends, `attempts`, `outcome`
+//! (`Done`, `Refused`, `Unknown`) and the bank's `msg_code`; events inside it record each
+//! answer (attempt, HTTP status, `x-request_id`), re-authorizations and session-store events
+//! (adopted, published, store down or back). Nothing traced, nothing in `Debug` or
+//! `Display`, carries a refresh token, auth token, service code, private key or decrypted
+//! payload.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -66,10 +81,18 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "tokio")]
+pub mod async_client;
+#[cfg(feature = "tokio")]
+pub mod async_transport;
 pub mod call;
 pub mod callback;
+#[cfg(test)]
+mod capture;
 pub mod client;
+mod config;
 pub mod crypto;
+mod driver;
 pub mod error;
 pub mod model;
 pub mod outcome;
@@ -85,8 +108,12 @@ pub mod transport;
 pub mod simulator;
 
 pub use alliancepay_jose;
+#[cfg(feature = "tokio")]
+pub use async_client::{AsyncClient, AsyncClientBuilder};
+#[cfg(feature = "tokio")]
+pub use async_transport::{AsyncTransport, HyperTransport};
 pub use callback::{Callback, parse_callback};
-pub use client::{Client, ClientConfig};
+pub use client::{Client, ClientBuilder, ClientConfig};
 pub use error::{BankError, Error};
 pub use model::{
     CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate,

@@ -136,10 +136,10 @@ impl Session {
                 for (name, problem) in [("tokenExpirationDateTime", utc), ("tokenExpiration", kyiv)]
                 {
                     if let Err((text, e)) = problem {
-                        log::warn!("unreadable {name} {text:?} in the session ({e})");
+                        tracing::warn!("unreadable {name} {text:?} in the session ({e})");
                     }
                 }
-                log::warn!("the session states no readable expiry; assuming 24 hours");
+                tracing::warn!("the session states no readable expiry; assuming 24 hours");
                 now.plus(DEFAULT_SESSION_SECS)
             }
         };

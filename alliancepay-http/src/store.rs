@@ -124,7 +124,7 @@ pub fn is_exposed(path: &Path) -> bool {
 pub fn load_private_key(path: &Path) -> Result<PrivateJwk, Error> {
     let text = Zeroizing::new(fs::read(path).map_err(io_error(path))?);
     if is_exposed(path) {
-        log::warn!(
+        tracing::warn!(
             "private key file {} is readable by other users; run: chmod 600 {}",
             path.display(),
             path.display()

@@ -26,6 +26,18 @@ pub enum TransportError {
     Failed(String),
 }
 
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(d) => write!(f, "bank unreachable: {d}"),
+            Self::Timeout(d) => write!(f, "timed out: {d}"),
+            Self::Failed(d) => write!(f, "exchange failed: {d}"),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         match e {

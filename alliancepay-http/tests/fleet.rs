@@ -674,10 +674,10 @@ fn kill_in_the_loop(bank: &Bank, store: &str, state: &mut u64) {
 
 /// A client on `store` (as `--session-store` spells it) with the kill tests' lease.
 fn fresh_client(bank: &Bank, store: &str) -> Client {
-    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-    config.session_store = alliancepay_http::sessions::StoreSpec::parse(store).unwrap();
-    config.timeout = Duration::from_secs(1);
-    config.lease_ttl = KILL_LEASE;
+    let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code)
+        .with_session_store(alliancepay_http::sessions::StoreSpec::parse(store).unwrap())
+        .with_timeout(Duration::from_secs(1))
+        .with_lease_ttl(KILL_LEASE);
     Client::new(config, bank.key.clone()).unwrap()
 }
 
@@ -816,8 +816,8 @@ fn the_key_file_is_refused_as_session_file() {
     }
     // Through a symlink the CLI's path check sees the same file; the library refuses it by
     // its contents whatever the path.
-    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-    config.session_file = Some(bank.key_file.clone());
+    let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code)
+        .with_session_file(bank.key_file.clone());
     let e = Client::new(config, bank.key.clone())
         .unwrap_err()
         .to_string();
@@ -847,8 +847,8 @@ fn two_clients_on_one_file_follow_the_rule() {
     let bank = bank("rule");
     let path = bank.dir.join("session.json");
     let client = || {
-        let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-        config.session_file = Some(path.clone());
+        let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code)
+            .with_session_file(path.clone());
         Client::new(config, bank.key.clone()).unwrap()
     };
     let (a, b) = (client(), client());
@@ -891,8 +891,8 @@ fn two_clients_on_one_file_follow_the_rule() {
     assert_eq!((a.authorizations(), b.authorizations()), (1, 2));
     // A record sealed for this bank and key is useless to another service code's client on
     // the same file: it is ignored, not used.
-    let mut other = ClientConfig::new(&bank.sim.base_url(), "another-service-code");
-    other.session_file = Some(path.clone());
+    let other = ClientConfig::new(&bank.sim.base_url(), "another-service-code")
+        .with_session_file(path.clone());
     let stranger = Client::new(other, bank.key.clone()).unwrap();
     assert!(
         stranger.session().is_err(),
@@ -918,10 +918,12 @@ fn a_stalled_redis_costs_no_call() {
             keep.lock().unwrap().push(stream);
         }
     });
-    let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-    config.session_store =
-        alliancepay_http::sessions::StoreSpec::parse(&format!("redis://127.0.0.1:{port}")).unwrap();
-    config.store_timeout = Duration::from_millis(100);
+    let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code)
+        .with_session_store(
+            alliancepay_http::sessions::StoreSpec::parse(&format!("redis://127.0.0.1:{port}"))
+                .unwrap(),
+        )
+        .with_store_timeout(Duration::from_millis(100));
     let client = Client::new(config, bank.key.clone()).unwrap();
     let order = bank.order();
     let started = Instant::now();
@@ -1026,8 +1028,10 @@ fn an_old_session_is_not_published_over_a_newer_one_after_the_store_lost_it() {
     };
     let bank = bank("redis-empty");
     let client = || {
-        let mut config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-        config.session_store = alliancepay_http::sessions::StoreSpec::parse(&redis.url()).unwrap();
+        let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code)
+            .with_session_store(
+                alliancepay_http::sessions::StoreSpec::parse(&redis.url()).unwrap(),
+            );
         Client::new(config, bank.key.clone()).unwrap()
     };
     let old = client();
@@ -1121,18 +1125,13 @@ fn a_newer_unpublished_session_is_kept_over_an_older_stored_one() {
     let a_down = Arc::new(AtomicBool::new(false));
     let client = |down: &Arc<AtomicBool>| {
         let config = ClientConfig::new(&bank.sim.base_url(), &bank.service_code);
-        Client::with_store(
-            config,
-            bank.key.clone(),
-            Box::new(alliancepay_http::transport::UreqTransport::new(
-                Duration::from_secs(5),
-            )),
-            Box::new(View {
+        Client::builder(config, bank.key.clone())
+            .store(View {
                 store: Arc::clone(&store),
                 down: Arc::clone(down),
-            }),
-        )
-        .unwrap()
+            })
+            .build()
+            .unwrap()
     };
     let (a, b) = (client(&a_down), client(&Arc::new(AtomicBool::new(false))));
     let created = a.create_order(&bank.order()).into_result().unwrap();

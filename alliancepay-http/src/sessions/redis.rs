@@ -265,7 +265,7 @@ impl SessionStore for RedisStore {
         });
         // Unreleased, the lease lapses by itself after its time to live.
         if let Err(e) = released {
-            log::debug!("lease not released ({e}); it expires by itself");
+            tracing::debug!("lease not released ({e}); it expires by itself");
         }
     }
 }

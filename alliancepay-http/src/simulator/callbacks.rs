@@ -100,7 +100,7 @@ impl CallbackSender {
                 }
             });
         if let Err(e) = spawned {
-            log::warn!("simulator: could not start a callback thread: {e}");
+            tracing::warn!("simulator: could not start a callback thread: {e}");
         }
     }
 
@@ -128,19 +128,19 @@ impl CallbackSender {
                     self.delivered.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
-                Ok(status) => log::info!(
+                Ok(status) => tracing::info!(
                     "simulator: callback attempt {} to {} got HTTP {status}",
                     attempt + 1,
                     url
                 ),
-                Err(e) => log::info!(
+                Err(e) => tracing::info!(
                     "simulator: callback attempt {} to {} failed: {e}",
                     attempt + 1,
                     url
                 ),
             }
         }
-        log::warn!("simulator: gave up delivering a callback to {url}");
+        tracing::warn!("simulator: gave up delivering a callback to {url}");
     }
 }
 

@@ -455,7 +455,7 @@ impl Simulator {
         let worker = Arc::clone(&shared);
         let server = bound.serve(Arc::new(move |request| worker.serve(request)))?;
         let _ = shared.server.set(server.counters_arc());
-        log::info!("simulator listening on http://{addr}");
+        tracing::info!("simulator listening on http://{addr}");
         Ok(Self { shared, server })
     }
 

@@ -111,7 +111,7 @@ impl RequestLog {
             .and_then(|()| writeln!(file, "{response_line}"))
             .and_then(|()| file.flush());
         if let Err(e) = written {
-            log::warn!("simulator: cannot write the request log: {e}");
+            tracing::warn!("simulator: cannot write the request log: {e}");
         }
     }
 }

@@ -316,7 +316,7 @@ async fn accept_loop(
                 // Out of file descriptors and the like: back off (10 ms doubling to 1 s) and
                 // keep serving the connections open; one warning per run of failures.
                 if failures == 0 {
-                    log::warn!("simulator: accept failed: {e}; retrying");
+                    tracing::warn!("simulator: accept failed: {e}; retrying");
                 }
                 failures = failures.saturating_add(1);
                 let wait = 10u64 << failures.min(7);
@@ -382,9 +382,9 @@ async fn accept_loop(
                 Ok(true) => {}
                 Ok(false) => {
                     ours.write_stalls.fetch_add(1, Ordering::SeqCst);
-                    log::debug!("simulator: closed a connection whose client took no answer");
+                    tracing::debug!("simulator: closed a connection whose client took no answer");
                 }
-                Err(e) => log::debug!("simulator: connection ended: {e}"),
+                Err(e) => tracing::debug!("simulator: connection ended: {e}"),
             }
         });
     }
@@ -501,7 +501,7 @@ fn fitting_connections(wanted: usize, open_files: Option<usize>) -> usize {
     let headroom = 64 + limit / 8;
     let fitting = limit.saturating_sub(headroom).max(1);
     if wanted > fitting {
-        log::warn!(
+        tracing::warn!(
             "simulator: --max-connections {wanted} lowered to {fitting} to fit the open-file limit of {limit}"
         );
         fitting
@@ -571,7 +571,7 @@ async fn answer(
         Ok(Reply::Send(response)) => Ok(to_hyper(response)),
         Ok(Reply::Drop) => Err(Hangup),
         Err(e) => {
-            log::error!("simulator: a request handler failed: {e}");
+            tracing::error!("simulator: a request handler failed: {e}");
             Ok(plain(500, "the simulator failed on this request"))
         }
     }
@@ -596,7 +596,7 @@ fn to_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
             (Ok(n), Ok(v)) => {
                 headers.append(n, v);
             }
-            _ => log::warn!("simulator: dropped an unwritable response header {name:?}"),
+            _ => tracing::warn!("simulator: dropped an unwritable response header {name:?}"),
         }
     }
     out

@@ -1,5 +1,6 @@
 //! Commands that talk to the bank (or the simulator).
 
+use alliancepay_http::alliancepay_jose::PrivateJwk;
 use alliancepay_http::model::{CreateOrder, Operation, Refund};
 use alliancepay_http::sessions::StoreSpec;
 use alliancepay_http::{Client, ClientConfig, Order, Outcome, Session, crypto, store};
@@ -10,8 +11,8 @@ use crate::output::{Output, note};
 use crate::{BankArgs, Failure};
 
 pub fn config(bank: &BankArgs) -> Result<ClientConfig, String> {
-    let mut config = ClientConfig::new(&bank.base_url, &bank.service_code);
-    config.api_version.clone_from(&bank.api_version);
+    let config =
+        ClientConfig::new(&bank.base_url, &bank.service_code).with_api_version(&bank.api_version);
     // Two stores named: which one the user meant cannot be guessed, and using either would
     // silently split the fleet.
     if bank.session_file.is_some() && bank.session_store.is_some() {
@@ -19,14 +20,18 @@ pub fn config(bank: &BankArgs) -> Result<ClientConfig, String> {
             "--session-file and --session-store (or ALLIANCEPAY_SESSION_FILE and ALLIANCEPAY_SESSION_STORE) both name a session store; give only one (--session-file PATH is --session-store file:PATH)".into(),
         );
     }
-    config.session_file.clone_from(&bank.session_file);
-    if let Some(spec) = &bank.session_store {
-        config.session_store =
-            StoreSpec::parse(spec).map_err(|e| format!("--session-store: {e}"))?;
-    }
-    config.store_prefix.clone_from(&bank.session_store_prefix);
-    config.allow_plain_http = bank.allow_plain_http;
-    config.timeout = std::time::Duration::from_millis(bank.timeout_ms);
+    let store = match (&bank.session_file, &bank.session_store) {
+        (Some(path), _) => StoreSpec::File(path.clone()),
+        (None, Some(spec)) => {
+            StoreSpec::parse(spec).map_err(|e| format!("--session-store: {e}"))?
+        }
+        (None, None) => StoreSpec::Memory,
+    };
+    let config = config
+        .with_session_store(store)
+        .with_store_prefix(&bank.session_store_prefix)
+        .with_plain_http_allowed(bank.allow_plain_http)
+        .with_timeout(std::time::Duration::from_millis(bank.timeout_ms));
     config.check().map_err(|e| e.to_string())?;
     Ok(config)
 }
@@ -39,16 +44,21 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-pub fn client_with(bank: &BankArgs, config: ClientConfig) -> Result<Client, String> {
-    if let StoreSpec::File(path) = config.store_spec()
-        && same_file(&path, &bank.key)
+/// The merchant key, once the configured session file is known not to be the key file.
+pub fn merchant_key(bank: &BankArgs, config: &ClientConfig) -> Result<PrivateJwk, String> {
+    if let StoreSpec::File(path) = config.session_store()
+        && same_file(path, &bank.key)
     {
         return Err(format!(
             "the session file {} is the merchant key file; refusing to start (nothing was written): give the session its own path",
             path.display()
         ));
     }
-    let key = store::load_private_key(&bank.key).map_err(|e| e.to_string())?;
+    store::load_private_key(&bank.key).map_err(|e| e.to_string())
+}
+
+pub fn client_with(bank: &BankArgs, config: ClientConfig) -> Result<Client, String> {
+    let key = merchant_key(bank, &config)?;
     Client::new(config, key).map_err(|e| e.to_string())
 }
 

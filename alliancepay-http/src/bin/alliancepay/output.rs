@@ -70,37 +70,21 @@ pub fn note(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
-struct StderrLogger {
-    level: log::LevelFilter,
-}
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= self.level
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            note(&format!(
-                "[{}] {}",
-                record.level().as_str().to_lowercase(),
-                record.args()
-            ));
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-/// Warnings always (an exposed key file, an ignored session file); more with -v.
+/// Warnings always (an exposed key file, an ignored session file); more with -v. Events go to
+/// stderr as `LEVEL target: message fields`, without colours or timestamps; the library's
+/// events carry no secret, so none can reach the terminal.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
-        0 => log::LevelFilter::Warn,
-        1 => log::LevelFilter::Info,
-        _ => log::LevelFilter::Debug,
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
     };
-    let logger = Box::leak(Box::new(StderrLogger { level }));
-    if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
-    }
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    // Only fails when a subscriber is already set, which main never does twice.
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }

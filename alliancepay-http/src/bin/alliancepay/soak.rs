@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::CreateOrder;
+use alliancepay_http::{ClientConfig, CreateOrder};
 use clap::Args;
 use serde_json::json;
 
 use crate::BankArgs;
+#[cfg(feature = "tokio")]
+use crate::online::merchant_key;
 use crate::online::{client_with, config};
 use crate::output::Output;
 
@@ -44,34 +46,76 @@ pub struct SoakArgs {
     /// the session): what a crash test kills at random moments.
     #[arg(long)]
     authorize_loop: bool,
+    /// Run on the async client (`AsyncClient`, feature `tokio`): `--threads` tasks on one
+    /// tokio thread instead of threads on the blocking client.
+    #[cfg(feature = "tokio")]
+    #[arg(long = "async")]
+    use_async: bool,
+}
+
+/// What a soak run counted.
+struct Tally {
+    calls: u64,
+    failed: u64,
+    first_error: Option<String>,
+    authorizations: u64,
+    requests: u64,
 }
 
 pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
     let mut config = config(&args.bank)?;
     if let Some(secs) = args.renew_after_secs {
-        config.renewal.max_age_secs = secs;
+        let mut renewal = config.renewal();
+        renewal.max_age_secs = secs;
+        config = config.with_renewal(renewal);
     }
     if let Some(ms) = args.lease_ms {
-        config.lease_ttl = Duration::from_millis(ms);
+        config = config.with_lease_ttl(Duration::from_millis(ms));
     }
-    let client = client_with(&args.bank, config)?;
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let stop = || Instant::now() >= deadline || args.stop_file.as_ref().is_some_and(|f| f.exists());
-    if args.authorize_loop {
-        while !stop() {
-            client.authorize().map_err(|e| e.to_string())?;
-        }
-        return Ok(());
-    }
-    let order = CreateOrder::purchase(
+    #[cfg(feature = "tokio")]
+    let tally = if args.use_async {
+        run_async(args, config, &stop)?
+    } else {
+        run_blocking(args, config, &stop)?
+    };
+    #[cfg(not(feature = "tokio"))]
+    let tally = run_blocking(args, config, &stop)?;
+    report(out, tally);
+    Ok(())
+}
+
+fn order(args: &SoakArgs) -> CreateOrder {
+    CreateOrder::purchase(
         &args.merchant_id,
         100,
         "soak",
         "https://shop.example/ok",
         "https://shop.example/fail",
-    );
+    )
+}
+
+fn run_blocking(
+    args: &SoakArgs,
+    config: ClientConfig,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Tally, String> {
+    let client = client_with(&args.bank, config)?;
+    if args.authorize_loop {
+        while !stop() {
+            client.authorize().map_err(|e| e.to_string())?;
+        }
+        return Ok(Tally {
+            calls: 0,
+            failed: 0,
+            first_error: None,
+            authorizations: client.authorizations(),
+            requests: client.bank_requests(),
+        });
+    }
     let created = client
-        .create_order(&order)
+        .create_order(&order(args))
         .into_result()
         .map_err(|e| format!("creating the order: {e}"))?;
     let (calls, failed) = (AtomicU64::new(1), AtomicU64::new(0));
@@ -93,14 +137,118 @@ pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
             });
         }
     });
-    let (calls, failed) = (calls.into_inner(), failed.into_inner());
-    let first_error = first_error
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(Tally {
+        calls: calls.into_inner(),
+        failed: failed.into_inner(),
+        first_error: first_error
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        authorizations: client.authorizations(),
+        requests: client.bank_requests(),
+    })
+}
+
+/// The same worker on [`alliancepay_http::AsyncClient`]: `--threads` tasks on a
+/// current-thread runtime (store commands go to its blocking pool).
+#[cfg(feature = "tokio")]
+fn run_async(
+    args: &SoakArgs,
+    config: ClientConfig,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Tally, String> {
+    let key = merchant_key(&args.bank, &config)?;
+    let client = alliancepay_http::AsyncClient::new(config, key).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the tokio runtime: {e}"))?;
+    runtime.block_on(async {
+        if args.authorize_loop {
+            while !stop() {
+                client.authorize().await.map_err(|e| e.to_string())?;
+            }
+            return Ok(Tally {
+                calls: 0,
+                failed: 0,
+                first_error: None,
+                authorizations: client.authorizations(),
+                requests: client.bank_requests(),
+            });
+        }
+        let created = client
+            .create_order(&order(args))
+            .await
+            .into_result()
+            .map_err(|e| format!("creating the order: {e}"))?;
+        let (calls, failed) = (AtomicU64::new(1), AtomicU64::new(0));
+        let first_error = std::sync::Mutex::new(None::<String>);
+        let task = || async {
+            while !stop() {
+                calls.fetch_add(1, Ordering::SeqCst);
+                if let Err(e) = client.order_data(&created.hpp_order_id).await {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                    let mut first = first_error
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    first.get_or_insert_with(|| e.to_string());
+                }
+                tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
+            }
+        };
+        // Concurrent on one thread: each task yields while it waits for the bank, the
+        // single flight or a store command.
+        let mut tasks = Vec::new();
+        for _ in 0..args.threads.max(1) {
+            tasks.push(task());
+        }
+        join_all(tasks).await;
+        Ok(Tally {
+            calls: calls.into_inner(),
+            failed: failed.into_inner(),
+            first_error: first_error
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            authorizations: client.authorizations(),
+            requests: client.bank_requests(),
+        })
+    })
+}
+
+/// Polls every future until all are done (the few soak tasks; no extra dependency).
+#[cfg(feature = "tokio")]
+async fn join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut futures {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_pending() {
+                    pending = true;
+                } else {
+                    *slot = None;
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+}
+
+fn report(out: &Output, tally: Tally) {
+    let Tally {
+        calls,
+        failed,
+        first_error,
+        authorizations,
+        requests,
+    } = tally;
     out.result(
         &format!(
-            "{calls} calls, {failed} failed, {} authorizations by this process{}",
-            client.authorizations(),
+            "{calls} calls, {failed} failed, {authorizations} authorizations by this process{}",
             first_error
                 .as_deref()
                 .map(|e| format!("; first failure: {e}"))
@@ -109,10 +257,9 @@ pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
         &json!({
             "calls": calls,
             "failed": failed,
-            "authorizations": client.authorizations(),
-            "requests": client.bank_requests(),
+            "authorizations": authorizations,
+            "requests": requests,
             "firstError": first_error,
         }),
     );
-    Ok(())
 }
