@@ -44,6 +44,7 @@ impl Capture {
         self.lines().events.clone()
     }
 
+    #[cfg_attr(not(feature = "simulator"), allow(dead_code))]
     /// Every span, as `span NAME field=value...`, with the fields recorded later appended.
     pub(crate) fn spans(&self) -> Vec<String> {
         let lines = self.lines();

@@ -55,6 +55,9 @@ struct Bank {
     service_code: String,
     merchant_id: String,
     dir: PathBuf,
+    /// Whether soak workers run on the async client (`soak --async`) instead of the blocking
+    /// one.
+    async_workers: bool,
 }
 
 fn bank(name: &str) -> Bank {
@@ -79,6 +82,7 @@ fn bank(name: &str) -> Bank {
         service_code,
         merchant_id,
         dir,
+        async_workers: false,
     }
 }
 
@@ -118,6 +122,7 @@ impl Bank {
             ])
             .arg("--stop-file")
             .arg(stop)
+            .args(self.async_workers.then_some("--async"))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -465,6 +470,22 @@ fn file_store_fleets_authorize_once_per_event() {
         check(&run, "file");
         std::fs::remove_dir_all(&bank.dir).unwrap();
     }
+}
+
+/// The same fleets with every worker on the async client (`soak --async`: its threads are
+/// tasks of one tokio thread, store commands on tokio's blocking pool): the same rule, the
+/// same single flight, one authorization per event.
+#[cfg(feature = "tokio")]
+#[test]
+#[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
+fn async_workers_on_a_file_store_authorize_once_per_event() {
+    let _one = one_at_a_time();
+    let mut bank = bank("file-async");
+    bank.async_workers = true;
+    let store = format!("file:{}", bank.dir.join("session.json").display());
+    let run = fleet(&bank, &store, 4, &mut |_| None);
+    check(&run, "file, async workers");
+    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// A `redis-server` of our own on a free loopback port, killed when dropped.

@@ -11,10 +11,12 @@ use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
-use alliancepay_http::{
-    Callback, Client, ClientConfig, CreateOrder, Error, UtcTime, crypto, protocol,
-};
+use alliancepay_http::{Callback, ClientConfig, CreateOrder, Error, UtcTime, crypto, protocol};
 use alliancepay_jose::PrivateJwk;
+
+#[path = "http_e2e/driver.rs"]
+mod driver;
+use driver::{Client, both_drivers};
 
 #[path = "http_e2e/clock.rs"]
 mod clock;
@@ -52,9 +54,8 @@ fn bank() -> Bank {
 
 impl Bank {
     fn config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new(&self.sim.base_url(), &self.service_code);
-        c.timeout = Duration::from_secs(5);
-        c
+        ClientConfig::new(&self.sim.base_url(), &self.service_code)
+            .with_timeout(Duration::from_secs(5))
     }
 
     fn client(&self) -> Client {
@@ -95,7 +96,6 @@ impl Bank {
     }
 }
 
-#[test]
 fn full_hpp_flow_with_encrypted_and_plain_callbacks() {
     let bank = bank();
     let client = bank.client();
@@ -142,7 +142,6 @@ fn full_hpp_flow_with_encrypted_and_plain_callbacks() {
     assert!(bank.sim.callbacks_delivered() >= 2);
 }
 
-#[test]
 fn failed_payment_and_unknown_order() {
     let bank = bank();
     let client = bank.client();
@@ -166,7 +165,6 @@ fn failed_payment_and_unknown_order() {
     );
 }
 
-#[test]
 fn refund_and_lookups_are_encrypted_and_idempotent() {
     let bank = bank();
     let client = bank.client();
@@ -211,7 +209,6 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
 
 /// A payment is found by the order's merchantRequestId once the customer has paid: how an
 /// order whose creation ended Unknown is traced after payment.
-#[test]
 fn payment_is_found_by_the_orders_merchant_request_id() {
     let bank = bank();
     let client = bank.client();
@@ -237,7 +234,6 @@ fn payment_is_found_by_the_orders_merchant_request_id() {
 }
 
 /// Each session error: exactly one re-authorization and one retry, then success.
-#[test]
 fn session_errors_reauthorize_once_and_retry_once() {
     let bank = bank();
     let client = bank.client();
@@ -289,7 +285,6 @@ fn session_errors_reauthorize_once_and_retry_once() {
     }
 }
 
-#[test]
 fn another_process_authorizing_invalidates_our_session_and_we_recover() {
     let bank = bank();
     let (ours, other) = (bank.client(), bank.client());
@@ -299,7 +294,6 @@ fn another_process_authorizing_invalidates_our_session_and_we_recover() {
     assert_eq!(ours.authorizations(), 2);
 }
 
-#[test]
 fn a_session_rejected_twice_is_an_error_not_a_loop() {
     let bank = bank();
     let client = bank.client();
@@ -320,7 +314,6 @@ fn a_session_rejected_twice_is_an_error_not_a_loop() {
     assert_eq!(client.authorizations(), 2, "exactly one re-authorization");
 }
 
-#[test]
 fn locked_service_code_is_fatal_without_retries() {
     let bank = bank();
     bank.sim.lock_service_code(&bank.service_code);
@@ -335,7 +328,6 @@ fn locked_service_code_is_fatal_without_retries() {
     assert_eq!(bank.sim.authorizations(), 0);
 }
 
-#[test]
 fn wrong_merchant_key_is_a_decryption_error() {
     let bank = bank();
     let stranger = PrivateJwk::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)).unwrap();
@@ -356,7 +348,6 @@ fn wrong_merchant_key_is_a_decryption_error() {
 }
 
 /// Issue 3, item 3: N threads meet an expired session at once; one authorization serves all.
-#[test]
 fn concurrent_requests_share_one_reauthorization() {
     const THREADS: usize = 48;
     let bank = bank();
@@ -412,17 +403,18 @@ impl Clocks {
     }
 
     fn client(&self, bank: &Bank) -> Client {
-        self.drive(Client::new(bank.config(), bank.key.clone()).unwrap())
+        self.drive(bank.config(), bank.key.clone())
     }
 
-    /// `client` reading these clocks.
-    fn drive(&self, client: Client) -> Client {
+    /// A client on `config` reading these clocks.
+    fn drive(&self, config: ClientConfig, key: PrivateJwk) -> Client {
         let (wall, mono) = (self.wall_offset.clone(), self.monotonic_secs.clone());
-        client
-            .with_clock(move || UtcTime::now().plus(wall.load(Ordering::SeqCst)))
-            .with_monotonic_clock(move || {
-                Duration::from_secs(1000 + mono.load(Ordering::SeqCst).unsigned_abs())
-            })
+        let wall: driver::Clock =
+            Arc::new(move || UtcTime::now().plus(wall.load(Ordering::SeqCst)));
+        let mono: driver::Monotonic = Arc::new(move || {
+            Duration::from_secs(1000 + mono.load(Ordering::SeqCst).unsigned_abs())
+        });
+        Client::with_clocks(config, key, Some((wall, mono))).unwrap()
     }
 
     /// Time passes for the host (both clocks); `sim` moves the bank's clock by as much.
@@ -433,7 +425,6 @@ impl Clocks {
     }
 }
 
-#[test]
 fn sessions_are_renewed_ahead_of_expiry() {
     let bank = bank_with(SimulatorConfig {
         token_ttl_secs: 3600,
@@ -458,18 +449,20 @@ fn sessions_are_renewed_ahead_of_expiry() {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alliancepay-e2e-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "alliancepay-e2e-{name}-{:?}-{}",
+        driver::Driver::current(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-#[test]
 fn saved_session_survives_a_restart() {
     let bank = bank();
     let dir = temp_dir("session");
-    let mut config = bank.config();
-    config.session_file = Some(dir.join("session.json"));
+    let config = bank.config().with_session_file(dir.join("session.json"));
     let first = Client::new(config.clone(), bank.key.clone()).unwrap();
     let created = first.create_order(&bank.order()).into_result().unwrap();
     drop(first);
@@ -498,15 +491,13 @@ fn saved_session_survives_a_restart() {
 
 /// A host a day ahead keeps its session across a restart: the saved offset converts its wall
 /// clock to the bank's, so the saved session is not mistaken for an expired one.
-#[test]
 fn saved_session_survives_a_restart_on_a_skewed_host() {
     let bank = bank();
     let dir = temp_dir("skewed-session");
     let clocks = Clocks::skewed(24 * 3600);
     let client = |clocks: &Clocks| {
-        let mut config = bank.config();
-        config.session_file = Some(dir.join("session.json"));
-        clocks.drive(Client::new(config, bank.key.clone()).unwrap())
+        let config = bank.config().with_session_file(dir.join("session.json"));
+        clocks.drive(config, bank.key.clone())
     };
     let first = client(&clocks);
     let created = first.create_order(&bank.order()).into_result().unwrap();
@@ -518,7 +509,6 @@ fn saved_session_survives_a_restart_on_a_skewed_host() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[test]
 fn invalid_input_is_refused_before_sending() {
     let bank = bank();
     let client = bank.client();
@@ -534,7 +524,6 @@ fn invalid_input_is_refused_before_sending() {
     assert_eq!(bank.sim.requests(), requests);
 }
 
-#[test]
 fn reused_merchant_request_id_is_refused_by_the_bank() {
     let bank = bank();
     let client = bank.client();
@@ -551,7 +540,6 @@ fn reused_merchant_request_id_is_refused_by_the_bank() {
 }
 
 /// Each transport fault and malformed response: the right error, and no retry of a write.
-#[test]
 fn faults_and_malformed_responses() {
     let bank = bank();
     let client = bank.client();
@@ -608,7 +596,6 @@ fn faults_and_malformed_responses() {
     client.create_order(&bank.order()).into_result().unwrap();
 }
 
-#[test]
 fn authorization_without_jwe_is_malformed() {
     let bank = bank();
     bank.fault(Some(protocol::AUTHORIZE_PATH), 1, FaultKind::MissingJwe);
@@ -621,7 +608,6 @@ fn authorization_without_jwe_is_malformed() {
 
 /// A refund applied by the bank whose answer is lost: look it up, and resending the same
 /// request does not refund twice.
-#[test]
 fn lost_refund_answer_is_reconciled_not_repeated() {
     let bank = bank();
     let client = bank.client();
@@ -642,3 +628,24 @@ fn lost_refund_answer_is_reconciled_not_repeated() {
         .into_result()
         .unwrap();
 }
+
+both_drivers!(
+    full_hpp_flow_with_encrypted_and_plain_callbacks,
+    failed_payment_and_unknown_order,
+    refund_and_lookups_are_encrypted_and_idempotent,
+    payment_is_found_by_the_orders_merchant_request_id,
+    session_errors_reauthorize_once_and_retry_once,
+    another_process_authorizing_invalidates_our_session_and_we_recover,
+    a_session_rejected_twice_is_an_error_not_a_loop,
+    locked_service_code_is_fatal_without_retries,
+    wrong_merchant_key_is_a_decryption_error,
+    concurrent_requests_share_one_reauthorization,
+    sessions_are_renewed_ahead_of_expiry,
+    saved_session_survives_a_restart,
+    saved_session_survives_a_restart_on_a_skewed_host,
+    invalid_input_is_refused_before_sending,
+    reused_merchant_request_id_is_refused_by_the_bank,
+    faults_and_malformed_responses,
+    authorization_without_jwe_is_malformed,
+    lost_refund_answer_is_reconciled_not_repeated,
+);

@@ -12,7 +12,6 @@ use super::*;
 /// more than the bank's 10-minute window for refund dates, ahead by a day.
 const OFFSETS: [i64; 4] = [-25 * 3600, -11 * 60, 11 * 60, 24 * 3600];
 
-#[test]
 fn skewed_hosts_authorize_once_per_session_and_refund() {
     for offset in OFFSETS {
         let bank = bank_with(SimulatorConfig {
@@ -99,7 +98,6 @@ fn refund_settles(bank: &Bank, client: &Client, purchase: &str, what: &str) {
 /// the right time. Its refunds are still dated by the bank's clock: bank time runs on the
 /// monotonic clock from the last `Date` seen, so the offset measured at authorization, now
 /// stale, does not date them a day early.
-#[test]
 fn a_wall_clock_step_after_authorization_keeps_refunds_dated_right() {
     let bank = bank();
     let clocks = Clocks::skewed(24 * 3600);
@@ -119,15 +117,13 @@ fn a_wall_clock_step_after_authorization_keeps_refunds_dated_right() {
 /// The same step while the process is down: the saved offset is stale when the session file
 /// is read again. The restarted client does not trust it: before its first refund it learns
 /// the bank's time from the answer to a lookup, and the refund settles SUCCESS.
-#[test]
 fn a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset() {
     let bank = bank();
     let dir = temp_dir("clock-step-restart");
     let clocks = Clocks::skewed(24 * 3600);
     let client = |clocks: &Clocks| {
-        let mut config = bank.config();
-        config.session_file = Some(dir.join("session.json"));
-        clocks.drive(Client::new(config, bank.key.clone()).unwrap())
+        let config = bank.config().with_session_file(dir.join("session.json"));
+        clocks.drive(config, bank.key.clone())
     };
     let first = client(&clocks);
     let (_, purchase) = bank.paid_order(&first);
@@ -142,3 +138,9 @@ fn a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset() {
     assert_eq!(bank.sim.authorizations(), 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+both_drivers!(
+    skewed_hosts_authorize_once_per_session_and_refund,
+    a_wall_clock_step_after_authorization_keeps_refunds_dated_right,
+    a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset,
+);

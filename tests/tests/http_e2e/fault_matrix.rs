@@ -100,8 +100,7 @@ impl Tally {
 
 fn matrix_bank() -> (Bank, Client) {
     let bank = bank();
-    let mut config = bank.config();
-    config.timeout = TIMEOUT;
+    let config = bank.config().with_timeout(TIMEOUT);
     let client = Client::new(config, bank.key.clone()).unwrap();
     client.authorize().unwrap();
     (bank, client)
@@ -114,7 +113,6 @@ fn settle(kind: &FaultKind) {
     }
 }
 
-#[test]
 fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
     let (bank, client) = matrix_bank();
     let mut t = Tally::default();
@@ -274,7 +272,6 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
 
 /// Reads under every fault: an error (never an empty success), and the same read afterwards
 /// answers the real record. Reads change nothing on the simulator.
-#[test]
 fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
     let (bank, client) = matrix_bank();
     let (hpp_order_id, purchase) = bank.paid_order(&client);
@@ -356,3 +353,8 @@ fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
         .unwrap_err();
     assert!(missing.bank_error().is_some(), "{missing:?}");
 }
+
+both_drivers!(
+    every_fault_on_every_write_ends_with_exactly_one_applied_operation,
+    every_fault_on_every_read_is_an_error_not_an_empty_record,
+);
