@@ -27,6 +27,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 
+/// The data behind a lock; a panic elsewhere leaves it consistent (every write is one
+/// insert or one increment).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// What the shop knows about one of its orders.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Payment {
@@ -62,10 +68,13 @@ impl Shop {
 
     /// The state of an order, if it is one of ours.
     pub fn payment(&self, hpp_order_id: &str) -> Option<Payment> {
-        self.orders.lock().unwrap().get(hpp_order_id).cloned()
+        lock(&self.orders).get(hpp_order_id).cloned()
     }
 
     /// Creates an order of `kopecks` and answers `(hppOrderId, payment link)`.
+    ///
+    /// # Errors
+    /// The refusal, or the unknown outcome (then the same order is to be sent again).
     pub async fn create_order(&self, kopecks: u64) -> Result<(String, String), String> {
         let mut order = CreateOrder::purchase(
             &self.merchant_id,
@@ -79,10 +88,7 @@ impl Shop {
         // same order again.
         match self.client.create_order(&order).await {
             Outcome::Done(created) => {
-                self.orders
-                    .lock()
-                    .unwrap()
-                    .insert(created.hpp_order_id.clone(), Payment::Awaiting);
+                lock(&self.orders).insert(created.hpp_order_id.clone(), Payment::Awaiting);
                 Ok((
                     created.hpp_order_id,
                     created.redirect_url.unwrap_or_default(),
@@ -95,8 +101,11 @@ impl Shop {
 
     /// Handles a callback body: finds which of our orders it names, reads that order back
     /// from the bank, and records what the bank's record says.
+    ///
+    /// # Errors
+    /// A body that is not a callback for us, or the re-read failed (the bank then retries).
     pub async fn callback(&self, body: &[u8]) -> Result<(), String> {
-        self.callbacks.lock().unwrap().0 += 1;
+        lock(&self.callbacks).0 += 1;
         let hpp_order_id = match self
             .client
             .parse_callback(body)
@@ -120,9 +129,9 @@ impl Shop {
             _ => Payment::Awaiting,
         };
         if payment == Payment::Paid {
-            self.callbacks.lock().unwrap().1 += 1;
+            lock(&self.callbacks).1 += 1;
         }
-        self.orders.lock().unwrap().insert(hpp_order_id, payment);
+        lock(&self.orders).insert(hpp_order_id, payment);
         Ok(())
     }
 }

@@ -53,6 +53,49 @@ pub struct SoakArgs {
     use_async: bool,
 }
 
+/// What the calling threads (or tasks) count.
+struct Counters {
+    calls: AtomicU64,
+    failed: AtomicU64,
+    first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// The order's creation is the first call.
+    fn new() -> Self {
+        Self {
+            calls: AtomicU64::new(1),
+            failed: AtomicU64::new(0),
+            first_error: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn called<T, E: std::fmt::Display>(&self, result: Result<T, E>) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Err(e) = result {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            let mut first = self
+                .first_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            first.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    fn tally(self, authorizations: u64, requests: u64) -> Tally {
+        Tally {
+            calls: self.calls.into_inner(),
+            failed: self.failed.into_inner(),
+            first_error: self
+                .first_error
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            authorizations,
+            requests,
+        }
+    }
+}
+
 /// What a soak run counted.
 struct Tally {
     calls: u64,
@@ -106,46 +149,24 @@ fn run_blocking(
         while !stop() {
             client.authorize().map_err(|e| e.to_string())?;
         }
-        return Ok(Tally {
-            calls: 0,
-            failed: 0,
-            first_error: None,
-            authorizations: client.authorizations(),
-            requests: client.bank_requests(),
-        });
+        return Ok(Counters::new().tally(client.authorizations(), client.bank_requests()));
     }
     let created = client
         .create_order(&order(args))
         .into_result()
         .map_err(|e| format!("creating the order: {e}"))?;
-    let (calls, failed) = (AtomicU64::new(1), AtomicU64::new(0));
-    let first_error = std::sync::Mutex::new(None::<String>);
+    let counters = Counters::new();
     std::thread::scope(|scope| {
         for _ in 0..args.threads.max(1) {
             scope.spawn(|| {
                 while !stop() {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    if let Err(e) = client.order_data(&created.hpp_order_id) {
-                        failed.fetch_add(1, Ordering::SeqCst);
-                        let mut first = first_error
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        first.get_or_insert_with(|| e.to_string());
-                    }
+                    counters.called(client.order_data(&created.hpp_order_id));
                     std::thread::sleep(Duration::from_millis(args.pause_ms));
                 }
             });
         }
     });
-    Ok(Tally {
-        calls: calls.into_inner(),
-        failed: failed.into_inner(),
-        first_error: first_error
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-        authorizations: client.authorizations(),
-        requests: client.bank_requests(),
-    })
+    Ok(counters.tally(client.authorizations(), client.bank_requests()))
 }
 
 /// The same worker on [`alliancepay_http::AsyncClient`]: `--threads` tasks on a
@@ -167,31 +188,17 @@ fn run_async(
             while !stop() {
                 client.authorize().await.map_err(|e| e.to_string())?;
             }
-            return Ok(Tally {
-                calls: 0,
-                failed: 0,
-                first_error: None,
-                authorizations: client.authorizations(),
-                requests: client.bank_requests(),
-            });
+            return Ok(Counters::new().tally(client.authorizations(), client.bank_requests()));
         }
         let created = client
             .create_order(&order(args))
             .await
             .into_result()
             .map_err(|e| format!("creating the order: {e}"))?;
-        let (calls, failed) = (AtomicU64::new(1), AtomicU64::new(0));
-        let first_error = std::sync::Mutex::new(None::<String>);
+        let counters = Counters::new();
         let task = || async {
             while !stop() {
-                calls.fetch_add(1, Ordering::SeqCst);
-                if let Err(e) = client.order_data(&created.hpp_order_id).await {
-                    failed.fetch_add(1, Ordering::SeqCst);
-                    let mut first = first_error
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    first.get_or_insert_with(|| e.to_string());
-                }
+                counters.called(client.order_data(&created.hpp_order_id).await);
                 tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
             }
         };
@@ -202,15 +209,7 @@ fn run_async(
             tasks.push(task());
         }
         join_all(tasks).await;
-        Ok(Tally {
-            calls: calls.into_inner(),
-            failed: failed.into_inner(),
-            first_error: first_error
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            authorizations: client.authorizations(),
-            requests: client.bank_requests(),
-        })
+        Ok(counters.tally(client.authorizations(), client.bank_requests()))
     })
 }
 
