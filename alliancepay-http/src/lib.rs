@@ -35,8 +35,8 @@
 //! - [`outcome`]: [`Outcome`], what a write ends as.
 //! - [`transport`]: the one I/O seam; [`UreqTransport`] is the blocking default. `ureq` because
 //!   it is blocking HTTP/1.1 without an async runtime, uses rustls rather than OpenSSL, has a
-//!   small dependency tree and makes body limits and timeouts explicit; an async driver would
-//!   implement the same seam and reuse [`call`] unchanged.
+//!   small dependency tree and makes body limits and timeouts explicit. The async client's seam
+//!   is `AsyncTransport` (feature `tokio`), with `HyperTransport` as its default.
 //! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks;
 //!   the driver logic (call loop, single flight, the store's rule) is written once as async
 //!   code over a small I/O seam and run here without an executor, and on tokio by

@@ -3,8 +3,9 @@
 //! (a test double, a recorder, a terminal's modem) can replace it.
 //!
 //! Why `ureq`: blocking HTTP/1.1 without an async runtime, rustls instead of OpenSSL, a small
-//! dependency tree, and bounded bodies and timeouts that are easy to set. An async transport
-//! would feed the same [`crate::call::Call`] state machine.
+//! dependency tree, and bounded bodies and timeouts that are easy to set. The async client has
+//! its own seam, `AsyncTransport` (feature `tokio`), feeding the same
+//! [`crate::call::Call`] state machine.
 
 use std::time::Duration;
 
