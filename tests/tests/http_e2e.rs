@@ -387,6 +387,41 @@ fn concurrent_requests_share_one_reauthorization() {
     }
 }
 
+/// The async driver with tasks rather than threads: 48 tasks spawned on a runtime of two
+/// worker threads meet an expired session at once. The single flight is an async lock, so
+/// the tasks waiting for the authorization yield their threads to the one authorizing (a
+/// blocking lock held across the exchange would stall both workers); one authorization
+/// serves all.
+#[test]
+fn spawned_tasks_share_one_reauthorization() {
+    const TASKS: usize = 48;
+    let bank = bank();
+    let client = alliancepay_http::AsyncClient::new(bank.config(), bank.key.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = runtime
+        .block_on(client.create_order(&bank.order()))
+        .into_result()
+        .unwrap();
+    bank.sim.expire_sessions();
+    let before = bank.sim.authorizations();
+    let handles: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (client, id) = (client.clone(), created.hpp_order_id.clone());
+            runtime.spawn(async move { client.order_data(&id).await.map(|o| o.hpp_order_id) })
+        })
+        .collect();
+    for h in handles {
+        let read = runtime.block_on(h).unwrap();
+        assert_eq!(read.unwrap(), created.hpp_order_id);
+    }
+    assert_eq!(bank.sim.authorizations() - before, 1);
+    assert_eq!(client.authorizations(), 2);
+}
+
 /// The host's clocks as a test sets them: the wall clock `wall_offset` seconds off the real
 /// one, and a monotonic clock that moves only when told (both through [`Clocks::advance`]).
 #[derive(Clone, Default)]
