@@ -133,11 +133,7 @@ pub struct AsyncClient {
 
 impl std::fmt::Debug for AsyncClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncClient")
-            .field("base_url", &self.core.config.base_url())
-            .field("merchant_key", self.core.merchant.public_jwk())
-            .field("store", &self.core.store)
-            .finish_non_exhaustive()
+        self.core.describe("AsyncClient", f)
     }
 }
 

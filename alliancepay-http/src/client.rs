@@ -197,11 +197,7 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("base_url", &self.core.config.base_url())
-            .field("merchant_key", self.core.merchant.public_jwk())
-            .field("store", &self.core.store)
-            .finish_non_exhaustive()
+        self.core.describe("Client", f)
     }
 }
 
@@ -406,6 +402,9 @@ mod tests {
             .count();
         assert_eq!(warnings, 1, "{:?}", capture.events());
         assert_eq!(client.authorizations(), 3);
+        let shown = format!("{client:?}");
+        assert!(shown.starts_with("Client {") && shown.contains("bank.example"), "{shown}");
+        assert!(!shown.contains("svc"), "the service code in Debug: {shown}");
     }
 
     /// The builder's clocks are the client's from the start, and every clone reads them

@@ -264,6 +264,15 @@ impl<I: Io> Core<I> {
         })
     }
 
+    /// A client's `Debug`: where it goes and with which key, never a secret.
+    pub(crate) fn describe(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("base_url", &self.config.base_url())
+            .field("merchant_key", self.merchant.public_jwk())
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+
     pub(crate) fn authorizations(&self) -> u64 {
         self.authorizations.load(Ordering::SeqCst)
     }
