@@ -1,67 +1,15 @@
-//! The bank's JSON documents (bank-api.md §3): requests we validate before sending, responses we
-//! read leniently.
-//!
-//! Requests omit every unset optional field (the bank rejects `null` and `""`), and
-//! [`Validate`] checks the documented limits so a bad field is reported by name before anything
-//! is sent. Responses keep unknown members and unknown enum values, accept numbers written as
-//! strings, and keep dates as the bank's raw text: the bank's own documents disagree on all three
-//! (bank-api.md §5, items 6 to 10), and a payment must never be lost over a date format.
+//! HPP orders: the create-order request, the order-data query and the order the bank returns
+//! (bank-api.md §3.2, §3.3, §3.6).
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::operation::one_or_many;
+use super::{
+    CustomerData, Operation, Validate, comment_charset, http_url, lenient_amount, optional,
+    required,
+};
 use crate::Error;
-
-/// Checks a request against the documented limits.
-pub trait Validate {
-    /// # Errors
-    /// [`Error::InvalidInput`] naming the first field that fails.
-    fn validate(&self) -> Result<(), Error>;
-}
-
-fn required(field: &str, value: &str, max: usize) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid(field, "is required and must not be empty"));
-    }
-    max_chars(field, value, max)
-}
-
-fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
-    let n = value.chars().count();
-    if n > max {
-        return Err(Error::invalid(
-            field,
-            format!("is {n} characters long; at most {max} allowed"),
-        ));
-    }
-    Ok(())
-}
-
-fn optional(field: &str, value: Option<&String>, max: usize) -> Result<(), Error> {
-    value.map_or(Ok(()), |v| required(field, v, max))
-}
-
-fn http_url(field: &str, value: &str) -> Result<(), Error> {
-    required(field, value, 1000)?;
-    if !(value.starts_with("https://") || value.starts_with("http://")) {
-        return Err(Error::invalid(field, "must be an http(s) URL"));
-    }
-    Ok(())
-}
-
-/// Letters, digits, space and `,.;:@#$%'-=+`: the charset of `merchantComment`.
-fn comment_charset(field: &str, value: &str) -> Result<(), Error> {
-    match value
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || " ,.;:@#$%'-=+".contains(*c)))
-    {
-        Some(c) => Err(Error::invalid(
-            field,
-            format!("contains {c:?}; allowed are letters, digits, space and ,.;:@#$%'-=+"),
-        )),
-        None => Ok(()),
-    }
-}
 
 /// `hppPayType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,101 +53,6 @@ pub enum DirectType {
     Redirect,
     /// A link into the bank's mobile app.
     BankLink,
-}
-
-/// `customerData` of an HPP order.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerData {
-    /// The merchant's id for the customer (required, at most 255 characters).
-    pub sender_customer_id: String,
-    /// At most 30 characters of letters, inner spaces or hyphens, and apostrophes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_first_name: Option<String>,
-    /// As `sender_first_name`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_last_name: Option<String>,
-    /// At most 256 characters.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_email: Option<String>,
-    /// Digits only, at most 20.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_phone: Option<String>,
-    /// ISO 3166 numeric code, such as `804`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_country: Option<String>,
-    /// At most 25 characters.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sender_city: Option<String>,
-}
-
-fn person_name(field: &str, value: Option<&String>) -> Result<(), Error> {
-    let Some(v) = value else { return Ok(()) };
-    required(field, v, 30)?;
-    let ok_chars = v
-        .chars()
-        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''));
-    let inner = !v.starts_with([' ', '-']) && !v.ends_with([' ', '-']);
-    if !ok_chars || !inner {
-        return Err(Error::invalid(
-            field,
-            "only letters, inner spaces or hyphens, and apostrophes are allowed",
-        ));
-    }
-    if ["NULL", "3D SECURE", "SURNAME", "CARDHOLDER", "UNKNOWN"]
-        .contains(&v.to_uppercase().as_str())
-    {
-        return Err(Error::invalid(
-            field,
-            format!("{v:?} is a placeholder the bank refuses"),
-        ));
-    }
-    Ok(())
-}
-
-impl Validate for CustomerData {
-    fn validate(&self) -> Result<(), Error> {
-        required(
-            "customerData.senderCustomerId",
-            &self.sender_customer_id,
-            255,
-        )?;
-        person_name(
-            "customerData.senderFirstName",
-            self.sender_first_name.as_ref(),
-        )?;
-        person_name(
-            "customerData.senderLastName",
-            self.sender_last_name.as_ref(),
-        )?;
-        if let Some(email) = &self.sender_email {
-            required("customerData.senderEmail", email, 256)?;
-            if !email.contains('@') {
-                return Err(Error::invalid(
-                    "customerData.senderEmail",
-                    "is not an e-mail address",
-                ));
-            }
-        }
-        if let Some(phone) = &self.sender_phone {
-            required("customerData.senderPhone", phone, 20)?;
-            if !phone.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid(
-                    "customerData.senderPhone",
-                    "must be digits only",
-                ));
-            }
-        }
-        if let Some(country) = &self.sender_country
-            && (country.len() != 3 || !country.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(Error::invalid(
-                "customerData.senderCountry",
-                "must be a 3-digit ISO 3166 numeric code, such as 804",
-            ));
-        }
-        optional("customerData.senderCity", self.sender_city.as_ref(), 25)
-    }
 }
 
 /// `POST /ecom/execute_request/hpp/v1/create-order` (bank-api.md §3.2).
@@ -379,110 +232,6 @@ impl Validate for OrderQuery {
     }
 }
 
-/// `POST /ecom/execute_request/payments/v3/refund` (bank-api.md §3.4), sent encrypted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Refund {
-    /// A new id for this refund (not the order's); [`Refund::new`] makes a UUID.
-    pub merchant_request_id: String,
-    /// The bank's merchant id.
-    pub merchant_id: String,
-    /// The original operation (`operations[].operationId`), not the `hppOrderId`.
-    pub operation_id: String,
-    /// Amount in kopecks; sent as a string of digits, as the bank documents.
-    #[serde(with = "digits_string")]
-    pub coin_amount: u64,
-    /// Where the bank POSTs the refund's callback.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notification_url: Option<String>,
-    /// Whether that callback is encrypted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notification_encryption: Option<bool>,
-    /// At most 255 characters of the comment charset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub merchant_comment: Option<String>,
-}
-
-impl Refund {
-    /// A refund of `coin_amount` kopecks of operation `operation_id`, with a fresh UUID from
-    /// the OS RNG. For ids that replay use [`Refund::new_with`].
-    #[must_use]
-    pub fn new(merchant_id: &str, operation_id: &str, coin_amount: u64) -> Self {
-        Self::new_with(
-            &mut crate::crypto::os_rng(),
-            merchant_id,
-            operation_id,
-            coin_amount,
-        )
-    }
-
-    /// [`Refund::new`] with its `merchantRequestId` drawn from `rng`.
-    #[must_use]
-    pub fn new_with<R: rand_core::CryptoRng + ?Sized>(
-        rng: &mut R,
-        merchant_id: &str,
-        operation_id: &str,
-        coin_amount: u64,
-    ) -> Self {
-        Self {
-            merchant_request_id: crate::crypto::uuid_from(rng),
-            merchant_id: merchant_id.to_owned(),
-            operation_id: operation_id.to_owned(),
-            coin_amount,
-            notification_url: None,
-            notification_encryption: None,
-            merchant_comment: None,
-        }
-    }
-}
-
-impl Validate for Refund {
-    fn validate(&self) -> Result<(), Error> {
-        required("merchantRequestId", &self.merchant_request_id, 36)?;
-        required("merchantId", &self.merchant_id, 36)?;
-        required("operationId", &self.operation_id, 255)?;
-        if self.coin_amount == 0 {
-            return Err(Error::invalid("coinAmount", "must be at least 1 kopeck"));
-        }
-        if let Some(url) = &self.notification_url {
-            http_url("notificationUrl", url)?;
-        }
-        if let Some(c) = &self.merchant_comment {
-            required("merchantComment", c, 255)?;
-            comment_charset("merchantComment", c)?;
-        }
-        Ok(())
-    }
-}
-
-/// H2H operation lookup (bank-api.md §3.5): by the bank's operation id or by our request id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OperationQuery {
-    /// `{"id": …}` to `payments/v1/operations`.
-    ById {
-        /// The operation id.
-        id: String,
-    },
-    /// `{"merchantRequestId": …}` to `payments/v1/operation/by_merchant_request_id`.
-    ByMerchantRequestId {
-        /// Our request id.
-        #[serde(rename = "merchantRequestId")]
-        merchant_request_id: String,
-    },
-}
-
-impl Validate for OperationQuery {
-    fn validate(&self) -> Result<(), Error> {
-        match self {
-            Self::ById { id } => required("id", id, 255),
-            Self::ByMerchantRequestId {
-                merchant_request_id,
-            } => required("merchantRequestId", merchant_request_id, 36),
-        }
-    }
-}
-
 /// `orderStatus`, keeping values this version does not know.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
@@ -567,102 +316,10 @@ pub struct Order {
     pub other: Map<String, Value>,
 }
 
-/// One operation record (bank-api.md §3.5). All members are optional in the bank's documents.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Operation {
-    /// `PURCHASE`, `REFUND`, …
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// `SUCCESS`, `FAIL`, `PENDING`, …
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// The bank's operation id: what a refund names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operation_id: Option<String>,
-    /// Our request id for this operation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchant_request_id: Option<String>,
-    /// Amount in kopecks.
-    #[serde(
-        default,
-        deserialize_with = "lenient_amount",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub coin_amount: Option<u64>,
-    /// Every other member, as sent.
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
-}
-
-/// The error body of bank-api.md §4.1.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorBody {
-    /// The bank's id for the request.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    /// Which bank service answered.
-    #[serde(default)]
-    pub service_id: Option<String>,
-    /// `ERROR` for errors.
-    pub msg_type: String,
-    /// The code to act on.
-    pub msg_code: String,
-    /// Human text.
-    #[serde(default)]
-    pub msg_text: Option<String>,
-}
-
-/// Amounts arrive as numbers or as strings of digits (bank-api.md §5 item 8).
-fn lenient_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("coinAmount is not a whole number of kopecks")),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("coinAmount is not a string of digits")),
-        Some(_) => Err(serde::de::Error::custom(
-            "coinAmount is neither a number nor a string",
-        )),
-    }
-}
-
-/// `operations` is an array in order data and a single object in HPP callbacks.
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Operation>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<Operation>),
-        One(Box<Operation>),
-        Null(()),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::Many(v) => v,
-        OneOrMany::One(o) => vec![*o],
-        OneOrMany::Null(()) => Vec::new(),
-    })
-}
-
-mod digits_string {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        super::lenient_amount(d)?.ok_or_else(|| serde::de::Error::custom("coinAmount is missing"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Refund;
 
     /// Ids come from the RNG given: the same seed, the same ids; the OS-RNG constructors
     /// differ from call to call.
@@ -784,21 +441,6 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn refund_amount_is_a_string_of_digits() {
-        let r = Refund::new("m", "op-1", 25_000);
-        assert_eq!(serde_json::to_value(&r).unwrap()["coinAmount"], "25000");
-        assert!(
-            Refund {
-                coin_amount: 0,
-                ..r.clone()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(r.validate().is_ok());
     }
 
     /// The HPP callback example of bank-api.md §3.6: `operations` as one object, dotted dates.
