@@ -74,6 +74,7 @@ pub mod error;
 pub mod model;
 pub mod outcome;
 pub mod protocol;
+mod rules;
 mod secret;
 pub mod session;
 pub mod sessions;

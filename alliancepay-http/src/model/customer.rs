@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Validate, optional, required};
-use crate::Error;
+use super::{Validate, check, optional, required};
+use crate::{Error, rules};
 
 /// `customerData` of an HPP order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,27 +32,7 @@ pub struct CustomerData {
 }
 
 fn person_name(field: &str, value: Option<&String>) -> Result<(), Error> {
-    let Some(v) = value else { return Ok(()) };
-    required(field, v, 30)?;
-    let ok_chars = v
-        .chars()
-        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''));
-    let inner = !v.starts_with([' ', '-']) && !v.ends_with([' ', '-']);
-    if !ok_chars || !inner {
-        return Err(Error::invalid(
-            field,
-            "only letters, inner spaces or hyphens, and apostrophes are allowed",
-        ));
-    }
-    if ["NULL", "3D SECURE", "SURNAME", "CARDHOLDER", "UNKNOWN"]
-        .contains(&v.to_uppercase().as_str())
-    {
-        return Err(Error::invalid(
-            field,
-            format!("{v:?} is a placeholder the bank refuses"),
-        ));
-    }
-    Ok(())
+    value.map_or(Ok(()), |v| check(field, rules::person_name(v)))
 }
 
 impl Validate for CustomerData {
@@ -60,7 +40,7 @@ impl Validate for CustomerData {
         required(
             "customerData.senderCustomerId",
             &self.sender_customer_id,
-            255,
+            rules::customer_max("senderCustomerId"),
         )?;
         person_name(
             "customerData.senderFirstName",
@@ -71,31 +51,18 @@ impl Validate for CustomerData {
             self.sender_last_name.as_ref(),
         )?;
         if let Some(email) = &self.sender_email {
-            required("customerData.senderEmail", email, 256)?;
-            if !email.contains('@') {
-                return Err(Error::invalid(
-                    "customerData.senderEmail",
-                    "is not an e-mail address",
-                ));
-            }
+            check("customerData.senderEmail", rules::email(email))?;
         }
         if let Some(phone) = &self.sender_phone {
-            required("customerData.senderPhone", phone, 20)?;
-            if !phone.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::invalid(
-                    "customerData.senderPhone",
-                    "must be digits only",
-                ));
-            }
+            check("customerData.senderPhone", rules::phone(phone))?;
         }
-        if let Some(country) = &self.sender_country
-            && (country.len() != 3 || !country.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(Error::invalid(
-                "customerData.senderCountry",
-                "must be a 3-digit ISO 3166 numeric code, such as 804",
-            ));
+        if let Some(country) = &self.sender_country {
+            check("customerData.senderCountry", rules::country(country))?;
         }
-        optional("customerData.senderCity", self.sender_city.as_ref(), 25)
+        optional(
+            "customerData.senderCity",
+            self.sender_city.as_ref(),
+            rules::customer_max("senderCity"),
+        )
     }
 }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::Error;
+use crate::{Error, rules};
 
 mod customer;
 mod operation;
@@ -32,48 +32,19 @@ pub trait Validate {
     fn validate(&self) -> Result<(), Error>;
 }
 
+/// A rule of [`crate::rules`] applied to `field`: its problem becomes [`Error::InvalidInput`].
+fn check(field: &str, rule: Result<(), rules::Problem>) -> Result<(), Error> {
+    rule.map_err(|problem| Error::invalid(field, problem))
+}
+
+/// Present and at most `max` characters.
 fn required(field: &str, value: &str, max: usize) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        return Err(Error::invalid(field, "is required and must not be empty"));
-    }
-    max_chars(field, value, max)
+    check(field, rules::text(value, max))
 }
 
-fn max_chars(field: &str, value: &str, max: usize) -> Result<(), Error> {
-    let n = value.chars().count();
-    if n > max {
-        return Err(Error::invalid(
-            field,
-            format!("is {n} characters long; at most {max} allowed"),
-        ));
-    }
-    Ok(())
-}
-
+/// As [`required`] when set.
 fn optional(field: &str, value: Option<&String>, max: usize) -> Result<(), Error> {
     value.map_or(Ok(()), |v| required(field, v, max))
-}
-
-fn http_url(field: &str, value: &str) -> Result<(), Error> {
-    required(field, value, 1000)?;
-    if !(value.starts_with("https://") || value.starts_with("http://")) {
-        return Err(Error::invalid(field, "must be an http(s) URL"));
-    }
-    Ok(())
-}
-
-/// Letters, digits, space and `,.;:@#$%'-=+`: the charset of `merchantComment`.
-fn comment_charset(field: &str, value: &str) -> Result<(), Error> {
-    match value
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || " ,.;:@#$%'-=+".contains(*c)))
-    {
-        Some(c) => Err(Error::invalid(
-            field,
-            format!("contains {c:?}; allowed are letters, digits, space and ,.;:@#$%'-=+"),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// The error body of bank-api.md §4.1.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Validate, lenient_amount, required};
-use crate::Error;
+use crate::{Error, rules};
 
 /// H2H operation lookup (bank-api.md §3.5): by the bank's operation id or by our request id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +26,10 @@ pub enum OperationQuery {
 impl Validate for OperationQuery {
     fn validate(&self) -> Result<(), Error> {
         match self {
-            Self::ById { id } => required("id", id, 255),
+            Self::ById { id } => required("id", id, rules::BANK_ID_MAX),
             Self::ByMerchantRequestId {
                 merchant_request_id,
-            } => required("merchantRequestId", merchant_request_id, 36),
+            } => required("merchantRequestId", merchant_request_id, rules::ID_MAX),
         }
     }
 }

@@ -5,11 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::operation::one_or_many;
-use super::{
-    CustomerData, Operation, Validate, comment_charset, http_url, lenient_amount, optional,
-    required,
-};
-use crate::Error;
+use super::{CustomerData, Operation, Validate, check, lenient_amount, optional, required};
+use crate::{Error, rules};
 
 /// `hppPayType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,62 +156,46 @@ impl CreateOrder {
     }
 }
 
-const LANGUAGES: [&str; 10] = ["uk", "en", "es", "de", "pl", "fr", "tr", "it", "nl", "pt"];
-
 impl Validate for CreateOrder {
     fn validate(&self) -> Result<(), Error> {
-        required("merchantRequestId", &self.merchant_request_id, 36)?;
-        required("merchantId", &self.merchant_id, 36)?;
-        if self.coin_amount == 0 {
-            return Err(Error::invalid("coinAmount", "must be at least 1 kopeck"));
-        }
+        required(
+            "merchantRequestId",
+            &self.merchant_request_id,
+            rules::ID_MAX,
+        )?;
+        required("merchantId", &self.merchant_id, rules::ID_MAX)?;
+        check("coinAmount", rules::amount(self.coin_amount))?;
         if self.payment_methods.is_empty() {
             return Err(Error::invalid(
                 "paymentMethods",
                 "needs at least one method",
             ));
         }
-        http_url("successUrl", &self.success_url)?;
-        http_url("failUrl", &self.fail_url)?;
+        check("successUrl", rules::http_url(&self.success_url))?;
+        check("failUrl", rules::http_url(&self.fail_url))?;
         self.customer_data.validate()?;
-        if self
-            .expiration_time_minutes
-            .is_some_and(|m| m == 0 || m > 9999)
-        {
-            return Err(Error::invalid("expirationTimeMinutes", "must be 1 to 9999"));
+        if let Some(minutes) = self.expiration_time_minutes {
+            check(
+                "expirationTimeMinutes",
+                rules::expiration_minutes(minutes.into()),
+            )?;
         }
-        if let Some(lang) = &self.language
-            && !LANGUAGES.contains(&lang.as_str())
-        {
-            return Err(Error::invalid(
-                "language",
-                format!("{lang:?} is not one of {}", LANGUAGES.join(", ")),
-            ));
+        if let Some(lang) = &self.language {
+            check("language", rules::one_of(lang, &rules::LANGUAGES))?;
         }
         if let Some(url) = &self.notification_url {
-            http_url("notificationUrl", url)?;
+            check("notificationUrl", rules::http_url(url))?;
         }
-        optional("purpose", self.purpose.as_ref(), 255)?;
-        match (&self.merchant_comment, self.hpp_pay_type) {
-            (None, HppPayType::A2a) => {
-                return Err(Error::invalid(
-                    "merchantComment",
-                    "is required for A2A orders",
-                ));
-            }
-            (Some(c), pay_type) => {
-                required("merchantComment", c, 255)?;
-                if pay_type == HppPayType::A2a && c.chars().count() < 14 {
-                    return Err(Error::invalid(
-                        "merchantComment",
-                        "must be at least 14 characters for A2A orders",
-                    ));
-                }
-                comment_charset("merchantComment", c)?;
-            }
-            (None, HppPayType::Purchase) => {}
+        optional("purpose", self.purpose.as_ref(), rules::PURPOSE_MAX)?;
+        let a2a = self.hpp_pay_type == HppPayType::A2a;
+        match &self.merchant_comment {
+            None if a2a => Err(Error::invalid(
+                "merchantComment",
+                rules::A2A_COMMENT_REQUIRED,
+            )),
+            None => Ok(()),
+            Some(c) => check("merchantComment", rules::comment(c, a2a)),
         }
-        Ok(())
     }
 }
 
@@ -228,7 +209,7 @@ pub struct OrderQuery {
 
 impl Validate for OrderQuery {
     fn validate(&self) -> Result<(), Error> {
-        required("hppOrderId", &self.hpp_order_id, 255)
+        required("hppOrderId", &self.hpp_order_id, rules::BANK_ID_MAX)
     }
 }
 

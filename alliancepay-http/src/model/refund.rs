@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Validate, comment_charset, http_url, required};
-use crate::Error;
+use super::{Validate, check, required};
+use crate::{Error, rules};
 
 /// `POST /ecom/execute_request/payments/v3/refund` (bank-api.md §3.4), sent encrypted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,18 +64,19 @@ impl Refund {
 
 impl Validate for Refund {
     fn validate(&self) -> Result<(), Error> {
-        required("merchantRequestId", &self.merchant_request_id, 36)?;
-        required("merchantId", &self.merchant_id, 36)?;
-        required("operationId", &self.operation_id, 255)?;
-        if self.coin_amount == 0 {
-            return Err(Error::invalid("coinAmount", "must be at least 1 kopeck"));
-        }
+        required(
+            "merchantRequestId",
+            &self.merchant_request_id,
+            rules::ID_MAX,
+        )?;
+        required("merchantId", &self.merchant_id, rules::ID_MAX)?;
+        required("operationId", &self.operation_id, rules::BANK_ID_MAX)?;
+        check("coinAmount", rules::amount(self.coin_amount))?;
         if let Some(url) = &self.notification_url {
-            http_url("notificationUrl", url)?;
+            check("notificationUrl", rules::http_url(url))?;
         }
         if let Some(c) = &self.merchant_comment {
-            required("merchantComment", c, 255)?;
-            comment_charset("merchantComment", c)?;
+            check("merchantComment", rules::comment(c, false))?;
         }
         Ok(())
     }
