@@ -23,7 +23,10 @@ use alliancepay_jose::PrivateJwk;
 
 use crate::call::{Action, Call, Params};
 use crate::callback::{Callback, parse_callback};
-use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Refund};
+use crate::model::{
+    CreateOrder, HppOrderId, MerchantRequestId, Operation, OperationQuery, Order, OrderQuery,
+    Refund,
+};
 use crate::outcome::Outcome;
 use crate::protocol::{self, Endpoint, Kind};
 use crate::secret::Secret;
@@ -904,9 +907,9 @@ impl Client {
     /// # Errors
     /// `b_hpp_order_not_found` is [`Error::Bank`]; an answer without the order's mandatory
     /// members is [`Error::MalformedResponse`]; transport and session errors.
-    pub fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
+    pub fn order_data(&self, hpp_order_id: &HppOrderId) -> Result<Order, Error> {
         self.read(&OrderQuery {
-            hpp_order_id: hpp_order_id.to_owned(),
+            hpp_order_id: hpp_order_id.clone(),
         })
     }
 
@@ -941,10 +944,10 @@ impl Client {
     /// flight, or an order nobody has paid, is not found either).
     pub fn operation_by_merchant_request_id(
         &self,
-        merchant_request_id: &str,
+        merchant_request_id: &MerchantRequestId,
     ) -> Result<Operation, Error> {
         self.read(&OperationQuery::ByMerchantRequestId {
-            merchant_request_id: merchant_request_id.to_owned(),
+            merchant_request_id: merchant_request_id.clone(),
         })
     }
 

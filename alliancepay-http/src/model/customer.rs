@@ -6,8 +6,11 @@ use super::{Validate, check, optional, required};
 use crate::{Error, rules};
 
 /// `customerData` of an HPP order.
+///
+/// [`CustomerData::new`] (or `From` the customer id) and set the optional members.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CustomerData {
     /// The merchant's id for the customer (required, at most 255 characters).
     pub sender_customer_id: String,
@@ -29,6 +32,29 @@ pub struct CustomerData {
     /// At most 25 characters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_city: Option<String>,
+}
+
+impl CustomerData {
+    /// A customer known by the merchant's id for them, with no other data.
+    #[must_use]
+    pub fn new(sender_customer_id: impl Into<String>) -> Self {
+        Self {
+            sender_customer_id: sender_customer_id.into(),
+            ..Self::default()
+        }
+    }
+}
+
+impl From<&str> for CustomerData {
+    fn from(sender_customer_id: &str) -> Self {
+        Self::new(sender_customer_id)
+    }
+}
+
+impl From<String> for CustomerData {
+    fn from(sender_customer_id: String) -> Self {
+        Self::new(sender_customer_id)
+    }
 }
 
 fn person_name(field: &str, value: Option<&String>) -> Result<(), Error> {

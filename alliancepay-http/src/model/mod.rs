@@ -12,18 +12,22 @@ use serde_json::Value;
 
 use crate::{Error, rules};
 
+mod amount;
 mod customer;
+mod ids;
 mod operation;
 mod order;
 mod refund;
 
+pub use amount::Kopecks;
 pub use customer::CustomerData;
+pub use ids::{HppOrderId, MerchantRequestId};
 pub use operation::{Operation, OperationQuery};
 pub use order::{
-    CreateOrder, DirectType, HppPayType, Order, OrderQuery, OrderStatus, PaymentMethod,
-    StatusPageType,
+    CreateOrder, CreateOrderBuilder, DirectType, HppPayType, Order, OrderQuery, OrderStatus,
+    PaymentMethod, StatusPageType,
 };
-pub use refund::Refund;
+pub use refund::{Refund, RefundBuilder};
 
 /// Checks a request against the documented limits.
 pub trait Validate {
@@ -67,16 +71,16 @@ pub struct ErrorBody {
 }
 
 /// Amounts arrive as numbers or as strings of digits (bank-api.md §5 item 8).
-fn lenient_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+fn lenient_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Kopecks>, D::Error> {
     match Option::<Value>::deserialize(d)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
-            .map(Some)
+            .map(|k| Some(Kopecks::new(k)))
             .ok_or_else(|| serde::de::Error::custom("coinAmount is not a whole number of kopecks")),
         Some(Value::String(s)) => s
             .parse()
-            .map(Some)
+            .map(|k| Some(Kopecks::new(k)))
             .map_err(|_| serde::de::Error::custom("coinAmount is not a string of digits")),
         Some(_) => Err(serde::de::Error::custom(
             "coinAmount is neither a number nor a string",

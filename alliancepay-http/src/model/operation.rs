@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Validate, lenient_amount, required};
+use super::{Kopecks, MerchantRequestId, Validate, lenient_amount, required};
 use crate::{Error, rules};
 
 /// H2H operation lookup (bank-api.md §3.5): by the bank's operation id or by our request id.
@@ -19,7 +19,7 @@ pub enum OperationQuery {
     ByMerchantRequestId {
         /// Our request id.
         #[serde(rename = "merchantRequestId")]
-        merchant_request_id: String,
+        merchant_request_id: MerchantRequestId,
     },
 }
 
@@ -37,6 +37,7 @@ impl Validate for OperationQuery {
 /// One operation record (bank-api.md §3.5). All members are optional in the bank's documents.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Operation {
     /// `PURCHASE`, `REFUND`, …
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -49,14 +50,14 @@ pub struct Operation {
     pub operation_id: Option<String>,
     /// Our request id for this operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchant_request_id: Option<String>,
-    /// Amount in kopecks.
+    pub merchant_request_id: Option<MerchantRequestId>,
+    /// The amount.
     #[serde(
         default,
         deserialize_with = "lenient_amount",
         skip_serializing_if = "Option::is_none"
     )]
-    pub coin_amount: Option<u64>,
+    pub coin_amount: Option<Kopecks>,
     /// Every other member, as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,

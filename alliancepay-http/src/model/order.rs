@@ -5,12 +5,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::operation::one_or_many;
-use super::{CustomerData, Operation, Validate, check, lenient_amount, optional, required};
+use super::{
+    CustomerData, HppOrderId, Kopecks, MerchantRequestId, Operation, Validate, check,
+    lenient_amount, optional, required,
+};
 use crate::{Error, rules};
 
 /// `hppPayType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum HppPayType {
     /// A card, Apple Pay or Google Pay purchase.
     Purchase,
@@ -21,6 +25,7 @@ pub enum HppPayType {
 /// One of `paymentMethods`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum PaymentMethod {
     /// Card entry on the bank's page.
     Card,
@@ -33,6 +38,7 @@ pub enum PaymentMethod {
 /// `statusPageType`: what the customer sees after paying.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum StatusPageType {
     /// The bank's status page, redirecting after a minute.
     StatusTimerPage,
@@ -45,6 +51,7 @@ pub enum StatusPageType {
 /// `directType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
 pub enum DirectType {
     /// The hosted payment page (the bank's default).
     Redirect,
@@ -53,18 +60,22 @@ pub enum DirectType {
 }
 
 /// `POST /ecom/execute_request/hpp/v1/create-order` (bank-api.md §3.2).
+///
+/// Build one with [`CreateOrder::builder`]; its fields stay public for reading and adjusting,
+/// and [`Validate`] checks them again before anything is sent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CreateOrder {
-    /// Our idempotency and reconciliation key, at most 36 characters. [`CreateOrder::purchase`]
-    /// makes a UUID: store it before sending, and reuse it to look the order up.
-    pub merchant_request_id: String,
+    /// Our idempotency and reconciliation key. The builder makes a random UUID unless given
+    /// one: store it before sending, and reuse it to look the order up.
+    pub merchant_request_id: MerchantRequestId,
     /// The bank's merchant id for this service code.
     pub merchant_id: String,
     /// Purchase or account-to-account.
     pub hpp_pay_type: HppPayType,
-    /// Amount in kopecks.
-    pub coin_amount: u64,
+    /// The amount to charge.
+    pub coin_amount: Kopecks,
     /// At least one method.
     pub payment_methods: Vec<PaymentMethod>,
     /// Where the browser returns after success.
@@ -99,60 +110,197 @@ pub struct CreateOrder {
 }
 
 impl CreateOrder {
-    /// A card purchase with a fresh UUID from the OS RNG as `merchantRequestId` and the bank's
-    /// defaults for the rest; set optional fields on the result. For ids that replay (tests, a
-    /// recorded session, a deterministic driver) use [`CreateOrder::purchase_with`].
-    #[must_use]
-    pub fn purchase(
-        merchant_id: &str,
-        coin_amount: u64,
-        customer_id: &str,
-        success_url: &str,
-        fail_url: &str,
-    ) -> Self {
-        let mut rng = crate::crypto::os_rng();
-        Self::purchase_with(
-            &mut rng,
-            merchant_id,
-            coin_amount,
-            customer_id,
-            success_url,
-            fail_url,
-        )
+    /// A builder for a card purchase with the bank's defaults (`PURCHASE`, `CARD`,
+    /// `STATUS_TIMER_PAGE`); set at least the merchant id, the amount, the customer and both
+    /// return URLs.
+    ///
+    /// ```
+    /// use alliancepay_http::{CreateOrder, Kopecks};
+    ///
+    /// let order = CreateOrder::builder()
+    ///     .merchant_id("3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a")
+    ///     .amount(Kopecks::new(125_050))
+    ///     .customer("cust-48213")
+    ///     .success_url("https://shop.example/ok")
+    ///     .fail_url("https://shop.example/fail")
+    ///     .build()?;
+    /// assert_eq!(order.merchant_request_id.len(), 36);
+    /// # Ok::<(), alliancepay_http::Error>(())
+    /// ```
+    pub fn builder() -> CreateOrderBuilder {
+        CreateOrderBuilder::default()
+    }
+}
+
+/// Builds a [`CreateOrder`]; see [`CreateOrder::builder`].
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct CreateOrderBuilder {
+    merchant_request_id: Option<MerchantRequestId>,
+    merchant_id: Option<String>,
+    hpp_pay_type: Option<HppPayType>,
+    coin_amount: Option<Kopecks>,
+    payment_methods: Option<Vec<PaymentMethod>>,
+    success_url: Option<String>,
+    fail_url: Option<String>,
+    status_page_type: Option<StatusPageType>,
+    customer_data: Option<CustomerData>,
+    direct_type: Option<DirectType>,
+    expiration_time_minutes: Option<u16>,
+    language: Option<String>,
+    notification_url: Option<String>,
+    notification_encryption: Option<bool>,
+    purpose: Option<String>,
+    merchant_comment: Option<String>,
+}
+
+/// The error of a required member the builder was not given.
+fn missing(field: &str, setter: &str) -> Error {
+    Error::invalid(field, format!("is required: set it with .{setter}(…)"))
+}
+
+impl CreateOrderBuilder {
+    /// Our id for the order; without it, [`build`](Self::build) draws a UUID from the OS RNG.
+    /// For ids that replay, pass [`MerchantRequestId::generate_with`] a seeded RNG.
+    pub fn merchant_request_id(mut self, id: MerchantRequestId) -> Self {
+        self.merchant_request_id = Some(id);
+        self
     }
 
-    /// [`CreateOrder::purchase`] with its `merchantRequestId` drawn from `rng`: the same RNG
-    /// as the protocol core's, so that a seeded run sends the same bytes.
-    #[must_use]
-    pub fn purchase_with<R: rand_core::CryptoRng + ?Sized>(
-        rng: &mut R,
-        merchant_id: &str,
-        coin_amount: u64,
-        customer_id: &str,
-        success_url: &str,
-        fail_url: &str,
-    ) -> Self {
-        Self {
-            merchant_request_id: crate::crypto::uuid_from(rng),
-            merchant_id: merchant_id.to_owned(),
-            hpp_pay_type: HppPayType::Purchase,
-            coin_amount,
-            payment_methods: vec![PaymentMethod::Card],
-            success_url: success_url.to_owned(),
-            fail_url: fail_url.to_owned(),
-            status_page_type: StatusPageType::StatusTimerPage,
-            customer_data: CustomerData {
-                sender_customer_id: customer_id.to_owned(),
-                ..CustomerData::default()
-            },
-            direct_type: None,
-            expiration_time_minutes: None,
-            language: None,
-            notification_url: None,
-            notification_encryption: None,
-            purpose: None,
-            merchant_comment: None,
-        }
+    /// The bank's merchant id for this service code (required).
+    pub fn merchant_id(mut self, merchant_id: impl Into<String>) -> Self {
+        self.merchant_id = Some(merchant_id.into());
+        self
+    }
+
+    /// The amount to charge (required).
+    pub fn amount(mut self, amount: Kopecks) -> Self {
+        self.coin_amount = Some(amount);
+        self
+    }
+
+    /// The customer (required): their data, or just the merchant's id for them.
+    pub fn customer(mut self, customer: impl Into<CustomerData>) -> Self {
+        self.customer_data = Some(customer.into());
+        self
+    }
+
+    /// Where the browser returns after success (required).
+    pub fn success_url(mut self, url: impl Into<String>) -> Self {
+        self.success_url = Some(url.into());
+        self
+    }
+
+    /// Where the browser returns after failure (required).
+    pub fn fail_url(mut self, url: impl Into<String>) -> Self {
+        self.fail_url = Some(url.into());
+        self
+    }
+
+    /// Purchase (the default) or account-to-account; A2A needs a
+    /// [`merchant_comment`](Self::merchant_comment).
+    pub fn pay_type(mut self, pay_type: HppPayType) -> Self {
+        self.hpp_pay_type = Some(pay_type);
+        self
+    }
+
+    /// The methods offered (default: card).
+    pub fn payment_methods(mut self, methods: impl Into<Vec<PaymentMethod>>) -> Self {
+        self.payment_methods = Some(methods.into());
+        self
+    }
+
+    /// What the customer sees after paying (default: the bank's page with a timer).
+    pub fn status_page_type(mut self, page: StatusPageType) -> Self {
+        self.status_page_type = Some(page);
+        self
+    }
+
+    /// The hosted page or a link into the bank's app.
+    pub fn direct_type(mut self, direct: DirectType) -> Self {
+        self.direct_type = Some(direct);
+        self
+    }
+
+    /// The payment link's lifetime in minutes (1 to 9999).
+    pub fn expiration_minutes(mut self, minutes: u16) -> Self {
+        self.expiration_time_minutes = Some(minutes);
+        self
+    }
+
+    /// The page's language (`uk`, `en`, …).
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
+    }
+
+    /// Where the bank POSTs the callback.
+    pub fn notification_url(mut self, url: impl Into<String>) -> Self {
+        self.notification_url = Some(url.into());
+        self
+    }
+
+    /// Whether the callback is encrypted to the merchant key.
+    pub fn notification_encryption(mut self, encrypted: bool) -> Self {
+        self.notification_encryption = Some(encrypted);
+        self
+    }
+
+    /// The payment's purpose.
+    pub fn purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.purpose = Some(purpose.into());
+        self
+    }
+
+    /// The merchant's comment (required for A2A).
+    pub fn merchant_comment(mut self, comment: impl Into<String>) -> Self {
+        self.merchant_comment = Some(comment.into());
+        self
+    }
+
+    /// The order, checked against the bank's limits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first member that is missing or breaks a limit.
+    pub fn build(self) -> Result<CreateOrder, Error> {
+        let order = CreateOrder {
+            merchant_id: self
+                .merchant_id
+                .ok_or_else(|| missing("merchantId", "merchant_id"))?,
+            hpp_pay_type: self.hpp_pay_type.unwrap_or(HppPayType::Purchase),
+            coin_amount: self
+                .coin_amount
+                .ok_or_else(|| missing("coinAmount", "amount"))?,
+            payment_methods: self
+                .payment_methods
+                .unwrap_or_else(|| vec![PaymentMethod::Card]),
+            success_url: self
+                .success_url
+                .ok_or_else(|| missing("successUrl", "success_url"))?,
+            fail_url: self
+                .fail_url
+                .ok_or_else(|| missing("failUrl", "fail_url"))?,
+            status_page_type: self
+                .status_page_type
+                .unwrap_or(StatusPageType::StatusTimerPage),
+            customer_data: self
+                .customer_data
+                .ok_or_else(|| missing("customerData", "customer"))?,
+            direct_type: self.direct_type,
+            expiration_time_minutes: self.expiration_time_minutes,
+            language: self.language,
+            notification_url: self.notification_url,
+            notification_encryption: self.notification_encryption,
+            purpose: self.purpose,
+            merchant_comment: self.merchant_comment,
+            // Drawn last, and only once the order is complete: a builder that fails does not
+            // consume randomness.
+            merchant_request_id: self
+                .merchant_request_id
+                .unwrap_or_else(MerchantRequestId::generate),
+        };
+        order.validate()?;
+        Ok(order)
     }
 }
 
@@ -164,7 +312,7 @@ impl Validate for CreateOrder {
             rules::ID_MAX,
         )?;
         required("merchantId", &self.merchant_id, rules::ID_MAX)?;
-        check("coinAmount", rules::amount(self.coin_amount))?;
+        check("coinAmount", rules::amount(self.coin_amount.get()))?;
         if self.payment_methods.is_empty() {
             return Err(Error::invalid(
                 "paymentMethods",
@@ -204,7 +352,7 @@ impl Validate for CreateOrder {
 #[serde(rename_all = "camelCase")]
 pub struct OrderQuery {
     /// The order, as `create-order` returned it.
-    pub hpp_order_id: String,
+    pub hpp_order_id: HppOrderId,
 }
 
 impl Validate for OrderQuery {
@@ -216,6 +364,7 @@ impl Validate for OrderQuery {
 /// `orderStatus`, keeping values this version does not know.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
+#[non_exhaustive]
 pub enum OrderStatus {
     /// Created, not paid yet.
     Pending,
@@ -264,24 +413,25 @@ impl From<OrderStatus> for String {
 /// An HPP order as `create-order`, order data and HPP callbacks return it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Order {
     /// The bank's order id.
-    pub hpp_order_id: String,
+    pub hpp_order_id: HppOrderId,
     /// Our request id, echoed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchant_request_id: Option<String>,
+    pub merchant_request_id: Option<MerchantRequestId>,
     /// The merchant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_id: Option<String>,
     /// Where the order stands.
     pub order_status: OrderStatus,
-    /// Amount in kopecks.
+    /// The amount.
     #[serde(
         default,
         deserialize_with = "lenient_amount",
         skip_serializing_if = "Option::is_none"
     )]
-    pub coin_amount: Option<u64>,
+    pub coin_amount: Option<Kopecks>,
     /// Send the customer here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
@@ -309,9 +459,22 @@ mod tests {
         use crate::crypto::InsecureSeededRng;
         let ids = |seed| {
             let mut rng = InsecureSeededRng::new(seed);
-            let o =
-                CreateOrder::purchase_with(&mut rng, "m", 1, "c", "https://s/ok", "https://s/f");
-            let r = Refund::new_with(&mut rng, "m", "op", 1);
+            let o = CreateOrder::builder()
+                .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+                .merchant_id("m")
+                .amount(Kopecks::new(1))
+                .customer("c")
+                .success_url("https://s/ok")
+                .fail_url("https://s/f")
+                .build()
+                .unwrap();
+            let r = Refund::builder()
+                .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+                .merchant_id("m")
+                .operation_id("op")
+                .amount(Kopecks::new(1))
+                .build()
+                .unwrap();
             (o.merchant_request_id, r.merchant_request_id)
         };
         assert_eq!(ids(7), ids(7));
@@ -320,19 +483,115 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert_ne!(
-            Refund::new("m", "op", 1).merchant_request_id,
-            Refund::new("m", "op", 1).merchant_request_id
+            Refund::builder()
+                .merchant_id("m")
+                .operation_id("op")
+                .amount(Kopecks::new(1))
+                .build()
+                .unwrap()
+                .merchant_request_id,
+            Refund::builder()
+                .merchant_id("m")
+                .operation_id("op")
+                .amount(Kopecks::new(1))
+                .build()
+                .unwrap()
+                .merchant_request_id
         );
     }
 
     fn order() -> CreateOrder {
-        CreateOrder::purchase(
-            "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a",
-            125_050,
-            "cust-48213",
-            "https://shop.example/ok",
-            "https://shop.example/fail",
-        )
+        CreateOrder::builder()
+            .merchant_id("3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a")
+            .amount(Kopecks::new(125_050))
+            .customer("cust-48213")
+            .success_url("https://shop.example/ok")
+            .fail_url("https://shop.example/fail")
+            .build()
+            .unwrap()
+    }
+
+    fn builder_field(builder: CreateOrderBuilder) -> String {
+        match builder.build() {
+            Err(Error::InvalidInput { field, problem }) => {
+                assert!(!problem.is_empty());
+                field
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Each required member left out is named, with the setter to call; a bad value is named
+    /// by the same rule as `validate`; the optional ones keep the bank's defaults.
+    #[test]
+    fn builder_names_what_is_missing_or_wrong() {
+        let full = || {
+            CreateOrder::builder()
+                .merchant_id("m")
+                .amount(Kopecks::new(125_050))
+                .customer("c")
+                .success_url("https://s/ok")
+                .fail_url("https://s/f")
+        };
+        let without = |skip: &str| {
+            let mut b = CreateOrder::builder();
+            if skip != "merchantId" {
+                b = b.merchant_id("m");
+            }
+            if skip != "coinAmount" {
+                b = b.amount(Kopecks::new(1));
+            }
+            if skip != "customerData" {
+                b = b.customer(CustomerData::new("c"));
+            }
+            if skip != "successUrl" {
+                b = b.success_url("https://s/ok");
+            }
+            if skip != "failUrl" {
+                b = b.fail_url("https://s/f");
+            }
+            b
+        };
+        for field in [
+            "merchantId",
+            "coinAmount",
+            "customerData",
+            "successUrl",
+            "failUrl",
+        ] {
+            assert_eq!(builder_field(without(field)), field);
+        }
+        match without("successUrl").build() {
+            Err(Error::InvalidInput { problem, .. }) => assert!(problem.contains(".success_url(")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(builder_field(full().amount(Kopecks::ZERO)), "coinAmount");
+        assert_eq!(builder_field(full().language("ru")), "language");
+        assert_eq!(
+            builder_field(full().pay_type(HppPayType::A2a)),
+            "merchantComment"
+        );
+        assert_eq!(builder_field(full().success_url("ftp://s")), "successUrl");
+        let order = full().build().unwrap();
+        assert_eq!(
+            (
+                order.hpp_pay_type,
+                order.payment_methods.clone(),
+                order.status_page_type
+            ),
+            (
+                HppPayType::Purchase,
+                vec![PaymentMethod::Card],
+                StatusPageType::StatusTimerPage
+            )
+        );
+        assert_eq!(order.coin_amount.to_string(), "1250.50 UAH");
+        let a2a = full()
+            .pay_type(HppPayType::A2a)
+            .merchant_comment("Order 48213, thank you")
+            .build()
+            .unwrap();
+        assert_eq!(a2a.hpp_pay_type, HppPayType::A2a);
     }
 
     #[test]
@@ -365,11 +624,14 @@ mod tests {
         type Edit = Box<dyn Fn(&mut CreateOrder)>;
         let cases: Vec<(Edit, &str)> = vec![
             (
-                Box::new(|o| o.merchant_request_id = "x".repeat(37)),
+                Box::new(|o| {
+                    o.merchant_request_id =
+                        serde_json::from_value(serde_json::json!("x".repeat(37))).unwrap()
+                }),
                 "merchantRequestId",
             ),
             (Box::new(|o| o.merchant_id.clear()), "merchantId"),
-            (Box::new(|o| o.coin_amount = 0), "coinAmount"),
+            (Box::new(|o| o.coin_amount = Kopecks::ZERO), "coinAmount"),
             (Box::new(|o| o.payment_methods.clear()), "paymentMethods"),
             (Box::new(|o| o.success_url = "ftp://x".into()), "successUrl"),
             (
@@ -430,7 +692,7 @@ mod tests {
         let body = r#"{"hppOrderId":"1773131702417Qm3vTz8_kLp","merchantRequestId":"c0a8","merchantId":"3e9b","orderStatus":"SUCCESS","coinAmount":"125050","createDate":"2026.03.10 10:35:02.410","operations":{"type":"PURCHASE","status":"SUCCESS","operationId":"1773131790112aZ4-pQr7WsX","coinAmount":125050,"rrn":"607012345678"}}"#;
         let order: Order = serde_json::from_str(body).unwrap();
         assert_eq!(order.order_status, OrderStatus::Success);
-        assert_eq!(order.coin_amount, Some(125_050));
+        assert_eq!(order.coin_amount, Some(Kopecks::new(125_050)));
         assert_eq!(order.operations.len(), 1);
         assert_eq!(
             order.operations[0].operation_id.as_deref(),

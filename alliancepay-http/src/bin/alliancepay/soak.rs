@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::CreateOrder;
+use alliancepay_http::{CreateOrder, Kopecks};
 use clap::Args;
 use serde_json::json;
 
@@ -63,13 +63,14 @@ pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
         }
         return Ok(());
     }
-    let order = CreateOrder::purchase(
-        &args.merchant_id,
-        100,
-        "soak",
-        "https://shop.example/ok",
-        "https://shop.example/fail",
-    );
+    let order = CreateOrder::builder()
+        .merchant_id(&args.merchant_id)
+        .amount(Kopecks::new(100))
+        .customer("soak")
+        .success_url("https://shop.example/ok")
+        .fail_url("https://shop.example/fail")
+        .build()
+        .map_err(|e| e.to_string())?;
     let created = client
         .create_order(&order)
         .into_result()

@@ -2,7 +2,7 @@
 //! protocol core builds (no sockets).
 
 use super::*;
-use crate::model::{CreateOrder, OperationQuery, Refund};
+use crate::model::{CreateOrder, HppOrderId, Kopecks, MerchantRequestId, OperationQuery, Refund};
 use crate::protocol::{self, HttpRequest, HttpResponse, Reply};
 use crate::session::Session as ClientSession;
 use crate::simulator::errors::code_of;
@@ -119,13 +119,14 @@ impl Fixture {
 
     fn order(&self, session: &ClientSession, amount: u64) -> crate::model::Order {
         self.done(
-            &CreateOrder::purchase(
-                MERCHANT,
-                amount,
-                "cust-1",
-                "https://shop/ok",
-                "https://shop/fail",
-            ),
+            &CreateOrder::builder()
+                .merchant_id(MERCHANT)
+                .amount(Kopecks::new(amount))
+                .customer("cust-1")
+                .success_url("https://shop/ok")
+                .fail_url("https://shop/fail")
+                .build()
+                .unwrap(),
             session,
         )
     }
@@ -142,7 +143,7 @@ impl Fixture {
             session,
         );
         (
-            order.hpp_order_id,
+            order.hpp_order_id.to_string(),
             data.operations[0].operation_id.clone().unwrap(),
         )
     }
@@ -163,7 +164,14 @@ fn paid_with_callback(
     s: &ClientSession,
     amount: u64,
 ) -> (crate::model::Order, Delivery) {
-    let mut request = CreateOrder::purchase(MERCHANT, amount, "c", "https://s/ok", "https://s/f");
+    let mut request = CreateOrder::builder()
+        .merchant_id(MERCHANT)
+        .amount(Kopecks::new(amount))
+        .customer("c")
+        .success_url("https://s/ok")
+        .fail_url("https://s/f")
+        .build()
+        .unwrap();
     request.notification_url = Some("http://127.0.0.1:9/hook".into());
     let order = f.done(&request, s);
     let delivery = f

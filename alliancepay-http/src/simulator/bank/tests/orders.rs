@@ -6,13 +6,14 @@ use super::*;
 fn create_order_answers_in_bank_format_and_enforces_rules() {
     let f = fixture();
     let s = f.authorize();
-    let request = CreateOrder::purchase(
-        MERCHANT,
-        125_050,
-        "cust-1",
-        "https://shop/ok",
-        "https://shop/fail",
-    );
+    let request = CreateOrder::builder()
+        .merchant_id(MERCHANT)
+        .amount(Kopecks::new(125_050))
+        .customer("cust-1")
+        .success_url("https://shop/ok")
+        .fail_url("https://shop/fail")
+        .build()
+        .unwrap();
     let response = f.call(&request, &s).response;
     assert_eq!(response.status, 200);
     let order = response.json_body();
@@ -40,7 +41,14 @@ fn create_order_answers_in_bank_format_and_enforces_rules() {
     // Another merchant's id.
     let other = CreateOrder {
         merchant_id: "someone-else".into(),
-        ..CreateOrder::purchase(MERCHANT, 1, "c", "https://s/ok", "https://s/f")
+        ..CreateOrder::builder()
+            .merchant_id(MERCHANT)
+            .amount(Kopecks::new(1))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/f")
+            .build()
+            .unwrap()
     };
     assert_eq!(
         code(&f.call(&other, &s).response),
@@ -48,13 +56,16 @@ fn create_order_answers_in_bank_format_and_enforces_rules() {
     );
     // null and "" for optional members, straight on the wire.
     let headers = f.session_headers(&s);
-    let mut body = serde_json::to_value(CreateOrder::purchase(
-        MERCHANT,
-        1,
-        "c",
-        "https://s/ok",
-        "https://s/f",
-    ))
+    let mut body = serde_json::to_value(
+        CreateOrder::builder()
+            .merchant_id(MERCHANT)
+            .amount(Kopecks::new(1))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/f")
+            .build()
+            .unwrap(),
+    )
     .unwrap();
     body["priorityBankCode"] = Value::Null;
     let r = raw(&f.bank, CREATE_ORDER_PATH, &headers, &body.to_string());
@@ -168,7 +179,14 @@ fn callbacks_are_plain_or_encrypted_with_one_operation_object() {
     let f = fixture();
     let s = f.authorize();
     for encrypt in [false, true] {
-        let mut request = CreateOrder::purchase(MERCHANT, 300, "c", "https://s/ok", "https://s/f");
+        let mut request = CreateOrder::builder()
+            .merchant_id(MERCHANT)
+            .amount(Kopecks::new(300))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/f")
+            .build()
+            .unwrap();
         request.notification_url = Some("http://127.0.0.1:9/hook".into());
         request.notification_encryption = Some(encrypt);
         let order = f.done(&request, &s);
@@ -242,7 +260,15 @@ fn records_have_the_documented_formats_and_members() {
     let data = data.response.json_body();
     assert!(!dotted(&data["createDate"]), "{}", data["createDate"]);
     let op_id = purchase["operationId"].as_str().unwrap();
-    let answer = f.done(&Refund::new(MERCHANT, op_id, 2_500), &s);
+    let answer = f.done(
+        &Refund::builder()
+            .merchant_id(MERCHANT)
+            .operation_id(op_id)
+            .amount(Kopecks::new(2_500))
+            .build()
+            .unwrap(),
+        &s,
+    );
     assert!(
         answer.other.contains_key("createDateTime"),
         "{:?}",

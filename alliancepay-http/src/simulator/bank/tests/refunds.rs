@@ -8,7 +8,12 @@ fn refunds() {
     let s = f.authorize();
     let (hpp_order_id, op_id) = f.paid_operation(&s, 10_000);
     // Partial refund: answered PENDING, settled SUCCESS, order PARTIAL_REFUND.
-    let refund = Refund::new(MERCHANT, &op_id, 2_500);
+    let refund = Refund::builder()
+        .merchant_id(MERCHANT)
+        .operation_id(&op_id)
+        .amount(Kopecks::new(2_500))
+        .build()
+        .unwrap();
     let answer = f.done(&refund, &s);
     assert_eq!(
         (
@@ -16,7 +21,7 @@ fn refunds() {
             answer.status.as_deref(),
             answer.coin_amount
         ),
-        (Some("REFUND"), Some("PENDING"), Some(2_500))
+        (Some("REFUND"), Some("PENDING"), Some(Kopecks::new(2_500)))
     );
     assert_eq!(answer.other["transactionType"], 76);
     assert_eq!(
@@ -47,21 +52,38 @@ fn refunds() {
     let again = f.done(&refund, &s);
     assert_eq!(again.operation_id.as_deref(), Some(refund_id.as_str()));
     // The same merchantRequestId with another body.
-    let conflict = Refund {
-        coin_amount: 100,
-        ..refund.clone()
-    };
+    let mut conflict = refund.clone();
+    conflict.coin_amount = Kopecks::new(100);
     assert_eq!(
         code(&f.call(&conflict, &s).response),
         (400, "b_duplicate_field_value".into())
     );
     // More than what is left.
     assert_eq!(
-        code(&f.call(&Refund::new(MERCHANT, &op_id, 7_501), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id(MERCHANT)
+                    .operation_id(&op_id)
+                    .amount(Kopecks::new(7_501))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (200, "b_payment_invalid_refund_amount".into())
     );
     // A failing refund (17 kopecks) does not count against the total.
-    let failing = f.done(&Refund::new(MERCHANT, &op_id, 17), &s);
+    let failing = f.done(
+        &Refund::builder()
+            .merchant_id(MERCHANT)
+            .operation_id(&op_id)
+            .amount(Kopecks::new(17))
+            .build()
+            .unwrap(),
+        &s,
+    );
     let failing = f.done(
         &OperationQuery::ById {
             id: failing.operation_id.unwrap(),
@@ -70,19 +92,60 @@ fn refunds() {
     );
     assert_eq!(failing.status.as_deref(), Some("FAIL"));
     // The rest: the order is fully refunded.
-    f.done(&Refund::new(MERCHANT, &op_id, 7_500), &s);
+    f.done(
+        &Refund::builder()
+            .merchant_id(MERCHANT)
+            .operation_id(&op_id)
+            .amount(Kopecks::new(7_500))
+            .build()
+            .unwrap(),
+        &s,
+    );
     assert_eq!(f.bank.order_summary(&hpp_order_id).unwrap().1, "CANCELED");
     assert_eq!(
-        code(&f.call(&Refund::new(MERCHANT, &op_id, 1), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id(MERCHANT)
+                    .operation_id(&op_id)
+                    .amount(Kopecks::new(1))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (200, "b_payment_invalid_refund_amount".into())
     );
     // Refunding a refund, an unknown operation, a failed purchase.
     assert_eq!(
-        code(&f.call(&Refund::new(MERCHANT, &refund_id, 1), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id(MERCHANT)
+                    .operation_id(&refund_id)
+                    .amount(Kopecks::new(1))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (200, "b_payment_invalid_refund_status".into())
     );
     assert_eq!(
-        code(&f.call(&Refund::new(MERCHANT, "nope", 1), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id(MERCHANT)
+                    .operation_id("nope")
+                    .amount(Kopecks::new(1))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (200, "b_operation_not_found".into())
     );
     let five = f.order(&s, 5);
@@ -95,11 +158,33 @@ fn refunds() {
     );
     let failed_op = five.operations[0].operation_id.clone().unwrap();
     assert_eq!(
-        code(&f.call(&Refund::new(MERCHANT, &failed_op, 1), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id(MERCHANT)
+                    .operation_id(&failed_op)
+                    .amount(Kopecks::new(1))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (200, "b_payment_invalid_refund_status".into())
     );
     assert_eq!(
-        code(&f.call(&Refund::new("m-x", &op_id, 1), &s).response),
+        code(
+            &f.call(
+                &Refund::builder()
+                    .merchant_id("m-x")
+                    .operation_id(&op_id)
+                    .amount(Kopecks::new(1))
+                    .build()
+                    .unwrap(),
+                &s
+            )
+            .response
+        ),
         (400, "b_user_merchant_request_mismatch".into())
     );
 }
@@ -109,7 +194,12 @@ fn refund_date_far_from_the_clock_is_an_operation_error() {
     let f = fixture();
     let s = f.authorize();
     let (_, op_id) = f.paid_operation(&s, 1_000);
-    let refund = Refund::new(MERCHANT, &op_id, 100);
+    let refund = Refund::builder()
+        .merchant_id(MERCHANT)
+        .operation_id(&op_id)
+        .amount(Kopecks::new(100))
+        .build()
+        .unwrap();
     // Built 11 minutes in the past.
     let request =
         protocol::call_request(&refund, &s, "v1", f.bank.now().plus(-660), &mut os_rng()).unwrap();
@@ -126,7 +216,12 @@ fn refund_date_far_from_the_clock_is_an_operation_error() {
     );
     // 9 minutes is fine.
     let request = protocol::call_request(
-        &Refund::new(MERCHANT, &op_id, 100),
+        &Refund::builder()
+            .merchant_id(MERCHANT)
+            .operation_id(&op_id)
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap(),
         &s,
         "v1",
         f.bank.now().plus(-540),

@@ -77,7 +77,7 @@ fn the_session_cap_evicts_ended_sessions_first() {
     let live = f.authorize();
     assert_eq!((f.bank.sizes().0, f.bank.evicted().sessions), (2, 1));
     let query = crate::model::OrderQuery {
-        hpp_order_id: "nope".into(),
+        hpp_order_id: HppOrderId::new("nope").unwrap(),
     };
     for s in [&oldest_live, &live] {
         assert_eq!(

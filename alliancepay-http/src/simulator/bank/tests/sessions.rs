@@ -246,7 +246,12 @@ fn encrypted_bodies_must_be_for_the_current_session_key() {
     let new = f.authorize();
     // Encrypted to the old session's key, sent with the new session's headers.
     let stale = protocol::call_request(
-        &Refund::new(MERCHANT, &op_id, 1),
+        &Refund::builder()
+            .merchant_id(MERCHANT)
+            .operation_id(&op_id)
+            .amount(Kopecks::new(1))
+            .build()
+            .unwrap(),
         &old,
         "v1",
         f.bank.now(),
@@ -292,7 +297,7 @@ fn encrypted_bodies_must_be_for_the_current_session_key() {
         (200, "b_operation_not_found".into())
     );
     let by_request = OperationQuery::ByMerchantRequestId {
-        merchant_request_id: "nope".into(),
+        merchant_request_id: MerchantRequestId::new("nope").unwrap(),
     };
     assert_eq!(
         code(&f.call(&by_request, &new).response),
