@@ -51,6 +51,12 @@ impl From<&str> for CustomerData {
     }
 }
 
+impl From<&String> for CustomerData {
+    fn from(sender_customer_id: &String) -> Self {
+        Self::new(sender_customer_id.as_str())
+    }
+}
+
 impl From<String> for CustomerData {
     fn from(sender_customer_id: String) -> Self {
         Self::new(sender_customer_id)
