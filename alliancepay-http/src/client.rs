@@ -29,7 +29,7 @@ use crate::model::{
 };
 use crate::outcome::Outcome;
 use crate::protocol::{self, Endpoint, Kind};
-use crate::secret::Secret;
+use crate::secret::ServiceCode;
 use crate::session::{RenewalPolicy, Session};
 use crate::sessions::sealed::{self, Binding};
 use crate::sessions::{self, Lease, Record, SessionStore, StoreError, StoreSpec};
@@ -43,7 +43,7 @@ pub struct ClientConfig {
     /// The bank (or the simulator), such as `https://api-ecom-prod.bankalliance.ua`.
     pub base_url: String,
     /// The merchant's service code: the one input of device authorization.
-    pub service_code: Secret,
+    pub service_code: ServiceCode,
     /// The `x-api_version` header (default `v1`).
     pub api_version: String,
     /// When to renew sessions ahead of the bank.
@@ -76,7 +76,7 @@ impl ClientConfig {
     pub fn new(base_url: &str, service_code: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            service_code: Secret::new(service_code.to_owned()),
+            service_code: ServiceCode::new(service_code),
             api_version: protocol::DEFAULT_API_VERSION.to_owned(),
             renewal: RenewalPolicy::default(),
             session_store: StoreSpec::Memory,
@@ -306,7 +306,7 @@ impl Client {
         config.check()?;
         let binding = Binding {
             base_url: config.base_url.clone(),
-            service_code: config.service_code.clone(),
+            service_code: config.service_code.as_secret().clone(),
             key_thumbprint: merchant
                 .public_jwk()
                 .thumbprint()

@@ -101,7 +101,7 @@ pub use model::{
 };
 pub use outcome::{Outcome, Refusal, Unknown};
 pub use protocol::Endpoint;
-pub use secret::Secret;
+pub use secret::{Secret, ServiceCode};
 pub use session::{RenewalPolicy, Session};
 pub use time::{Now, UtcTime};
 pub use transport::{Transport, TransportError, UreqTransport};
