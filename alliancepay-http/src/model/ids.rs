@@ -12,10 +12,10 @@ use crate::{Error, rules};
 /// The shared parts of a validated string id: construction through `rule`, `&str` access,
 /// comparison with text, `Display` and `FromStr`.
 macro_rules! string_id {
-    ($name:ident, $field:literal, $max:ident) => {
+    ($name:ident, $field:literal, $max:ident, $max_text:literal) => {
         impl $name {
             /// The id `id`, if it meets the bank's limits: not blank, and at most
-            #[doc = concat!("[`rules::", stringify!($max), "`] characters.")]
+            #[doc = concat!($max_text, " characters (bank-api.md §3).")]
             ///
             /// # Errors
             #[doc = concat!("[`Error::InvalidInput`] naming `", $field, "`.")]
@@ -96,7 +96,7 @@ macro_rules! string_id {
 #[serde(transparent)]
 pub struct MerchantRequestId(String);
 
-string_id!(MerchantRequestId, "merchantRequestId", ID_MAX);
+string_id!(MerchantRequestId, "merchantRequestId", ID_MAX, "36");
 
 impl MerchantRequestId {
     /// A random (version 4) UUID from the OS RNG.
@@ -119,7 +119,7 @@ impl MerchantRequestId {
 #[serde(transparent)]
 pub struct HppOrderId(String);
 
-string_id!(HppOrderId, "hppOrderId", BANK_ID_MAX);
+string_id!(HppOrderId, "hppOrderId", BANK_ID_MAX, "255");
 
 #[cfg(test)]
 mod tests {
