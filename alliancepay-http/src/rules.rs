@@ -29,22 +29,30 @@ pub(crate) const EXPIRATION_MINUTES: RangeInclusive<u64> = 1..=9999;
 /// `coinAmount`: a positive number of kopecks.
 pub(crate) const MIN_AMOUNT: u64 = 1;
 
+// The allowed values of the enum members, as the simulator checks them; the client's enums
+// (crate::model) carry the same names in their serde attributes, and a test compares them.
+
 /// `hppPayType` (the client's [`crate::model::HppPayType`]).
+#[cfg(any(test, feature = "simulator"))]
 pub(crate) const HPP_PAY_TYPES: [&str; 2] = ["PURCHASE", "A2A"];
 /// `paymentMethods` items ([`crate::model::PaymentMethod`]).
+#[cfg(any(test, feature = "simulator"))]
 pub(crate) const PAYMENT_METHODS: [&str; 3] = ["CARD", "APPLE_PAY", "GOOGLE_PAY"];
 /// `statusPageType` ([`crate::model::StatusPageType`]).
+#[cfg(any(test, feature = "simulator"))]
 pub(crate) const STATUS_PAGE_TYPES: [&str; 3] = [
     "STATUS_TIMER_PAGE",
     "STATUS_REDIRECT_MERCHANT_PAGE",
     "STATUS_PAGE",
 ];
 /// `directType` ([`crate::model::DirectType`]).
+#[cfg(any(test, feature = "simulator"))]
 pub(crate) const DIRECT_TYPES: [&str; 2] = ["REDIRECT", "BANK_LINK"];
 /// `language`.
 pub(crate) const LANGUAGES: [&str; 10] =
     ["uk", "en", "es", "de", "pl", "fr", "tr", "it", "nl", "pt"];
 /// `priorityBankCode`.
+#[cfg(feature = "simulator")]
 pub(crate) const BANK_CODES: [&str; 13] = [
     "QR_BANK_GOV",
     "BANK_GOV",
