@@ -20,7 +20,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use alliancepay_http::{AsyncClient, Callback, ClientConfig, CreateOrder, OrderStatus, Outcome};
+use alliancepay_http::{
+    AsyncClient, Callback, ClientConfig, CreateOrder, Kopecks, OrderStatus, Outcome,
+};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -76,21 +78,23 @@ impl Shop {
     /// # Errors
     /// The refusal, or the unknown outcome (then the same order is to be sent again).
     pub async fn create_order(&self, kopecks: u64) -> Result<(String, String), String> {
-        let mut order = CreateOrder::purchase(
-            &self.merchant_id,
-            kopecks,
-            "customer-1",
-            &format!("{}/thanks", self.public_url),
-            &format!("{}/sorry", self.public_url),
-        );
-        order.notification_url = Some(format!("{}/alliancepay/callback", self.public_url));
+        let order = CreateOrder::builder()
+            .merchant_id(&self.merchant_id)
+            .amount(Kopecks::new(kopecks))
+            .customer("customer-1")
+            .success_url(format!("{}/thanks", self.public_url))
+            .fail_url(format!("{}/sorry", self.public_url))
+            .notification_url(format!("{}/alliancepay/callback", self.public_url))
+            .build()
+            .map_err(|e| e.to_string())?;
         // A real shop stores order.merchant_request_id before sending: on Unknown it sends the
         // same order again.
         match self.client.create_order(&order).await {
             Outcome::Done(created) => {
-                lock(&self.orders).insert(created.hpp_order_id.clone(), Payment::Awaiting);
+                lock(&self.orders)
+                    .insert(created.hpp_order_id.as_str().to_owned(), Payment::Awaiting);
                 Ok((
-                    created.hpp_order_id,
+                    created.hpp_order_id.as_str().to_owned(),
                     created.redirect_url.unwrap_or_default(),
                 ))
             }
@@ -114,8 +118,11 @@ impl Shop {
             Callback::Order(order) => order.hpp_order_id,
             Callback::Operation(_) => return Ok(()),
         };
-        if self.payment(&hpp_order_id).is_none() {
-            return Err(format!("{hpp_order_id} is not one of our orders"));
+        if self.payment(hpp_order_id.as_str()).is_none() {
+            return Err(format!(
+                "{} is not one of our orders",
+                hpp_order_id.as_str()
+            ));
         }
         // The callback's own status is not used: the bank's record decides.
         let record = self
@@ -131,7 +138,7 @@ impl Shop {
         if payment == Payment::Paid {
             lock(&self.callbacks).1 += 1;
         }
-        lock(&self.orders).insert(hpp_order_id, payment);
+        lock(&self.orders).insert(hpp_order_id.as_str().to_owned(), payment);
         Ok(())
     }
 }

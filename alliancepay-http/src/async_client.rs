@@ -15,13 +15,19 @@
 //! or `enable_all`); the futures are `Send`, so calls can be spawned.
 //!
 //! ```no_run
-//! use alliancepay_http::{AsyncClient, ClientConfig, CreateOrder, Outcome, store};
+//! use alliancepay_http::{AsyncClient, ClientConfig, CreateOrder, Kopecks, Outcome, store};
 //!
 //! # async fn run() -> Result<(), alliancepay_http::Error> {
 //! let key = store::load_private_key("merchant.jwk".as_ref())?;
 //! let config = ClientConfig::new("https://api-ecom-prod.bankalliance.ua", "service-code");
 //! let client = AsyncClient::new(config, key)?;
-//! let order = CreateOrder::purchase("merchant-id", 125_050, "customer-1", "https://shop.example/ok", "https://shop.example/fail");
+//! let order = CreateOrder::builder()
+//!     .merchant_id("merchant-id")
+//!     .amount(Kopecks::new(125_050))
+//!     .customer("customer-1")
+//!     .success_url("https://shop.example/ok")
+//!     .fail_url("https://shop.example/fail")
+//!     .build()?;
 //! match client.create_order(&order).await {
 //!     Outcome::Done(created) => println!("send the customer to {:?}", created.redirect_url),
 //!     Outcome::Refused(why) => println!("not created: {why}"),
@@ -41,7 +47,7 @@ use crate::async_transport::{AsyncTransport, HyperTransport};
 use crate::callback::{Callback, parse_callback};
 use crate::client::{ClientBuilder, ClientConfig};
 use crate::driver::{Core, Io};
-use crate::model::{CreateOrder, Operation, Order, Refund};
+use crate::model::{CreateOrder, HppOrderId, MerchantRequestId, Operation, Order, Refund};
 use crate::outcome::Outcome;
 use crate::protocol::{Endpoint, HttpRequest, Received};
 use crate::session::Session;
@@ -205,7 +211,7 @@ impl AsyncClient {
     ///
     /// # Errors
     /// As [`crate::Client::order_data`].
-    pub async fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
+    pub async fn order_data(&self, hpp_order_id: &HppOrderId) -> Result<Order, Error> {
         self.core.order_data(hpp_order_id).await
     }
 
@@ -229,7 +235,7 @@ impl AsyncClient {
     /// As [`crate::Client::operation_by_merchant_request_id`].
     pub async fn operation_by_merchant_request_id(
         &self,
-        merchant_request_id: &str,
+        merchant_request_id: &MerchantRequestId,
     ) -> Result<Operation, Error> {
         self.core
             .operation_by_merchant_request_id(merchant_request_id)
@@ -250,10 +256,10 @@ const _: fn() = || {
     fn shared<T: Send + Sync + Clone>() {}
     fn spawnable<T: Send>(_: &T) {}
     shared::<AsyncClient>();
-    let probe = |client: AsyncClient, order: CreateOrder| async move {
+    let probe = |client: AsyncClient, order: CreateOrder, id: HppOrderId| async move {
         let _ = client.create_order(&order).await;
-        let _ = client.order_data("").await;
+        let _ = client.order_data(&id).await;
         let _ = client.authorize().await;
     };
-    let _ = |c: AsyncClient, o: CreateOrder| spawnable(&probe(c, o));
+    let _ = |c: AsyncClient, o: CreateOrder, id: HppOrderId| spawnable(&probe(c, o, id));
 };

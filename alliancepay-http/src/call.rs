@@ -51,7 +51,9 @@
 //! use alliancepay_http::call::{Action, Call, Params};
 //! use alliancepay_http::crypto::{self, InsecureSeededRng};
 //! use alliancepay_http::protocol::{HttpResponse, Received};
-//! use alliancepay_http::{CreateOrder, Now, Outcome, RenewalPolicy, UtcTime};
+//! use alliancepay_http::{
+//!     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, RenewalPolicy, UtcTime,
+//! };
 //!
 //! let mut rng = InsecureSeededRng::new(7);
 //! let merchant = PrivateJwk::generate(&mut rng).unwrap();
@@ -68,7 +70,15 @@
 //! };
 //!
 //! // The id from the same RNG as everything else, so the run replays byte for byte.
-//! let order = CreateOrder::purchase_with(&mut rng, "m-1", 4, "c-1", "https://s/ok", "https://s/no");
+//! let order = CreateOrder::builder()
+//!     .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+//!     .merchant_id("m-1")
+//!     .amount(Kopecks::new(4))
+//!     .customer("c-1")
+//!     .success_url("https://s/ok")
+//!     .fail_url("https://s/no")
+//!     .build()
+//!     .unwrap();
 //! let params = Params {
 //!     merchant: &merchant,
 //!     service_code: "svc-1",
@@ -400,7 +410,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
             self.probed = true;
             if let Some(id) = self.endpoint.merchant_request_id() {
                 let probe = crate::model::OperationQuery::ByMerchantRequestId {
-                    merchant_request_id: id.to_owned(),
+                    merchant_request_id: id.clone(),
                 };
                 match protocol::call_request(
                     &probe,
@@ -485,7 +495,10 @@ impl<'a, E: Endpoint> Call<'a, E> {
     }
 
     fn unknown(&mut self, cause: Error) -> Action<E::Output> {
-        let merchant_request_id = self.endpoint.merchant_request_id().map(str::to_owned);
+        let merchant_request_id = self
+            .endpoint
+            .merchant_request_id()
+            .map(|id| id.as_str().to_owned());
         self.finish(Outcome::Unknown(Unknown {
             merchant_request_id,
             cause,
@@ -515,7 +528,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
 mod tests {
     use super::*;
     use crate::crypto::{self, InsecureSeededRng};
-    use crate::model::{CreateOrder, OrderQuery, Refund};
+    use crate::model::{CreateOrder, HppOrderId, Kopecks, MerchantRequestId, OrderQuery, Refund};
     use crate::protocol::{AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpResponse, REFUND_PATH};
     use crate::time::UtcTime;
     use core::time::Duration;
@@ -605,8 +618,15 @@ mod tests {
     }
 
     fn order() -> CreateOrder {
-        let mut o = CreateOrder::purchase("m", 4, "c", "https://s/ok", "https://s/no");
-        o.merchant_request_id = "order-1".into();
+        let mut o = CreateOrder::builder()
+            .merchant_id("m")
+            .amount(Kopecks::new(4))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/no")
+            .build()
+            .unwrap();
+        o.merchant_request_id = MerchantRequestId::new("order-1").unwrap();
         o
     }
 
@@ -708,7 +728,12 @@ mod tests {
     #[test]
     fn stale_encryption_is_resent_only_in_a_newer_session() {
         let (w, mut rng) = world();
-        let refund = Refund::new("m", "op-1", 100);
+        let refund = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
         let old = w.session("d-1");
         let mut call = Call::new(&refund, w.params());
         let first = sent(call.start(Some(Arc::clone(&old)), at(1), &mut rng));
@@ -823,8 +848,13 @@ mod tests {
     #[test]
     fn refunds_need_a_jwe_and_fail_with_error_details_is_a_refusal() {
         let (w, mut rng) = world();
-        let mut refund = Refund::new("m", "op-1", 100);
-        refund.merchant_request_id = "r-1".into();
+        let mut refund = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
+        refund.merchant_request_id = MerchantRequestId::new("r-1").unwrap();
         let plain = answer(
             200,
             r#"{"operationId":"op-2","status":"PENDING","merchantRequestId":"r-1"}"#,
@@ -845,7 +875,7 @@ mod tests {
         );
         // The same record answering a read is an error, not an operation.
         let query = crate::model::OperationQuery::ByMerchantRequestId {
-            merchant_request_id: "r-1".into(),
+            merchant_request_id: MerchantRequestId::new("r-1").unwrap(),
         };
         let declined = w.sealed(r#"{"operationId":"op-3","status":"FAIL","merchantRequestId":"r-1","errorDetails":"b_x"}"#, &mut rng);
         let mut call = Call::new(&query, w.params());
@@ -860,7 +890,7 @@ mod tests {
     fn reads_report_empty_answers_as_errors() {
         let (w, mut rng) = world();
         let query = OrderQuery {
-            hpp_order_id: "h-1".into(),
+            hpp_order_id: HppOrderId::new("h-1").unwrap(),
         };
         for body in [
             r#"{"token":"x"}"#,
@@ -883,7 +913,7 @@ mod tests {
     fn invalid_input_and_misuse_end_without_a_request_or_a_panic() {
         let (w, mut rng) = world();
         let mut bad = order();
-        bad.coin_amount = 0;
+        bad.coin_amount = Kopecks::ZERO;
         let mut call = Call::new(&bad, w.params());
         assert!(matches!(
             call.start(None, at(1), &mut rng),
@@ -911,8 +941,13 @@ mod tests {
         rng: &mut InsecureSeededRng,
         reply: Received,
     ) -> Outcome<crate::model::Operation> {
-        let mut refund = Refund::new("m", "op-1", 100);
-        refund.merchant_request_id = "r-1".into();
+        let mut refund = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
+        refund.merchant_request_id = MerchantRequestId::new("r-1").unwrap();
         let mut call = Call::new(&refund, w.params());
         let _ = sent(call.start(Some(w.session("d-1")), at(1), rng));
         match call.handle_response(reply, at(2), rng) {
@@ -1008,7 +1043,7 @@ mod tests {
             Outcome::Unknown(_)
         ));
         let query = OrderQuery {
-            hpp_order_id: "h-1".into(),
+            hpp_order_id: HppOrderId::new("h-1").unwrap(),
         };
         let mut call = Call::new(&query, w.params());
         let _ = sent(call.start(Some(w.session("d-1")), at(1), &mut rng));
@@ -1046,8 +1081,13 @@ mod tests {
             wall: bank_now.plus(86_400),
             monotonic: Duration::from_secs(10),
         };
-        let mut refund = Refund::new("m", "op-1", 100);
-        refund.merchant_request_id = "r-1".into();
+        let mut refund = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
+        refund.merchant_request_id = MerchantRequestId::new("r-1").unwrap();
         let mut call = Call::new(&refund, w.params());
         assert!(matches!(
             call.start(None, booted_ahead, &mut rng),
@@ -1065,8 +1105,13 @@ mod tests {
             wall: bank_now.plus(120),
             monotonic: Duration::from_secs(130),
         };
-        let mut again = Refund::new("m", "op-1", 100);
-        again.merchant_request_id = "r-2".into();
+        let mut again = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
+        again.merchant_request_id = MerchantRequestId::new("r-2").unwrap();
         let mut call = Call::new(&again, w.params());
         let request = sent(call.start(Some(session), corrected, &mut rng));
         assert_eq!(
@@ -1081,8 +1126,13 @@ mod tests {
     fn an_unobserved_clock_is_learnt_before_a_dated_request() {
         let (w, mut rng) = world();
         let session = w.unobserved_session("d-1");
-        let mut refund = Refund::new("m", "op-1", 100);
-        refund.merchant_request_id = "r-1".into();
+        let mut refund = Refund::builder()
+            .merchant_id("m")
+            .operation_id("op-1")
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
+        refund.merchant_request_id = MerchantRequestId::new("r-1").unwrap();
         let mut call = Call::new(&refund, w.params());
         // The host's wall clock is a day behind; the saved offset (0) is wrong.
         let behind = Now {
@@ -1107,7 +1157,7 @@ mod tests {
         ));
         // Reads go straight out.
         let query = OrderQuery {
-            hpp_order_id: "h-1".into(),
+            hpp_order_id: HppOrderId::new("h-1").unwrap(),
         };
         let mut call = Call::new(&query, w.params());
         let read = sent(call.start(Some(w.unobserved_session("d-3")), behind, &mut rng));

@@ -17,7 +17,7 @@ use crate::Error;
 use crate::callback::{Callback, parse_callback};
 pub use crate::config::ClientConfig;
 use crate::driver::{self, Core, Io, MonotonicClock, Parts, WallClock, block_on, lock};
-use crate::model::{CreateOrder, Operation, Order, Refund};
+use crate::model::{CreateOrder, HppOrderId, MerchantRequestId, Operation, Order, Refund};
 use crate::outcome::Outcome;
 use crate::protocol::{Endpoint, HttpRequest, Received};
 use crate::session::Session;
@@ -283,7 +283,7 @@ impl Client {
     /// # Errors
     /// `b_hpp_order_not_found` is [`Error::Bank`]; an answer without the order's mandatory
     /// members is [`Error::MalformedResponse`]; transport and session errors.
-    pub fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
+    pub fn order_data(&self, hpp_order_id: &HppOrderId) -> Result<Order, Error> {
         block_on(self.core.order_data(hpp_order_id))
     }
 
@@ -316,7 +316,7 @@ impl Client {
     /// flight, or an order nobody has paid, is not found either).
     pub fn operation_by_merchant_request_id(
         &self,
-        merchant_request_id: &str,
+        merchant_request_id: &MerchantRequestId,
     ) -> Result<Operation, Error> {
         block_on(
             self.core
@@ -403,7 +403,10 @@ mod tests {
         assert_eq!(warnings, 1, "{:?}", capture.events());
         assert_eq!(client.authorizations(), 3);
         let shown = format!("{client:?}");
-        assert!(shown.starts_with("Client {") && shown.contains("bank.example"), "{shown}");
+        assert!(
+            shown.starts_with("Client {") && shown.contains("bank.example"),
+            "{shown}"
+        );
         assert!(!shown.contains("svc"), "the service code in Debug: {shown}");
     }
 
@@ -461,7 +464,14 @@ mod tests {
         let config =
             ClientConfig::new(&sim.base_url(), &service_code).with_session_file(dir.join("s.json"));
         let client = Client::new(config, key.clone()).unwrap();
-        let order = CreateOrder::purchase(&merchant_id, 500, "c", "https://s/ok", "https://s/no");
+        let order = CreateOrder::builder()
+            .merchant_id(&merchant_id)
+            .amount(crate::Kopecks::new(500))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/no")
+            .build()
+            .unwrap();
         let created = client.create_order(&order).into_result().unwrap();
         sim.pay(&created.hpp_order_id, PaymentOutcome::Success)
             .unwrap();
@@ -470,7 +480,12 @@ mod tests {
         sim.forget_sessions();
         let read = client.order_data(&created.hpp_order_id).unwrap();
         let purchase = read.operations[0].operation_id.clone().unwrap();
-        let too_much = Refund::new(&merchant_id, &purchase, 100_000);
+        let too_much = Refund::builder()
+            .merchant_id(&merchant_id)
+            .operation_id(&purchase)
+            .amount(crate::Kopecks::new(100_000))
+            .build()
+            .unwrap();
         assert!(matches!(client.refund(&too_much), Outcome::Refused(_)));
         let renewed = client.session().unwrap();
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::protocol;
-use crate::secret::Secret;
+use crate::secret::ServiceCode;
 use crate::session::RenewalPolicy;
 use crate::sessions::StoreSpec;
 
@@ -28,7 +28,7 @@ use crate::sessions::StoreSpec;
 #[non_exhaustive]
 pub struct ClientConfig {
     base_url: String,
-    service_code: Secret,
+    service_code: ServiceCode,
     api_version: String,
     renewal: RenewalPolicy,
     session_store: StoreSpec,
@@ -45,7 +45,7 @@ impl ClientConfig {
     pub fn new(base_url: &str, service_code: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            service_code: Secret::new(service_code.to_owned()),
+            service_code: ServiceCode::new(service_code),
             api_version: protocol::DEFAULT_API_VERSION.to_owned(),
             renewal: RenewalPolicy::default(),
             session_store: StoreSpec::Memory,
@@ -131,7 +131,7 @@ impl ClientConfig {
     }
 
     /// The merchant's service code: the one input of device authorization.
-    pub(crate) const fn service_code(&self) -> &Secret {
+    pub(crate) const fn service_code(&self) -> &ServiceCode {
         &self.service_code
     }
 

@@ -30,7 +30,10 @@ use crate::call::{Action, Call, Params};
 use crate::config::ClientConfig;
 use crate::crypto;
 use crate::error::Error;
-use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Refund};
+use crate::model::{
+    CreateOrder, HppOrderId, MerchantRequestId, Operation, OperationQuery, Order, OrderQuery,
+    Refund,
+};
 use crate::outcome::Outcome;
 use crate::protocol::{self, Endpoint, HttpRequest, Kind, Received};
 use crate::session::Session;
@@ -236,7 +239,7 @@ impl<I: Io> Core<I> {
         config.check()?;
         let binding = Binding {
             base_url: config.base_url().to_owned(),
-            service_code: config.service_code().clone(),
+            service_code: config.service_code().as_secret().clone(),
             key_thumbprint: merchant
                 .public_jwk()
                 .thumbprint()
@@ -728,7 +731,9 @@ impl<I: Io> Core<I> {
         let span = tracing::info_span!(
             "alliancepay.call",
             operation = operation_of(endpoint.path()),
-            merchant_request_id = endpoint.merchant_request_id(),
+            merchant_request_id = endpoint
+                .merchant_request_id()
+                .map(MerchantRequestId::as_str),
             attempts = tracing::field::Empty,
             outcome = tracing::field::Empty,
             msg_code = tracing::field::Empty,
@@ -835,9 +840,9 @@ impl<I: Io> Core<I> {
         self.call(order).await
     }
 
-    pub(crate) async fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
+    pub(crate) async fn order_data(&self, hpp_order_id: &HppOrderId) -> Result<Order, Error> {
         self.read(&OrderQuery {
-            hpp_order_id: hpp_order_id.to_owned(),
+            hpp_order_id: hpp_order_id.clone(),
         })
         .await
     }
@@ -855,10 +860,10 @@ impl<I: Io> Core<I> {
 
     pub(crate) async fn operation_by_merchant_request_id(
         &self,
-        merchant_request_id: &str,
+        merchant_request_id: &MerchantRequestId,
     ) -> Result<Operation, Error> {
         self.read(&OperationQuery::ByMerchantRequestId {
-            merchant_request_id: merchant_request_id.to_owned(),
+            merchant_request_id: merchant_request_id.clone(),
         })
         .await
     }

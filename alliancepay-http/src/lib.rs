@@ -12,14 +12,20 @@
 //! (nothing happened) or `Unknown` (it may have happened: resolve it by `merchantRequestId`).
 //!
 //! ```no_run
-//! use alliancepay_http::{Client, ClientConfig, CreateOrder, Outcome, store};
+//! use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks, Outcome, store};
 //!
 //! # fn main() -> Result<(), alliancepay_http::Error> {
 //! let key = store::load_private_key("merchant.jwk".as_ref())?;
 //! let client = Client::new(ClientConfig::new("https://api-ecom-prod.bankalliance.ua", "service-code"), key)?;
 //!
 //! // Store the merchantRequestId before sending: it is how an unknown outcome is resolved.
-//! let order = CreateOrder::purchase("merchant-id", 125_050, "customer-1", "https://shop.example/ok", "https://shop.example/fail");
+//! let order = CreateOrder::builder()
+//!     .merchant_id("merchant-id")
+//!     .amount(Kopecks::new(125_050))
+//!     .customer("customer-1")
+//!     .success_url("https://shop.example/ok")
+//!     .fail_url("https://shop.example/fail")
+//!     .build()?;
 //! match client.create_order(&order) {
 //!     Outcome::Done(created) => println!("send the customer to {:?}", created.redirect_url),
 //!     Outcome::Refused(why) => println!("not created: {why}"),
@@ -97,6 +103,7 @@ pub mod error;
 pub mod model;
 pub mod outcome;
 pub mod protocol;
+mod rules;
 mod secret;
 pub mod session;
 pub mod sessions;
@@ -116,11 +123,12 @@ pub use callback::{Callback, parse_callback};
 pub use client::{Client, ClientBuilder, ClientConfig};
 pub use error::{BankError, Error};
 pub use model::{
-    CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate,
+    CreateOrder, CreateOrderBuilder, CustomerData, HppOrderId, Kopecks, MerchantRequestId,
+    Operation, OperationQuery, Order, OrderStatus, Refund, RefundBuilder, Validate,
 };
 pub use outcome::{Outcome, Refusal, Unknown};
 pub use protocol::Endpoint;
-pub use secret::Secret;
+pub use secret::{Secret, ServiceCode};
 pub use session::{RenewalPolicy, Session};
 pub use time::{Now, UtcTime};
 pub use transport::{Transport, TransportError, UreqTransport};

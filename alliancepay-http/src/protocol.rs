@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::BankError;
-use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Refund, Validate};
+use crate::model::{
+    CreateOrder, MerchantRequestId, Operation, OperationQuery, Order, OrderQuery, Refund, Validate,
+};
 use crate::session::Session;
 use crate::time::UtcTime;
 use crate::{Error, crypto};
@@ -156,7 +158,7 @@ pub trait Endpoint: Validate {
     /// Serialization failure, which our types never cause.
     fn json_body(&self, bank_now: UtcTime) -> Result<Vec<u8>, Error>;
     /// The idempotency key of a write.
-    fn merchant_request_id(&self) -> Option<&str>;
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId>;
     /// Checks a decoded success against this request: the members bank-api.md marks mandatory
     /// are present and the record is the one asked for. `Err` names what is missing or wrong.
     ///
@@ -246,7 +248,7 @@ impl Endpoint for CreateOrder {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
-    fn merchant_request_id(&self) -> Option<&str> {
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId> {
         Some(&self.merchant_request_id)
     }
     /// `hppOrderId`, our `merchantRequestId` echoed, and the `redirectUrl` the customer needs.
@@ -273,7 +275,7 @@ impl Endpoint for OrderQuery {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
-    fn merchant_request_id(&self) -> Option<&str> {
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId> {
         None
     }
     /// The order asked for. Its operations are not checked member by member: bank-api.md §3.5
@@ -318,7 +320,7 @@ impl Endpoint for Refund {
             date: bank_now.to_request_date(),
         })
     }
-    fn merchant_request_id(&self) -> Option<&str> {
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId> {
         Some(&self.merchant_request_id)
     }
     /// An operation id and a status, and not another request's record: a `merchantRequestId`
@@ -351,7 +353,7 @@ impl Endpoint for OperationQuery {
     fn json_body(&self, _: UtcTime) -> Result<Vec<u8>, Error> {
         to_json(self)
     }
-    fn merchant_request_id(&self) -> Option<&str> {
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId> {
         None
     }
     fn check(&self, op: &Operation) -> Result<(), String> {
@@ -686,6 +688,7 @@ fn jwe_member<'v>(response: &HttpResponse, value: &'v Value) -> Result<Option<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Kopecks;
 
     fn merchant() -> PrivateJwk {
         PrivateJwk::generate(&mut crypto::os_rng()).unwrap()
@@ -824,13 +827,14 @@ mod tests {
     fn call_request_carries_the_session_headers() {
         let server = merchant();
         let s = session(&server);
-        let order = CreateOrder::purchase(
-            "m-1",
-            100,
-            "c-1",
-            "https://a.example/ok",
-            "https://a.example/no",
-        );
+        let order = CreateOrder::builder()
+            .merchant_id("m-1")
+            .amount(Kopecks::new(100))
+            .customer("c-1")
+            .success_url("https://a.example/ok")
+            .fail_url("https://a.example/no")
+            .build()
+            .unwrap();
         let req = call_request(&order, &s, "v1", now(), &mut crypto::os_rng()).unwrap();
         assert_eq!(
             (req.path, req.content_type),
@@ -846,7 +850,12 @@ mod tests {
     fn encrypted_calls_go_to_the_session_key_with_a_date() {
         let server = merchant();
         let s = session(&server);
-        let refund = Refund::new("m-1", "op-1", 2500);
+        let refund = Refund::builder()
+            .merchant_id("m-1")
+            .operation_id("op-1")
+            .amount(Kopecks::new(2500))
+            .build()
+            .unwrap();
         let req = call_request(&refund, &s, "v1", now(), &mut crypto::os_rng()).unwrap();
         assert_eq!(req.content_type, "text/plain");
         let plain =
@@ -863,7 +872,14 @@ mod tests {
     #[test]
     fn invalid_input_is_refused_before_anything_is_built() {
         let s = session(&merchant());
-        let refund = Refund::new("m-1", "", 2500);
+        let mut refund = Refund::builder()
+            .merchant_id("m-1")
+            .operation_id("op-1")
+            .amount(Kopecks::new(2500))
+            .build()
+            .unwrap();
+        // The builder refuses it too; a refund edited afterwards is checked again here.
+        refund.operation_id.clear();
         assert!(
             matches!(call_request(&refund, &s, "v1", now(), &mut crypto::os_rng()), Err(Error::InvalidInput { ref field, .. }) if field == "operationId")
         );

@@ -21,7 +21,7 @@ use alliancepay_http::alliancepay_jose::PrivateJwk;
 use alliancepay_http::sessions::sealed::{self, Binding};
 use alliancepay_http::sessions::{FileStore, SessionStore};
 use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
-use alliancepay_http::{Client, ClientConfig, Secret, crypto, store};
+use alliancepay_http::{Client, ClientConfig, Kopecks, Secret, crypto, store};
 use serde_json::Value;
 
 /// Threads per soak worker.
@@ -131,13 +131,14 @@ impl Bank {
 
     /// A purchase order of this merchant.
     fn order(&self) -> alliancepay_http::CreateOrder {
-        alliancepay_http::CreateOrder::purchase(
-            &self.merchant_id,
-            100,
-            "c",
-            "https://s/ok",
-            "https://s/no",
-        )
+        alliancepay_http::CreateOrder::builder()
+            .merchant_id(&self.merchant_id)
+            .amount(Kopecks::new(100))
+            .customer("c")
+            .success_url("https://s/ok")
+            .fail_url("https://s/no")
+            .build()
+            .unwrap()
     }
 
     fn binding(&self) -> Binding {

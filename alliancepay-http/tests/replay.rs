@@ -16,7 +16,9 @@ use alliancepay_http::call::{Action, Call, Params};
 use alliancepay_http::crypto::{self, InsecureSeededRng};
 use alliancepay_http::model::{OrderQuery, Refund};
 use alliancepay_http::protocol::{Endpoint, HttpRequest, HttpResponse, Received};
-use alliancepay_http::{CreateOrder, Now, Outcome, RenewalPolicy, Session, UtcTime};
+use alliancepay_http::{
+    CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, RenewalPolicy, Session, UtcTime,
+};
 use serde_json::{Value, json};
 
 const SEED: u64 = 0x00a1_1a9c_e5e5_5107;
@@ -140,14 +142,15 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     let mut log = Vec::new();
 
     // Every id comes from the seeded RNG, as every ephemeral key and IV does.
-    let order = CreateOrder::purchase_with(
-        &mut rng,
-        MERCHANT_ID,
-        125_050,
-        "customer-1",
-        "https://shop.example/ok",
-        "https://shop.example/fail",
-    );
+    let order = CreateOrder::builder()
+        .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+        .merchant_id(MERCHANT_ID)
+        .amount(Kopecks::new(125_050))
+        .customer("customer-1")
+        .success_url("https://shop.example/ok")
+        .fail_url("https://shop.example/fail")
+        .build()
+        .unwrap();
     let created = drive(&order, params, &mut store, wire, &mut rng, now());
     let Outcome::Done(created) = created else {
         panic!("create-order: {created:?}")
@@ -165,7 +168,13 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     log.push("order data done");
     let purchase = paid.operations[0].operation_id.clone().unwrap();
 
-    let refund = Refund::new_with(&mut rng, MERCHANT_ID, &purchase, 25_000);
+    let refund = Refund::builder()
+        .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+        .merchant_id(MERCHANT_ID)
+        .operation_id(&purchase)
+        .amount(Kopecks::new(25_000))
+        .build()
+        .unwrap();
     let refunded = drive(&refund, params, &mut store, wire, &mut rng, now());
     assert!(matches!(refunded, Outcome::Done(_)), "{refunded:?}");
     log.push("refund done");
@@ -173,7 +182,13 @@ fn script(merchant: &PrivateJwk, wire: &mut dyn Wire) -> Vec<&'static str> {
     // The bank drops the session: the next refund is rejected, re-authorized and resent.
     wire.bank_side("expire-sessions", "");
     let device_before = store.as_ref().unwrap().device_id.clone();
-    let second = Refund::new_with(&mut rng, MERCHANT_ID, &purchase, 5_000);
+    let second = Refund::builder()
+        .merchant_request_id(MerchantRequestId::generate_with(&mut rng))
+        .merchant_id(MERCHANT_ID)
+        .operation_id(&purchase)
+        .amount(Kopecks::new(5_000))
+        .build()
+        .unwrap();
     let resent = drive(&second, params, &mut store, wire, &mut rng, now());
     assert!(matches!(resent, Outcome::Done(_)), "{resent:?}");
     assert_ne!(store.as_ref().unwrap().device_id, device_before);

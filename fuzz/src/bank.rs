@@ -19,7 +19,8 @@ use alliancepay_http::protocol::{
     HttpResponse, Received, Reply, SESSION_ERROR_CODES, read_authorize_response, read_call_response,
 };
 use alliancepay_http::{
-    CreateOrder, Now, Outcome, Refusal, RenewalPolicy, Session, UtcTime, crypto, parse_callback,
+    CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, Refusal, RenewalPolicy, Session,
+    UtcTime, crypto, parse_callback,
 };
 
 /// The merchant key responses are decrypted with: the RFC 7520 §5.4 recipient, as in
@@ -79,8 +80,15 @@ fn clocks() -> Now {
 /// HTTP 200 and carries what the bank documents as mandatory; a write's end is never an error
 /// type outside Done/Refused/Unknown.
 fn check_order_call(response: &HttpResponse) {
-    let mut order = CreateOrder::purchase("m", 4, "c", "https://s/ok", "https://s/no");
-    order.merchant_request_id = "fuzz-order".into();
+    let order = CreateOrder::builder()
+        .merchant_request_id(MerchantRequestId::new("fuzz-order").expect("a valid id"))
+        .merchant_id("m")
+        .amount(Kopecks::new(4))
+        .customer("c")
+        .success_url("https://s/ok")
+        .fail_url("https://s/no")
+        .build()
+        .expect("a valid order");
     let params = Params {
         merchant: merchant(),
         service_code: "svc",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use alliancepay_http::alliancepay_jose::PrivateJwk;
 use alliancepay_http::model::StatusPageType;
 use alliancepay_http::simulator::{CallbackSink, MerchantRegistration, Simulator, SimulatorConfig};
-use alliancepay_http::{Client, ClientConfig, CreateOrder};
+use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
 use serde_json::{Value, json};
 
 const MERCHANT: &str = "3e9b7c10-8d2f-4a61-b5c3-0f1e2d3c4b5a";
@@ -363,13 +363,14 @@ fn hpp_checkout_in_headless_chromium() {
         ),
     ];
     for (i, (card, status, landing, page_type)) in cases.into_iter().enumerate() {
-        let mut order = CreateOrder::purchase(
-            MERCHANT,
-            12_345,
-            &format!("customer-{i}"),
-            &format!("{shop}/ok"),
-            &format!("{shop}/fail"),
-        );
+        let mut order = CreateOrder::builder()
+            .merchant_id(MERCHANT)
+            .amount(Kopecks::new(12_345))
+            .customer(format!("customer-{i}"))
+            .success_url(format!("{shop}/ok"))
+            .fail_url(format!("{shop}/fail"))
+            .build()
+            .unwrap();
         order.status_page_type = page_type;
         order.notification_url = Some(sink.url().to_owned());
         order.purpose = Some("Order 48213 <test & check>".into());
@@ -475,13 +476,14 @@ fn hpp_checkout_in_headless_chromium() {
         println!("hpp: card {card} -> {status}, landed on {landing}");
     }
     // A wrong 3-D Secure code declines.
-    let mut order = CreateOrder::purchase(
-        MERCHANT,
-        500,
-        "c-3ds",
-        &format!("{shop}/ok"),
-        &format!("{shop}/fail"),
-    );
+    let mut order = CreateOrder::builder()
+        .merchant_id(MERCHANT)
+        .amount(Kopecks::new(500))
+        .customer("c-3ds")
+        .success_url(format!("{shop}/ok"))
+        .fail_url(format!("{shop}/fail"))
+        .build()
+        .unwrap();
     order.status_page_type = StatusPageType::StatusRedirectMerchantPage;
     order.notification_url = Some(sink.url().to_owned());
     let created = client.create_order(&order).into_result().unwrap();

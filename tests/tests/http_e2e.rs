@@ -11,7 +11,9 @@ use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
-use alliancepay_http::{Callback, ClientConfig, CreateOrder, Error, UtcTime, crypto, protocol};
+use alliancepay_http::{
+    Callback, ClientConfig, CreateOrder, Error, HppOrderId, Kopecks, UtcTime, crypto, protocol,
+};
 use alliancepay_jose::PrivateJwk;
 
 #[path = "http_e2e/driver.rs"]
@@ -63,13 +65,14 @@ impl Bank {
     }
 
     fn order(&self) -> CreateOrder {
-        CreateOrder::purchase(
-            &self.merchant_id,
-            125_050,
-            "customer-1",
-            "https://shop.example/ok",
-            "https://shop.example/fail",
-        )
+        CreateOrder::builder()
+            .merchant_id(&self.merchant_id)
+            .amount(Kopecks::new(125_050))
+            .customer("customer-1")
+            .success_url("https://shop.example/ok")
+            .fail_url("https://shop.example/fail")
+            .build()
+            .unwrap()
     }
 
     fn fault(&self, path: Option<&str>, times: u32, kind: FaultKind) {
@@ -81,7 +84,7 @@ impl Bank {
     }
 
     /// A paid order and its purchase operation id.
-    fn paid_order(&self, client: &Client) -> (String, String) {
+    fn paid_order(&self, client: &Client) -> (HppOrderId, String) {
         let order = client.create_order(&self.order()).into_result().unwrap();
         self.sim
             .pay(&order.hpp_order_id, PaymentOutcome::Success)
@@ -130,7 +133,7 @@ fn full_hpp_flow_with_encrypted_and_plain_callbacks() {
         assert_eq!(notified.order_status, OrderStatus::Success);
         let read = client.order_data(&created.hpp_order_id).unwrap();
         assert_eq!(read.order_status, OrderStatus::Success);
-        assert_eq!(read.coin_amount, Some(125_050));
+        assert_eq!(read.coin_amount, Some(Kopecks::new(125_050)));
     }
     assert_eq!(client.authorizations(), 1);
     // The sink hands the body over before it answers, and the simulator counts a delivery when
@@ -156,7 +159,9 @@ fn failed_payment_and_unknown_order() {
             .order_status,
         OrderStatus::Fail
     );
-    let missing = client.order_data("no-such-order").unwrap_err();
+    let missing = client
+        .order_data(&HppOrderId::new("no-such-order").unwrap())
+        .unwrap_err();
     assert_eq!(
         missing
             .bank_error()
@@ -169,10 +174,15 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
     let bank = bank();
     let client = bank.client();
     let (hpp_order_id, purchase) = bank.paid_order(&client);
-    let refund = Refund::new(&bank.merchant_id, &purchase, 25_000);
+    let refund = Refund::builder()
+        .merchant_id(&bank.merchant_id)
+        .operation_id(&purchase)
+        .amount(Kopecks::new(25_000))
+        .build()
+        .unwrap();
     let op = client.refund(&refund).into_result().unwrap();
     assert_eq!(op.kind.as_deref(), Some("REFUND"));
-    assert_eq!(op.coin_amount, Some(25_000));
+    assert_eq!(op.coin_amount, Some(Kopecks::new(25_000)));
     // The same refund again is the same operation, not a second refund.
     let again = client.refund(&refund).into_result().unwrap();
     assert_eq!(again.operation_id, op.operation_id);
@@ -193,7 +203,14 @@ fn refund_and_lookups_are_encrypted_and_idempotent() {
     );
     // More than what is left is refused by the bank, with its code.
     let too_much = client
-        .refund(&Refund::new(&bank.merchant_id, &purchase, 125_050))
+        .refund(
+            &Refund::builder()
+                .merchant_id(&bank.merchant_id)
+                .operation_id(&purchase)
+                .amount(Kopecks::new(125_050))
+                .build()
+                .unwrap(),
+        )
         .into_result()
         .unwrap_err();
     assert_eq!(
@@ -647,19 +664,31 @@ fn lost_refund_answer_is_reconciled_not_repeated() {
     let bank = bank();
     let client = bank.client();
     let (_, purchase) = bank.paid_order(&client);
-    let refund = Refund::new(&bank.merchant_id, &purchase, 10_000);
+    let refund = Refund::builder()
+        .merchant_id(&bank.merchant_id)
+        .operation_id(&purchase)
+        .amount(Kopecks::new(10_000))
+        .build()
+        .unwrap();
     bank.fault(Some(protocol::REFUND_PATH), 1, FaultKind::ApplyThenFail);
     let e = client.refund(&refund).into_result().unwrap_err();
     assert!(e.outcome_unknown(), "{e:?}");
     let found = client
         .operation_by_merchant_request_id(&refund.merchant_request_id)
         .unwrap();
-    assert_eq!(found.coin_amount, Some(10_000));
+    assert_eq!(found.coin_amount, Some(Kopecks::new(10_000)));
     let resent = client.refund(&refund).into_result().unwrap();
     assert_eq!(resent.operation_id, found.operation_id);
     // Only one refund exists: the rest of the purchase can still be refunded exactly.
     client
-        .refund(&Refund::new(&bank.merchant_id, &purchase, 115_050))
+        .refund(
+            &Refund::builder()
+                .merchant_id(&bank.merchant_id)
+                .operation_id(&purchase)
+                .amount(Kopecks::new(115_050))
+                .build()
+                .unwrap(),
+        )
         .into_result()
         .unwrap();
 }

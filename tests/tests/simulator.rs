@@ -16,7 +16,8 @@ use alliancepay_http::simulator::{
     SimulatorConfig,
 };
 use alliancepay_http::{
-    Client, ClientConfig, CreateOrder, Error, Transport, UreqTransport, UtcTime, crypto,
+    Client, ClientConfig, CreateOrder, Error, Kopecks, MerchantRequestId, Transport, UreqTransport,
+    UtcTime, crypto,
 };
 use serde_json::Value;
 
@@ -53,13 +54,14 @@ fn simulator(key: &PrivateJwk, scale: f64) -> Simulator {
 }
 
 fn order() -> CreateOrder {
-    CreateOrder::purchase(
-        MERCHANT,
-        125_050,
-        "cust-1",
-        "https://shop.example/ok",
-        "https://shop.example/fail",
-    )
+    CreateOrder::builder()
+        .merchant_id(MERCHANT)
+        .amount(Kopecks::new(125_050))
+        .customer("cust-1")
+        .success_url("https://shop.example/ok")
+        .fail_url("https://shop.example/fail")
+        .build()
+        .unwrap()
 }
 
 /// One request with a hand-written HTTP/1.1 client (`Connection: close`): status and body.
@@ -879,7 +881,12 @@ fn duplicate_and_out_of_order_callbacks() {
     assert!(sink.next(Duration::from_millis(200)).is_none());
     let data = client.order_data(&created.hpp_order_id).unwrap();
     let operation_id = data.operations[0].operation_id.clone().unwrap();
-    let mut refund = alliancepay_http::Refund::new(MERCHANT, &operation_id, 1_000);
+    let mut refund = alliancepay_http::Refund::builder()
+        .merchant_id(MERCHANT)
+        .operation_id(&operation_id)
+        .amount(Kopecks::new(1_000))
+        .build()
+        .unwrap();
     refund.notification_url = Some(sink.url().to_owned());
     client.refund(&refund).into_result().unwrap();
     assert_eq!(statuses(3, "status"), ["SUCCESS", "SUCCESS", "PENDING"]);
@@ -960,7 +967,7 @@ fn challenge_answer_needs_the_card_form_and_cannot_be_tampered_with() {
     let mut request = order();
     request.status_page_type = alliancepay_http::model::StatusPageType::StatusPage;
     // Straight to the challenge answer: refused, the order stays PENDING.
-    request.merchant_request_id = crypto::new_uuid();
+    request.merchant_request_id = MerchantRequestId::generate();
     let skipped = client.create_order(&request).into_result().unwrap();
     let page = format!("/__sim/hpp/{}", skipped.hpp_order_id);
     let (status, html) = raw_http(
@@ -999,7 +1006,7 @@ fn challenge_answer_needs_the_card_form_and_cannot_be_tampered_with() {
     let (status, _) = raw_http(&sim.base_url(), "POST", &format!("{page}/3ds"), "otp=1234");
     assert_eq!(status, 200);
     // A wrong code: declined, not authenticated.
-    request.merchant_request_id = crypto::new_uuid();
+    request.merchant_request_id = MerchantRequestId::generate();
     let wrong = client.create_order(&request).into_result().unwrap();
     let page = format!("/__sim/hpp/{}", wrong.hpp_order_id);
     raw_http(
@@ -1038,7 +1045,7 @@ impl protocol::Endpoint for Unvalidated {
     fn json_body(&self, now: UtcTime) -> Result<Vec<u8>, Error> {
         protocol::Endpoint::json_body(&self.0, now)
     }
-    fn merchant_request_id(&self) -> Option<&str> {
+    fn merchant_request_id(&self) -> Option<&MerchantRequestId> {
         protocol::Endpoint::merchant_request_id(&self.0)
     }
     fn check(&self, output: &Self::Output) -> Result<(), String> {
@@ -1070,7 +1077,7 @@ fn payment_page_never_links_to_a_script_url() {
         request.success_url = "javascript:fetch('/__sim/clock')".into();
         request.fail_url = "JAVASCRIPT:alert(1)".into();
         request.status_page_type = kind;
-        request.merchant_request_id = crypto::new_uuid();
+        request.merchant_request_id = MerchantRequestId::generate();
         let created = client.call(&Unvalidated(request)).into_result().unwrap();
         let page = format!("/__sim/hpp/{}", created.hpp_order_id);
         let answer = raw("GET", &page, "");

@@ -19,7 +19,7 @@
 //! ```no_run
 //! use alliancepay_http::alliancepay_jose::PrivateJwk;
 //! use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
-//! use alliancepay_http::{Client, ClientConfig, CreateOrder};
+//! use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let key: PrivateJwk = todo!();
@@ -32,9 +32,14 @@
 //!     ..SimulatorConfig::default()
 //! })?;
 //! let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key)?;
-//! let order = client
-//!     .create_order(&CreateOrder::purchase("merchant-1", 100, "c-1", "https://s/ok", "https://s/fail"))
-//!     .into_result()?;
+//! let order = CreateOrder::builder()
+//!     .merchant_id("merchant-1")
+//!     .amount(Kopecks::new(100))
+//!     .customer("c-1")
+//!     .success_url("https://s/ok")
+//!     .fail_url("https://s/fail")
+//!     .build()?;
+//! let order = client.create_order(&order).into_result()?;
 //! sim.pay(&order.hpp_order_id, alliancepay_http::simulator::PaymentOutcome::Success)?;
 //! # Ok(()) }
 //! ```

@@ -1,8 +1,14 @@
 //! Request-body validation as the bank does it (bank-api.md §3.2, §3.4): required members,
 //! enums, maximum lengths, and explicit `null` or `""` refused even for optional members (the
-//! guidelines page: omit what you do not use). Unknown members are tolerated.
+//! guidelines page: omit what you do not use). Unknown members are tolerated. The rules a
+//! client also checks are [`crate::rules`], shared with the client's validation.
 
 use serde_json::{Map, Value};
+
+use crate::rules::{
+    self, BANK_CODES, BANK_ID_MAX, COMMENT_MAX, CUSTOMER_MEMBERS, DIRECT_TYPES, HPP_PAY_TYPES,
+    ID_MAX, LANGUAGES, PAYMENT_METHODS, PURPOSE_MAX, STATUS_PAGE_TYPES, URL_MAX,
+};
 
 /// A member that fails validation: answered as `b_request_is_not_correct` naming it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +26,11 @@ fn invalid<T>(field: &str, problem: impl Into<String>) -> Checked<T> {
         field: field.to_owned(),
         problem: problem.into(),
     })
+}
+
+/// A shared rule applied to `field`.
+fn rule(field: &str, result: Result<(), rules::Problem>) -> Checked<()> {
+    result.or_else(|problem| invalid(field, problem))
 }
 
 /// Refuses `null` and `""` anywhere among the members of `object` (one level; nested objects
@@ -41,10 +52,10 @@ fn no_null_or_empty(object: &Map<String, Value>, prefix: &str) -> Checked<()> {
 fn opt_str(object: &Map<String, Value>, field: &str, max: usize) -> Checked<Option<String>> {
     match object.get(field) {
         None => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > max => {
-            invalid(field, format!("is longer than {max} characters"))
+        Some(Value::String(s)) => {
+            rule(field, rules::max_chars(s, max))?;
+            Ok(Some(s.clone()))
         }
-        Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => invalid(field, "must be a string"),
     }
 }
@@ -55,10 +66,11 @@ fn req_str(object: &Map<String, Value>, field: &str, max: usize) -> Checked<Stri
 
 fn opt_enum(object: &Map<String, Value>, field: &str, allowed: &[&str]) -> Checked<Option<String>> {
     match opt_str(object, field, 64)? {
-        Some(v) if !allowed.contains(&v.as_str()) => {
-            invalid(field, format!("must be one of {}", allowed.join(", ")))
+        Some(v) => {
+            rule(field, rules::one_of(&v, allowed))?;
+            Ok(Some(v))
         }
-        other => Ok(other),
+        None => Ok(None),
     }
 }
 
@@ -90,72 +102,18 @@ fn amount(object: &Map<String, Value>, field: &str, digits_ok: bool) -> Checked<
         Some(_) => None,
     };
     match value {
-        Some(v) if v > 0 => Ok(v),
-        _ => invalid(field, "must be a positive whole number of kopecks"),
+        Some(v) => rule(field, rules::amount(v)).map(|()| v),
+        None => invalid(field, "must be a positive whole number of kopecks"),
     }
 }
 
 fn comment(object: &Map<String, Value>, field: &str) -> Checked<Option<String>> {
-    let value = opt_str(object, field, 255)?;
-    if let Some(c) = &value
-        && let Some(bad) = c
-            .chars()
-            .find(|c| !(c.is_alphanumeric() || " ,.;:@#$%'-=+".contains(*c)))
-    {
-        return invalid(
-            field,
-            format!("contains {bad:?}; allowed are letters, digits, space and ,.;:@#$%'-=+"),
-        );
+    let value = opt_str(object, field, COMMENT_MAX)?;
+    if let Some(c) = &value {
+        rule(field, rules::comment_charset(c))?;
     }
     Ok(value)
 }
-
-/// `hppPayType`.
-pub(crate) const HPP_PAY_TYPES: [&str; 2] = ["PURCHASE", "A2A"];
-const PAYMENT_METHODS: [&str; 3] = ["CARD", "APPLE_PAY", "GOOGLE_PAY"];
-const STATUS_PAGE_TYPES: [&str; 3] = [
-    "STATUS_TIMER_PAGE",
-    "STATUS_REDIRECT_MERCHANT_PAGE",
-    "STATUS_PAGE",
-];
-const DIRECT_TYPES: [&str; 2] = ["REDIRECT", "BANK_LINK"];
-const LANGUAGES: [&str; 10] = ["uk", "en", "es", "de", "pl", "fr", "tr", "it", "nl", "pt"];
-const BANK_CODES: [&str; 13] = [
-    "QR_BANK_GOV",
-    "BANK_GOV",
-    "PRIVAT_BANK",
-    "SENSE_BANK",
-    "CREDIT_DNEPR",
-    "A_BANK",
-    "RADA_BANK",
-    "OTP_BANK",
-    "PRAVEX_BANK",
-    "UNEX_BANK",
-    "ACCORD_BANK",
-    "PIVDENNIY_BANK",
-    "CONCORD_BANK",
-];
-/// `customerData` members and their maximum lengths (bank-api.md §3.2).
-const CUSTOMER_MEMBERS: [(&str, usize); 18] = [
-    ("senderCustomerId", 255),
-    ("senderFirstName", 30),
-    ("senderLastName", 30),
-    ("senderMiddleName", 30),
-    ("senderEmail", 256),
-    ("senderCountry", 3),
-    ("senderRegion", 255),
-    ("senderCity", 25),
-    ("senderStreet", 35),
-    ("senderAdditionalAddress", 255),
-    ("senderItn", 20),
-    ("senderPassport", 255),
-    ("senderIp", 50),
-    ("senderPhone", 20),
-    ("senderBirthday", 50),
-    ("senderGender", 50),
-    ("senderZipCode", 50),
-    ("senderCustomerType", 50),
-];
 
 /// A create-order body that passed validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,46 +146,26 @@ fn customer_data(object: &Map<String, Value>) -> Checked<()> {
         let field = format!("customerData.{name}");
         match customer.get(name) {
             None => {}
-            Some(Value::String(s)) if s.chars().count() > max => {
-                return invalid(&field, format!("is longer than {max} characters"));
-            }
-            Some(Value::String(_)) => {}
+            Some(Value::String(s)) => rule(&field, rules::max_chars(s, max))?,
             Some(_) => return invalid(&field, "must be a string"),
         }
     }
     if !customer.contains_key("senderCustomerId") {
         return invalid("customerData.senderCustomerId", "is required");
     }
-    for name in ["senderFirstName", "senderLastName", "senderMiddleName"] {
+    type Rule = fn(&str) -> Result<(), rules::Problem>;
+    let checks: [(&str, Rule); 6] = [
+        ("senderFirstName", rules::person_name),
+        ("senderLastName", rules::person_name),
+        ("senderMiddleName", rules::person_name),
+        ("senderEmail", rules::email),
+        ("senderPhone", rules::phone),
+        ("senderCountry", rules::country),
+    ];
+    for (name, check) in checks {
         if let Some(Value::String(v)) = customer.get(name) {
-            let letters = v
-                .chars()
-                .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\''));
-            let inner = !v.starts_with([' ', '-']) && !v.ends_with([' ', '-']);
-            let placeholder = ["NULL", "3D SECURE", "SURNAME", "CARDHOLDER", "UNKNOWN"]
-                .contains(&v.to_uppercase().as_str());
-            if !letters || !inner || placeholder {
-                return invalid(&format!("customerData.{name}"), "is not a person's name");
-            }
+            rule(&format!("customerData.{name}"), check(v))?;
         }
-    }
-    if let Some(Value::String(e)) = customer.get("senderEmail")
-        && !e.contains('@')
-    {
-        return invalid("customerData.senderEmail", "is not an e-mail address");
-    }
-    if let Some(Value::String(p)) = customer.get("senderPhone")
-        && !p.bytes().all(|b| b.is_ascii_digit())
-    {
-        return invalid("customerData.senderPhone", "must be digits only");
-    }
-    if let Some(Value::String(c)) = customer.get("senderCountry")
-        && (c.len() != 3 || !c.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return invalid(
-            "customerData.senderCountry",
-            "must be an ISO 3166 numeric code such as 804",
-        );
     }
     Ok(())
 }
@@ -235,8 +173,8 @@ fn customer_data(object: &Map<String, Value>) -> Checked<()> {
 /// Validates an HPP create-order body (bank-api.md §3.2).
 pub(crate) fn order(object: &Map<String, Value>) -> Checked<OrderRequest> {
     no_null_or_empty(object, "")?;
-    let merchant_request_id = req_str(object, "merchantRequestId", 36)?;
-    let merchant_id = req_str(object, "merchantId", 36)?;
+    let merchant_request_id = req_str(object, "merchantRequestId", ID_MAX)?;
+    let merchant_id = req_str(object, "merchantId", ID_MAX)?;
     let hpp_pay_type = req_enum(object, "hppPayType", &HPP_PAY_TYPES)?;
     let coin_amount = amount(object, "coinAmount", false)?;
     let payment_methods = match object.get("paymentMethods") {
@@ -253,35 +191,30 @@ pub(crate) fn order(object: &Map<String, Value>) -> Checked<OrderRequest> {
             .collect::<Checked<Vec<_>>>()?,
         Some(_) => return invalid("paymentMethods", "must be a non-empty array"),
     };
-    let success_url = req_str(object, "successUrl", 1000)?;
-    let fail_url = req_str(object, "failUrl", 1000)?;
+    let success_url = req_str(object, "successUrl", URL_MAX)?;
+    let fail_url = req_str(object, "failUrl", URL_MAX)?;
     let status_page_type = req_enum(object, "statusPageType", &STATUS_PAGE_TYPES)?;
     customer_data(object)?;
     opt_enum(object, "directType", &DIRECT_TYPES)?;
     let expiration_minutes = match object.get("expirationTimeMinutes") {
         None => None,
         Some(v) => match v.as_u64() {
-            Some(m @ 1..=9999) => Some(m),
-            _ => {
-                return invalid(
-                    "expirationTimeMinutes",
-                    "must be a whole number of minutes, 1 to 9999",
-                );
+            Some(m) => {
+                rule("expirationTimeMinutes", rules::expiration_minutes(m))?;
+                Some(m)
             }
+            None => return invalid("expirationTimeMinutes", "must be a whole number of minutes"),
         },
     };
     let language = opt_enum(object, "language", &LANGUAGES)?;
-    let notification_url = opt_str(object, "notificationUrl", 1000)?;
+    let notification_url = opt_str(object, "notificationUrl", URL_MAX)?;
     let notification_encryption = opt_bool(object, "notificationEncryption")?.unwrap_or(false);
-    let purpose = opt_str(object, "purpose", 255)?;
+    let purpose = opt_str(object, "purpose", PURPOSE_MAX)?;
     let merchant_comment = comment(object, "merchantComment")?;
     if hpp_pay_type == "A2A" {
         match &merchant_comment {
-            None => return invalid("merchantComment", "is required for A2A"),
-            Some(c) if c.chars().count() < 14 => {
-                return invalid("merchantComment", "must be 14 to 255 characters for A2A");
-            }
-            Some(_) => {}
+            None => return invalid("merchantComment", rules::A2A_COMMENT_REQUIRED),
+            Some(c) => rule("merchantComment", rules::comment(c, true))?,
         }
     }
     opt_enum(object, "priorityBankCode", &BANK_CODES)?;
@@ -328,12 +261,12 @@ pub(crate) fn refund(object: &Map<String, Value>) -> Checked<RefundRequest> {
     let mut rest = object.clone();
     rest.remove("date");
     Ok(RefundRequest {
-        merchant_request_id: req_str(object, "merchantRequestId", 36)?,
-        merchant_id: req_str(object, "merchantId", 36)?,
-        operation_id: req_str(object, "operationId", 255)?,
+        merchant_request_id: req_str(object, "merchantRequestId", ID_MAX)?,
+        merchant_id: req_str(object, "merchantId", ID_MAX)?,
+        operation_id: req_str(object, "operationId", BANK_ID_MAX)?,
         coin_amount: amount(object, "coinAmount", true)?,
         date: req_str(object, "date", 64)?,
-        notification_url: opt_str(object, "notificationUrl", 1000)?,
+        notification_url: opt_str(object, "notificationUrl", URL_MAX)?,
         notification_encryption: opt_bool(object, "notificationEncryption")?.unwrap_or(false),
         merchant_comment: comment(object, "merchantComment")?,
         fingerprint: Value::Object(rest).to_string(),
@@ -344,7 +277,7 @@ pub(crate) fn refund(object: &Map<String, Value>) -> Checked<RefundRequest> {
 /// `{"merchantRequestId"}`).
 pub(crate) fn lookup_key(object: &Map<String, Value>, field: &str) -> Checked<String> {
     no_null_or_empty(object, "")?;
-    req_str(object, field, 255)
+    req_str(object, field, BANK_ID_MAX)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! host 10+ minutes off had its refunds stored as FAIL (`b_security_time_in_request_not_correct`)
 //! while the library reported success.
 
-use alliancepay_http::Outcome;
+use alliancepay_http::{Kopecks, Outcome};
 
 use super::*;
 
@@ -24,7 +24,12 @@ fn skewed_hosts_authorize_once_per_session_and_refund() {
         let mut refunded = 0;
         // Four refunds over 45 minutes of the session's hour, each settled SUCCESS.
         for step in 0..4 {
-            let refund = Refund::new(&bank.merchant_id, &purchase, 100);
+            let refund = Refund::builder()
+                .merchant_id(&bank.merchant_id)
+                .operation_id(&purchase)
+                .amount(Kopecks::new(100))
+                .build()
+                .unwrap();
             match client.refund(&refund) {
                 Outcome::Done(op) => assert_eq!(op.status.as_deref(), Some("PENDING")),
                 other => panic!("offset {offset}, step {step}: {other:?}"),
@@ -55,7 +60,12 @@ fn skewed_hosts_authorize_once_per_session_and_refund() {
         );
         // Six minutes later the session is inside the 10-minute margin: renewed ahead, once.
         clocks.advance(6 * 60, &bank.sim);
-        let late = Refund::new(&bank.merchant_id, &purchase, 100);
+        let late = Refund::builder()
+            .merchant_id(&bank.merchant_id)
+            .operation_id(&purchase)
+            .amount(Kopecks::new(100))
+            .build()
+            .unwrap();
         assert!(
             matches!(client.refund(&late), Outcome::Done(_)),
             "offset {offset}"
@@ -78,7 +88,12 @@ fn skewed_hosts_authorize_once_per_session_and_refund() {
 /// Refunds `purchase` once and checks that the simulator settled it SUCCESS, not FAIL with
 /// `b_security_time_in_request_not_correct` (a refund dated far from the bank's clock).
 fn refund_settles(bank: &Bank, client: &Client, purchase: &str, what: &str) {
-    let refund = Refund::new(&bank.merchant_id, purchase, 100);
+    let refund = Refund::builder()
+        .merchant_id(&bank.merchant_id)
+        .operation_id(purchase)
+        .amount(Kopecks::new(100))
+        .build()
+        .unwrap();
     match client.refund(&refund) {
         Outcome::Done(op) => assert_eq!(op.status.as_deref(), Some("PENDING"), "{what}"),
         other => panic!("{what}: {other:?}"),

@@ -129,7 +129,7 @@ impl Client {
         either!(self, c => c.create_order(order))
     }
 
-    pub fn order_data(&self, hpp_order_id: &str) -> Result<Order, Error> {
+    pub fn order_data(&self, hpp_order_id: &alliancepay_http::HppOrderId) -> Result<Order, Error> {
         either!(self, c => c.order_data(hpp_order_id))
     }
 
@@ -141,7 +141,10 @@ impl Client {
         either!(self, c => c.operation_by_id(id))
     }
 
-    pub fn operation_by_merchant_request_id(&self, id: &str) -> Result<Operation, Error> {
+    pub fn operation_by_merchant_request_id(
+        &self,
+        id: &alliancepay_http::MerchantRequestId,
+    ) -> Result<Operation, Error> {
         either!(self, c => c.operation_by_merchant_request_id(id))
     }
 }

@@ -6,7 +6,7 @@
 //! write, no success reported for something the bank does not hold.
 
 use alliancepay_http::model::OperationQuery;
-use alliancepay_http::{Outcome, Refusal, Unknown};
+use alliancepay_http::{Kopecks, MerchantRequestId, Outcome, Refusal, Unknown};
 
 use super::*;
 
@@ -166,7 +166,12 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
 
         // Refund, of its own paid purchase so the simulator's records are per case.
         let (_, purchase) = bank.paid_order(&client);
-        let refund = Refund::new(&bank.merchant_id, &purchase, 2_500);
+        let refund = Refund::builder()
+            .merchant_id(&bank.merchant_id)
+            .operation_id(&purchase)
+            .amount(Kopecks::new(2_500))
+            .build()
+            .unwrap();
         bank.fault(Some(protocol::REFUND_PATH), 1, kind.clone());
         let first = client.refund(&refund);
         assert_eq!(
@@ -237,7 +242,7 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
             let held = succeeded
                 .iter()
                 .any(|r| r["operationId"].as_str() == op.operation_id.as_deref());
-            if !held || op.coin_amount != Some(2_500) {
+            if !held || op.coin_amount != Some(Kopecks::new(2_500)) {
                 t.false_successes += 1;
             }
         }
@@ -275,7 +280,12 @@ fn every_fault_on_every_write_ends_with_exactly_one_applied_operation() {
 fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
     let (bank, client) = matrix_bank();
     let (hpp_order_id, purchase) = bank.paid_order(&client);
-    let refund = Refund::new(&bank.merchant_id, &purchase, 1_000);
+    let refund = Refund::builder()
+        .merchant_id(&bank.merchant_id)
+        .operation_id(&purchase)
+        .amount(Kopecks::new(1_000))
+        .build()
+        .unwrap();
     let refund_id = client
         .refund(&refund)
         .into_result()
@@ -286,7 +296,11 @@ fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
     let reads: Vec<(&str, Read)> = vec![
         (
             protocol::ORDER_DATA_PATH,
-            Box::new(|| client.order_data(&hpp_order_id).map(|o| o.hpp_order_id)),
+            Box::new(|| {
+                client
+                    .order_data(&hpp_order_id)
+                    .map(|o| o.hpp_order_id.to_string())
+            }),
         ),
         (
             protocol::OPERATION_BY_ID_PATH,
@@ -305,7 +319,11 @@ fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
             }),
         ),
     ];
-    let expected = [hpp_order_id.clone(), refund_id.clone(), refund_id.clone()];
+    let expected = [
+        hpp_order_id.to_string(),
+        refund_id.clone(),
+        refund_id.clone(),
+    ];
     let (mut count, mut errors, mut answered) = (0, 0, 0);
     for (kind, _, _) in faults() {
         let applies_to_reads = !matches!(kind, FaultKind::ErrorDetails(_));
@@ -347,7 +365,7 @@ fn every_fault_on_every_read_is_an_error_not_an_empty_record() {
     );
     let missing = client
         .call(&OperationQuery::ByMerchantRequestId {
-            merchant_request_id: "no-such-request".into(),
+            merchant_request_id: MerchantRequestId::new("no-such-request").unwrap(),
         })
         .into_result()
         .unwrap_err();

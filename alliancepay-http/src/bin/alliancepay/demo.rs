@@ -6,7 +6,7 @@ use alliancepay_http::model::Refund;
 use alliancepay_http::simulator::{
     CallbackSink, MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
 };
-use alliancepay_http::{Callback, Client, ClientConfig, CreateOrder, crypto};
+use alliancepay_http::{Callback, Client, ClientConfig, CreateOrder, Kopecks, crypto};
 use alliancepay_jose::PrivateJwk;
 use serde_json::{Value, json};
 
@@ -78,16 +78,17 @@ pub fn run(out: &Output) -> Result<(), String> {
     let sink =
         CallbackSink::start().map_err(|e| format!("cannot start the callback endpoint: {e}"))?;
     let notification_url = sink.url().to_owned();
-    let mut order = CreateOrder::purchase(
-        &merchant_id,
-        125_050,
-        "customer-48213",
-        "https://shop.example/pay/ok",
-        "https://shop.example/pay/fail",
-    );
-    order.notification_url = Some(notification_url.clone());
-    order.notification_encryption = Some(true);
-    order.purpose = Some("Order 48213".into());
+    let order = CreateOrder::builder()
+        .merchant_id(&merchant_id)
+        .amount(Kopecks::new(125_050))
+        .customer("customer-48213")
+        .success_url("https://shop.example/pay/ok")
+        .fail_url("https://shop.example/pay/fail")
+        .notification_url(&notification_url)
+        .notification_encryption(true)
+        .purpose("Order 48213")
+        .build()
+        .map_err(fail)?;
     let created = client.create_order(&order).into_result().map_err(fail)?;
     n.step(
         "Create an HPP order of 1250.50 UAH, with encrypted callbacks",
@@ -141,7 +142,12 @@ pub fn run(out: &Output) -> Result<(), String> {
         .and_then(|op| op.operation_id.clone())
         .ok_or("the paid order has no successful purchase operation")?;
 
-    let refund = Refund::new(&merchant_id, &purchase, 25_000);
+    let refund = Refund::builder()
+        .merchant_id(&merchant_id)
+        .operation_id(purchase)
+        .amount(Kopecks::new(25_000))
+        .build()
+        .map_err(fail)?;
     let refunded = client.refund(&refund).into_result().map_err(fail)?;
     n.step(
         "Refund 250.00 UAH: the body is a JWE to the session's serverPublic, the answer a JWE to us",
@@ -149,7 +155,7 @@ pub fn run(out: &Output) -> Result<(), String> {
             "refund {} {} ({} kopecks)",
             refunded.operation_id.as_deref().unwrap_or("?"),
             refunded.status.as_deref().unwrap_or("?"),
-            refunded.coin_amount.unwrap_or(0)
+            refunded.coin_amount.unwrap_or_default().get()
         ),
         serde_json::to_value(&refunded).unwrap_or_default(),
     );

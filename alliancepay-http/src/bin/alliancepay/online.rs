@@ -3,7 +3,9 @@
 use alliancepay_http::alliancepay_jose::PrivateJwk;
 use alliancepay_http::model::{CreateOrder, Operation, Refund};
 use alliancepay_http::sessions::StoreSpec;
-use alliancepay_http::{Client, ClientConfig, Order, Outcome, Session, crypto, store};
+use alliancepay_http::{
+    Client, ClientConfig, HppOrderId, Kopecks, MerchantRequestId, Order, Outcome, Session, store,
+};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -68,10 +70,11 @@ pub fn client(bank: &BankArgs) -> Result<Client, String> {
 
 /// The merchantRequestId to send: the one given, or a fresh UUID. Printed to stderr before
 /// anything is sent, so that a crash, a timeout or a lost answer never loses it.
-fn request_id(given: Option<&String>) -> String {
-    let id = given.cloned().unwrap_or_else(crypto::new_uuid);
-    note(&format!("merchantRequestId {id}"));
-    id
+fn request_id(given: Option<&String>) -> Result<MerchantRequestId, Failure> {
+    given.map_or_else(
+        || Ok(MerchantRequestId::generate()),
+        |id| MerchantRequestId::new(id.as_str()).map_err(|e| Failure::Failed(e.to_string())),
+    )
 }
 
 /// Prints a write's record, or turns its refusal or unknown outcome into the exit status.
@@ -119,7 +122,8 @@ fn operation_text(op: &Operation) -> (String, Value) {
             op.kind.as_deref().unwrap_or("operation").to_lowercase(),
             op.operation_id.as_deref().unwrap_or("?"),
             op.status.as_deref().unwrap_or("?"),
-            op.coin_amount.map_or_else(|| "?".into(), |a| a.to_string()),
+            op.coin_amount
+                .map_or_else(|| "?".into(), |a| a.get().to_string()),
             op.merchant_request_id.as_deref().unwrap_or("?"),
         ),
         serde_json::to_value(op).unwrap_or_default(),
@@ -211,7 +215,7 @@ pub fn order_text(order: &Order) -> String {
         String::from(order.order_status.clone()),
         order
             .coin_amount
-            .map_or_else(|| "?".into(), |a| a.to_string())
+            .map_or_else(|| "?".into(), |a| a.get().to_string())
     );
     if let Some(url) = &order.redirect_url {
         text.push_str(&format!("\npayment link: {url}"));
@@ -222,7 +226,8 @@ pub fn order_text(order: &Order) -> String {
             op.operation_id.as_deref().unwrap_or("?"),
             op.kind.as_deref().unwrap_or("?"),
             op.status.as_deref().unwrap_or("?"),
-            op.coin_amount.map_or_else(|| "?".into(), |a| a.to_string())
+            op.coin_amount
+                .map_or_else(|| "?".into(), |a| a.get().to_string())
         ));
     }
     text
@@ -261,17 +266,24 @@ pub struct CreateArgs {
 }
 
 pub fn create_order(out: &Output, args: &CreateArgs) -> Result<(), Failure> {
-    let mut order = CreateOrder::purchase(
-        &args.merchant_id,
-        args.amount,
-        &args.customer_id,
-        &args.success_url,
-        &args.fail_url,
-    );
-    order.notification_url.clone_from(&args.notification_url);
-    order.notification_encryption = args.encrypt_callbacks.then_some(true);
+    let mut builder = CreateOrder::builder()
+        .merchant_request_id(request_id(args.merchant_request_id.as_ref())?)
+        .merchant_id(&args.merchant_id)
+        .amount(Kopecks::new(args.amount))
+        .customer(args.customer_id.as_str())
+        .success_url(&args.success_url)
+        .fail_url(&args.fail_url);
+    if let Some(url) = &args.notification_url {
+        builder = builder.notification_url(url);
+    }
+    if args.encrypt_callbacks {
+        builder = builder.notification_encryption(true);
+    }
+    let order = builder
+        .build()
+        .map_err(|e| Failure::Failed(e.to_string()))?;
     let client = client(&args.bank)?;
-    order.merchant_request_id = request_id(args.merchant_request_id.as_ref());
+    note(&format!("merchantRequestId {}", order.merchant_request_id));
     let outcome = client.create_order(&order);
     let id = &order.merchant_request_id;
     report(
@@ -297,8 +309,9 @@ fn order_exists(id: &str) -> String {
 }
 
 pub fn order_status(out: &Output, bank: &BankArgs, hpp_order_id: &str) -> Result<(), String> {
+    let hpp_order_id = HppOrderId::new(hpp_order_id).map_err(|e| e.to_string())?;
     let order = client(bank)?
-        .order_data(hpp_order_id)
+        .order_data(&hpp_order_id)
         .map_err(|e| e.to_string())?;
     out.result(
         &order_text(&order),
@@ -329,9 +342,15 @@ pub struct RefundArgs {
 }
 
 pub fn refund(out: &Output, args: &RefundArgs) -> Result<(), Failure> {
-    let mut refund = Refund::new(&args.merchant_id, &args.operation_id, args.amount);
+    let refund = Refund::builder()
+        .merchant_request_id(request_id(args.merchant_request_id.as_ref())?)
+        .merchant_id(&args.merchant_id)
+        .operation_id(&args.operation_id)
+        .amount(Kopecks::new(args.amount))
+        .build()
+        .map_err(|e| Failure::Failed(e.to_string()))?;
     let client = client(&args.bank)?;
-    refund.merchant_request_id = request_id(args.merchant_request_id.as_ref());
+    note(&format!("merchantRequestId {}", refund.merchant_request_id));
     let outcome = client.refund(&refund);
     let id = &refund.merchant_request_id;
     report(
@@ -370,7 +389,9 @@ pub struct FindArgs {
 pub fn find(out: &Output, args: &FindArgs) -> Result<(), String> {
     let client = client(&args.bank)?;
     let found = match (&args.merchant_request_id, &args.operation_id) {
-        (Some(id), _) => client.operation_by_merchant_request_id(id),
+        (Some(id), _) => client.operation_by_merchant_request_id(
+            &MerchantRequestId::new(id.as_str()).map_err(|e| e.to_string())?,
+        ),
         (None, Some(id)) => client.operation_by_id(id),
         (None, None) => return Err("give --merchant-request-id or --operation-id".into()),
     };

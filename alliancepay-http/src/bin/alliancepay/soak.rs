@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::{ClientConfig, CreateOrder};
+use alliancepay_http::{ClientConfig, CreateOrder, Kopecks};
 use clap::Args;
 use serde_json::json;
 
@@ -129,14 +129,15 @@ pub fn run(out: &Output, args: &SoakArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn order(args: &SoakArgs) -> CreateOrder {
-    CreateOrder::purchase(
-        &args.merchant_id,
-        100,
-        "soak",
-        "https://shop.example/ok",
-        "https://shop.example/fail",
-    )
+fn order(args: &SoakArgs) -> Result<CreateOrder, String> {
+    CreateOrder::builder()
+        .merchant_id(&args.merchant_id)
+        .amount(Kopecks::new(100))
+        .customer("soak")
+        .success_url("https://shop.example/ok")
+        .fail_url("https://shop.example/fail")
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn run_blocking(
@@ -152,7 +153,7 @@ fn run_blocking(
         return Ok(Counters::new().tally(client.authorizations(), client.bank_requests()));
     }
     let created = client
-        .create_order(&order(args))
+        .create_order(&order(args)?)
         .into_result()
         .map_err(|e| format!("creating the order: {e}"))?;
     let counters = Counters::new();
@@ -191,7 +192,7 @@ fn run_async(
             return Ok(Counters::new().tally(client.authorizations(), client.bank_requests()));
         }
         let created = client
-            .create_order(&order(args))
+            .create_order(&order(args)?)
             .await
             .into_result()
             .map_err(|e| format!("creating the order: {e}"))?;
