@@ -23,6 +23,7 @@ use alliancepay_jose::PrivateJwk;
 
 use crate::call::{Action, Call, Params};
 use crate::callback::{Callback, parse_callback};
+use crate::error::{BaseUrlProblem, ConfigError};
 use crate::model::{CreateOrder, Operation, OperationQuery, Order, OrderQuery, Refund};
 use crate::outcome::Outcome;
 use crate::protocol::{self, Endpoint, Kind};
@@ -108,9 +109,15 @@ impl ClientConfig {
     /// [`Error::Config`] saying what is wrong with the URL.
     pub fn check(&self) -> Result<(), Error> {
         let url = &self.base_url;
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            Error::Config(format!("base URL {url:?} has no scheme; use https://"))
-        })?;
+        let refuse = |problem| {
+            Error::Config(ConfigError::BaseUrl {
+                url: url.clone(),
+                problem,
+            })
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| refuse(BaseUrlProblem::NoScheme))?;
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit('@').next().unwrap_or_default();
         let host = match host_port.strip_prefix('[') {
@@ -118,17 +125,17 @@ impl ClientConfig {
             None => host_port.split(':').next().unwrap_or_default(),
         };
         if host.is_empty() {
-            return Err(Error::Config(format!("base URL {url:?} has no host")));
+            return Err(refuse(BaseUrlProblem::NoHost));
         }
         match scheme.to_ascii_lowercase().as_str() {
             "https" => Ok(()),
             "http" if is_loopback(host) || self.allow_plain_http => Ok(()),
-            "http" => Err(Error::Config(format!(
-                "base URL {url:?} is plain http to {host}, which is not loopback: the service code and refresh token would travel unencrypted; use https:// (or opt in with allow_plain_http)"
-            ))),
-            other => Err(Error::Config(format!(
-                "base URL {url:?} has scheme {other:?}; use https://"
-            ))),
+            "http" => Err(refuse(BaseUrlProblem::PlainHttp {
+                host: host.to_owned(),
+            })),
+            other => Err(refuse(BaseUrlProblem::UnsupportedScheme {
+                scheme: other.to_owned(),
+            })),
         }
     }
 }
@@ -593,7 +600,7 @@ impl Client {
             generation,
             &self.inner.merchant,
         )
-        .map_err(StoreError::Invalid)
+        .map_err(|e| StoreError::Invalid(e.into()))
         .and_then(|text| {
             self.inner.store.publish(
                 &held.lease,
@@ -1005,7 +1012,7 @@ mod tests {
                 bank_now.plus(86_400).to_bank_utc()
             );
             let token = crypto::encrypt_to_string(&self.merchant, payload.as_bytes())
-                .map_err(|e| TransportError::Failed(e.to_string()))?;
+                .map_err(|e| TransportError::Failed(e.to_string().into()))?;
             Ok(Received {
                 response: HttpResponse {
                     status: 200,
@@ -1066,7 +1073,8 @@ mod tests {
         ] {
             let e = config(bad).check().unwrap_err();
             assert!(
-                matches!(e, Error::Config(ref m) if m.contains(says)),
+                matches!(e, Error::Config(ConfigError::BaseUrl { .. }))
+                    && e.to_string().contains(says),
                 "{bad}: {e}"
             );
         }

@@ -87,7 +87,7 @@ pub mod simulator;
 pub use alliancepay_jose;
 pub use callback::{Callback, parse_callback};
 pub use client::{Client, ClientConfig};
-pub use error::{BankError, Error};
+pub use error::{BankError, ConfigError, Error};
 pub use model::{
     CreateOrder, CustomerData, Operation, OperationQuery, Order, OrderStatus, Refund, Validate,
 };

@@ -1,7 +1,6 @@
 //! End-to-end: `alliancepay_http::Client` against the local bank simulator over real loopback
 //! HTTP, one scenario per behaviour of the session flow (issue 3, item 10).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -12,7 +11,7 @@ use alliancepay_http::simulator::{
     SimulatorConfig,
 };
 use alliancepay_http::{
-    Callback, Client, ClientConfig, CreateOrder, Error, UtcTime, crypto, protocol,
+    Callback, Client, ClientConfig, CreateOrder, Error, TransportError, UtcTime, crypto, protocol,
 };
 use alliancepay_jose::PrivateJwk;
 
@@ -457,17 +456,11 @@ fn sessions_are_renewed_ahead_of_expiry() {
     );
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alliancepay-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn saved_session_survives_a_restart() {
     let bank = bank();
-    let dir = temp_dir("session");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let mut config = bank.config();
     config.session_file = Some(dir.join("session.json"));
     let first = Client::new(config.clone(), bank.key.clone()).unwrap();
@@ -493,7 +486,6 @@ fn saved_session_survives_a_restart() {
         other.session().is_err(),
         "the stranger had to authorize (and cannot decrypt)"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A host a day ahead keeps its session across a restart: the saved offset converts its wall
@@ -501,7 +493,8 @@ fn saved_session_survives_a_restart() {
 #[test]
 fn saved_session_survives_a_restart_on_a_skewed_host() {
     let bank = bank();
-    let dir = temp_dir("skewed-session");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let clocks = Clocks::skewed(24 * 3600);
     let client = |clocks: &Clocks| {
         let mut config = bank.config();
@@ -515,7 +508,6 @@ fn saved_session_survives_a_restart_on_a_skewed_host() {
     restarted.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(restarted.authorizations(), 0);
     assert_eq!(bank.sim.authorizations(), 1);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -562,11 +554,15 @@ fn faults_and_malformed_responses() {
         (FaultKind::Status(503), |e| {
             matches!(e, Error::MalformedResponse { status: 503, .. })
         }),
+        // Not Unreachable: the connection was open, so the write may have arrived. The
+        // HTTP client's error stays reachable as the source.
         (FaultKind::DropConnection, |e| {
-            matches!(e, Error::Transport(_))
+            matches!(e, Error::Transport(TransportError::Failed(_)))
+                && std::error::Error::source(e).is_some_and(|t| t.source().is_some())
         }),
         (FaultKind::Latency(Duration::from_secs(8)), |e| {
-            matches!(e, Error::Timeout(_))
+            matches!(e, Error::Timeout(TransportError::Timeout(_)))
+                && std::error::Error::source(e).is_some_and(|t| t.source().is_some())
         }),
         (
             FaultKind::Html,
