@@ -97,26 +97,23 @@ impl Default for UreqTransport {
 /// Sorts `ureq`'s error by what it proves about the request, keeping it as the cause.
 fn classify(e: ureq::Error) -> TransportError {
     use std::io::ErrorKind;
-    let unreachable = match &e {
+    let never_connected = matches!(
+        &e,
         ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect)
-        | ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed => Some(true),
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-            ) =>
-        {
-            Some(true)
-        }
-        ureq::Error::Timeout(_) => Some(false),
-        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => Some(false),
-        _ => None,
-    };
-    match unreachable {
-        Some(true) => TransportError::Unreachable(Box::new(e)),
-        Some(false) => TransportError::Timeout(Box::new(e)),
-        None => TransportError::Failed(Box::new(e)),
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+    ) || matches!(&e, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+    ));
+    let timed_out = matches!(&e, ureq::Error::Timeout(_))
+        || matches!(&e, ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut);
+    if never_connected {
+        TransportError::Unreachable(Box::new(e))
+    } else if timed_out {
+        TransportError::Timeout(Box::new(e))
+    } else {
+        TransportError::Failed(Box::new(e))
     }
 }
 
