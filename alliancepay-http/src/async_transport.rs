@@ -64,7 +64,7 @@ impl HyperTransport {
         http.set_connect_timeout(Some(timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
-            .map_err(|e| TransportError::Failed(format!("TLS configuration: {e}")))?
+            .map_err(|e| TransportError::Failed(format!("TLS configuration: {e}").into()))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -92,12 +92,12 @@ impl HyperTransport {
         let outgoing = builder
             .body(Full::new(Bytes::from(request.body.clone())))
             // Nothing was sent: the URL or a header value is not valid HTTP.
-            .map_err(|e| TransportError::Unreachable(format!("invalid request: {e}")))?;
+            .map_err(|e| TransportError::Unreachable(format!("invalid request: {e}").into()))?;
         let response = self.pool.request(outgoing).await.map_err(|e| {
             if e.is_connect() {
-                TransportError::Unreachable(e.to_string())
+                TransportError::Unreachable(Box::new(e))
             } else {
-                TransportError::Failed(e.to_string())
+                TransportError::Failed(Box::new(e))
             }
         })?;
         let (parts, body) = response.into_parts();
@@ -112,7 +112,7 @@ impl HyperTransport {
         let body = Limited::new(body, limit)
             .collect()
             .await
-            .map_err(|e| TransportError::Failed(format!("reading the response: {e}")))?
+            .map_err(|e| TransportError::Failed(format!("reading the response: {e}").into()))?
             .to_bytes();
         Ok(Received {
             response: HttpResponse {
@@ -132,10 +132,9 @@ impl AsyncTransport for HyperTransport {
             tokio::time::timeout(self.timeout, self.exchange(base_url, request))
                 .await
                 .unwrap_or_else(|_| {
-                    Err(TransportError::Timeout(format!(
-                        "no complete answer within {:?}",
-                        self.timeout
-                    )))
+                    Err(TransportError::Timeout(
+                        format!("no complete answer within {:?}", self.timeout).into(),
+                    ))
                 })
         })
     }

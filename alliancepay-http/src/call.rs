@@ -279,7 +279,11 @@ impl<'a, E: Endpoint> Call<'a, E> {
             (None, Need::Reencrypt) => {
                 // Encrypted to the current session and still not decryptable: not ours to fix.
                 let refusal = self.stale.take().map_or_else(
-                    || Refusal::NotSent(Error::Config("stale encryption without an error".into())),
+                    || {
+                        Refusal::NotSent(Error::DriverMisuse(
+                            "stale encryption without an error".into(),
+                        ))
+                    },
                     Refusal::Bank,
                 );
                 self.finish(Outcome::Refused(refusal))
@@ -512,7 +516,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
 
     /// A driver bug. Reported as Unknown when a request may be out, since then nobody knows.
     fn misuse(&mut self, what: &str) -> Action<E::Output> {
-        let cause = Error::Config(format!(
+        let cause = Error::DriverMisuse(format!(
             "the call was driven out of order: {what} in state {:?}",
             self.phase
         ));

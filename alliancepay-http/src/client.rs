@@ -364,7 +364,7 @@ mod tests {
                 bank_now.plus(86_400).to_bank_utc()
             );
             let token = crypto::encrypt_to_string(&self.merchant, payload.as_bytes())
-                .map_err(|e| TransportError::Failed(e.to_string()))?;
+                .map_err(|e| TransportError::Failed(e.to_string().into()))?;
             Ok(Received {
                 response: HttpResponse {
                     status: 200,
@@ -576,7 +576,8 @@ mod tests {
         ] {
             let e = config(bad).check().unwrap_err();
             assert!(
-                matches!(e, Error::Config(ref m) if m.contains(says)),
+                matches!(e, Error::Config(crate::ConfigError::BaseUrl { .. }))
+                    && e.to_string().contains(says),
                 "{bad}: {e}"
             );
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Error;
+use crate::error::{BaseUrlProblem, ConfigError};
 use crate::protocol;
 use crate::secret::ServiceCode;
 use crate::session::RenewalPolicy;
@@ -198,9 +199,15 @@ impl ClientConfig {
     /// [`Error::Config`] saying what is wrong with the URL.
     pub fn check(&self) -> Result<(), Error> {
         let url = &self.base_url;
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            Error::Config(format!("base URL {url:?} has no scheme; use https://"))
-        })?;
+        let refuse = |problem| {
+            Error::Config(ConfigError::BaseUrl {
+                url: url.clone(),
+                problem,
+            })
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| refuse(BaseUrlProblem::NoScheme))?;
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit('@').next().unwrap_or_default();
         let host = match host_port.strip_prefix('[') {
@@ -208,17 +215,17 @@ impl ClientConfig {
             None => host_port.split(':').next().unwrap_or_default(),
         };
         if host.is_empty() {
-            return Err(Error::Config(format!("base URL {url:?} has no host")));
+            return Err(refuse(BaseUrlProblem::NoHost));
         }
         match scheme.to_ascii_lowercase().as_str() {
             "https" => Ok(()),
             "http" if is_loopback(host) || self.allow_plain_http => Ok(()),
-            "http" => Err(Error::Config(format!(
-                "base URL {url:?} is plain http to {host}, which is not loopback: the service code and refresh token would travel unencrypted; use https:// (or opt in with allow_plain_http)"
-            ))),
-            other => Err(Error::Config(format!(
-                "base URL {url:?} has scheme {other:?}; use https://"
-            ))),
+            "http" => Err(refuse(BaseUrlProblem::PlainHttp {
+                host: host.to_owned(),
+            })),
+            other => Err(refuse(BaseUrlProblem::UnsupportedScheme {
+                scheme: other.to_owned(),
+            })),
         }
     }
 }

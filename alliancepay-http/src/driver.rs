@@ -497,7 +497,7 @@ impl<I: Io> Core<I> {
     /// Seals and publishes `session` as `generation` under `held`, then releases the lease.
     async fn publish(&self, held: Held, generation: u64, session: &Session) -> bool {
         let sealed = sealed::seal(session, &self.binding, generation, &self.merchant)
-            .map_err(StoreError::Invalid);
+            .map_err(|e| StoreError::Invalid(e.into()));
         let Held { lease, expected } = held;
         let result = self
             .store(move |s| {

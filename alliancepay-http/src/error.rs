@@ -3,8 +3,19 @@
 //! Each variant is a different thing the caller does next: retry later (transport, timeout),
 //! reconcile a write whose outcome is unknown (look it up by `merchantRequestId`), fix input,
 //! fix configuration, or call the bank. Messages say which. None of them carries a secret.
+//!
+//! The errors people read ([`Error`], [`ConfigError`], the session store's
+//! [`crate::sessions::StoreError`]) have messages complete on one line: they include the text
+//! of their cause, so a log line or the CLI's stderr says everything.
+//! [`std::error::Error::source`] gives the typed cause itself ([`TransportError`] and the HTTP
+//! client's error under it, the [`std::io::Error`] of a key file, the JSON error of a session
+//! file...) for programs that inspect it. [`Error::Config`] is transparent: its source is the
+//! configuration error's own cause.
 
 use core::fmt;
+use std::path::PathBuf;
+
+pub use crate::transport::TransportError;
 
 /// An error the bank returned in its JSON error body (bank-api.md §4.1).
 #[derive(Clone, PartialEq, Eq)]
@@ -105,10 +116,13 @@ impl fmt::Display for BankError {
 #[non_exhaustive]
 pub enum Error {
     /// The request was not delivered or the response not received (DNS, connect, reset, TLS).
-    /// For a write, the outcome is unknown: look the request up before sending it again.
-    Transport(String),
-    /// No complete response within the configured timeout. For a write, the outcome is unknown.
-    Timeout(String),
+    /// For a write, the outcome is unknown: look the request up before sending it again. The
+    /// [`TransportError`] says whether a connection was opened, and holds the HTTP client's
+    /// error as its source.
+    Transport(TransportError),
+    /// No complete response within the configured timeout ([`TransportError::Timeout`]). For
+    /// a write, the outcome is unknown.
+    Timeout(TransportError),
     /// The bank answered with an error body. For a write, only the codes of [`REFUSAL_CODES`]
     /// mean that nothing happened (see [`Error::outcome_unknown`]).
     Bank(BankError),
@@ -156,7 +170,9 @@ pub enum Error {
         problem: String,
     },
     /// A key, configuration or session file could not be used.
-    Config(String),
+    Config(ConfigError),
+    /// A driver called the protocol core out of order (a bug in the driver, not in the input).
+    DriverMisuse(String),
     /// Reading or writing a local file failed.
     Io {
         /// The file.
@@ -213,13 +229,15 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Transport(d) => write!(
+            Self::Transport(e) => write!(
                 f,
-                "could not reach the bank: {d}; check the base URL and the network, and look up any payment request before resending it"
+                "could not reach the bank: {e}: {}; check the base URL and the network, and look up any payment request before resending it",
+                e.cause()
             ),
-            Self::Timeout(d) => write!(
+            Self::Timeout(e) => write!(
                 f,
-                "the bank did not answer in time ({d}); look up any payment request before resending it"
+                "the bank did not answer in time ({}); look up any payment request before resending it",
+                e.cause()
             ),
             Self::Bank(e) if e.is_refusal() => write!(f, "the bank refused the request: {e}"),
             Self::Bank(e) => write!(f, "the bank answered with an error: {e}"),
@@ -253,7 +271,8 @@ impl fmt::Display for Error {
                 )
             }
             Self::InvalidInput { field, problem } => write!(f, "invalid {field}: {problem}"),
-            Self::Config(d) => f.write_str(d),
+            Self::Config(e) => fmt::Display::fmt(e, f),
+            Self::DriverMisuse(d) => write!(f, "internal error: {d}"),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
@@ -264,7 +283,156 @@ impl std::error::Error for Error {
         match self {
             Self::Decryption { source, .. } | Self::Encryption(source) => Some(source),
             Self::Io { source, .. } => Some(source),
+            Self::Transport(e) | Self::Timeout(e) => Some(e),
+            // The configuration problem's own cause (the key file's I/O error...): the
+            // configuration error adds no more than this message.
+            Self::Config(e) => std::error::Error::source(e),
             _ => None,
         }
     }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Self::Config(e)
+    }
+}
+
+/// What is wrong with the configuration: the client's settings, the key files, the session
+/// store. Nothing was sent to the bank.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The base URL cannot be used (see [`crate::ClientConfig::check`]).
+    #[error("base URL {url:?} {problem}")]
+    BaseUrl {
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        problem: BaseUrlProblem,
+    },
+    /// A key file could not be read.
+    #[error("{}: cannot read the key file: {source}", path.display())]
+    KeyFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A key file does not hold a usable P-384 JWK.
+    #[error("{}: not a usable {} P-384 JWK: {source}", path.display(), if *private { "private" } else { "public or private" })]
+    KeyInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Whether a private key was expected.
+        private: bool,
+        /// The JWK parser's reason.
+        source: alliancepay_jose::JwkError,
+    },
+    /// The session store's path is refused before anything is written to it.
+    #[error("{} {problem}; refusing to use it as the session store (nothing was written)", path.display())]
+    SessionFileRefused {
+        /// The file refused (the session file, or its lock file).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        problem: SessionFileProblem,
+    },
+    /// The session store's specification is not one of the accepted forms.
+    #[error("{0}")]
+    StoreSpec(StoreSpecProblem),
+    /// The `redis` crate does not accept the session store's URL. The URL itself is not
+    /// repeated: it may hold a password.
+    #[error("the session store URL is not a usable redis:// or rediss:// URL ({category})")]
+    StoreUrl {
+        /// The kind of problem, as the `redis` crate names it.
+        category: String,
+        /// The `redis` crate's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The keyed digest that names the store's keys could not be set up.
+    #[error("cannot key the session store's key names")]
+    StoreKeyNames,
+}
+
+/// What is wrong with a base URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BaseUrlProblem {
+    /// No `scheme://`.
+    #[error("has no scheme; use https://")]
+    NoScheme,
+    /// Nothing between `://` and the path.
+    #[error("has no host")]
+    NoHost,
+    /// `http://` to a host that is not loopback, without the opt-in.
+    #[error(
+        "is plain http to {host}, which is not loopback: the service code and refresh token would travel unencrypted; use https:// (or opt in with allow_plain_http)"
+    )]
+    PlainHttp {
+        /// The host.
+        host: String,
+    },
+    /// A scheme other than `https` and `http`.
+    #[error("has scheme {scheme:?}; use https://")]
+    UnsupportedScheme {
+        /// The scheme as written.
+        scheme: String,
+    },
+}
+
+/// Why a file is not taken as the session store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionFileProblem {
+    /// A directory, a device...
+    #[error("is not a regular file")]
+    NotARegularFile,
+    /// The lock file beside the session file holds something else than a deadline.
+    #[error("exists and is not a session lock file")]
+    NotALockFile,
+    /// The file is not JSON.
+    #[error("is not an alliancepay session file (it is not JSON)")]
+    NotJson(#[source] serde_json::Error),
+    /// The file has our marker but not our record's fields.
+    #[error("is not an alliancepay session file (unreadable session record: {0})")]
+    UnreadableRecord(#[source] serde_json::Error),
+    /// A format marker of another version.
+    #[error("is not an alliancepay session file (format {found} is not {expected})")]
+    UnknownFormat {
+        /// The file's format.
+        found: u32,
+        /// This version's.
+        expected: u32,
+    },
+    /// A JWK with a private part: probably the merchant key.
+    #[error(
+        "is not an alliancepay session file (it holds a private key: is it the merchant key file?)"
+    )]
+    HoldsPrivateKey,
+    /// A public JWK.
+    #[error("is not an alliancepay session file (it holds a key)")]
+    HoldsKey,
+    /// Any other JSON.
+    #[error(
+        "is not an alliancepay session file (its contents are not a session this client wrote)"
+    )]
+    Foreign,
+}
+
+/// What is wrong with a session store specification.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreSpecProblem {
+    /// `file:` without a path.
+    #[error("session store file: needs a path")]
+    FileWithoutPath,
+    /// Not `memory`, `file:`, `redis://` or `rediss://`.
+    #[error(
+        "session store must be memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://… (the scheme part of the given value was not recognized)"
+    )]
+    UnknownForm,
+    /// A Redis URL in a build without the `redis` feature.
+    #[error("a redis:// session store needs alliancepay-http built with the `redis` feature")]
+    RedisNotBuiltIn,
 }

@@ -121,7 +121,7 @@ pub use async_client::{AsyncClient, AsyncClientBuilder};
 pub use async_transport::{AsyncTransport, HyperTransport};
 pub use callback::{Callback, parse_callback};
 pub use client::{Client, ClientBuilder, ClientConfig};
-pub use error::{BankError, Error};
+pub use error::{BankError, ConfigError, Error};
 pub use model::{
     CreateOrder, CreateOrderBuilder, CustomerData, HppOrderId, Kopecks, MerchantRequestId,
     Operation, OperationQuery, Order, OrderStatus, Refund, RefundBuilder, Validate,

@@ -3,11 +3,21 @@
 //! The session payload states its expiry twice (bank-api.md §1.2): `tokenExpirationDateTime`
 //! in UTC, `2025-02-14 22:45:24.0463 +0000`, whose four fraction digits are a zero-padded
 //! millisecond count, and `tokenExpiration` in Kyiv time, `2025-02-15 00:45:24.463+02:00`.
-//! Both name one instant; we keep whole seconds. A 24-hour token needs nothing finer, and a
-//! calendar crate would be the biggest dependency here, so the few conversions live in this file.
+//! Both name one instant; we keep whole seconds. A 24-hour token needs nothing finer.
+//!
+//! The calendar and Kyiv's offsets come from `jiff` with its bundled time-zone database:
+//! Ukraine's daylight-saving rule is a law that can change, and the tz database follows such
+//! changes (and knows the past ones), which a rule written here would not. The shapes of the
+//! bank's strings (a space or `T`, a fraction of any length, ` +0000`, `+02:00` or `Z`) are
+//! read here, so an error can say which part is wrong; jiff checks the date and converts.
 
 use core::fmt;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::{Offset, TimeZone};
 
 /// The two clocks the flow reads, as inputs: the state machine never asks the OS.
 ///
@@ -74,7 +84,7 @@ impl UtcTime {
         if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') {
             return Err(TimeParseError("expected a space or 'T' after the date"));
         }
-        let secs_of_day =
+        let clock =
             parse_clock(&b[11..19]).ok_or(TimeParseError("expected HH:MM:SS after the date"))?;
         let mut rest = &b[19..];
         if let Some((b'.', tail)) = rest.split_first() {
@@ -87,60 +97,46 @@ impl UtcTime {
         let offset = parse_offset(rest).ok_or(TimeParseError(
             "expected an offset after the time: ' +0000', '+02:00' or 'Z'",
         ))?;
-        Ok(Self(date * 86_400 + secs_of_day - offset))
+        DateTime::from_parts(date, clock)
+            .to_zoned(TimeZone::fixed(offset))
+            .map(|z| Self(z.timestamp().as_second()))
+            .map_err(|_| TimeParseError("the instant is outside the supported years"))
     }
 
     /// `YYYY-MM-DD HH:MM:SS.ffff +0000`, the format of `tokenExpirationDateTime` (milliseconds
     /// zero-padded to four digits; always `0000` here since we keep whole seconds).
     #[must_use]
     pub fn to_bank_utc(self) -> String {
-        let (date, clock) = self.civil(0);
-        format!("{date} {clock}.0000 +0000")
+        self.timestamp()
+            .strftime("%Y-%m-%d %H:%M:%S.0000 +0000")
+            .to_string()
     }
 
     /// `YYYY-MM-DD HH:MM:SS.000+hh:mm` in Kyiv local time (EET/EEST), the format of
     /// `tokenExpiration`.
     #[must_use]
     pub fn to_bank_kyiv(self) -> String {
-        let offset = kyiv_offset(self);
-        let (date, clock) = self.civil(offset);
-        format!("{date} {clock}.000+{:02}:00", offset / 3600)
+        self.kyiv().strftime("%Y-%m-%d %H:%M:%S.000%:z").to_string()
     }
 
     /// `YYYY-MM-DD HH:MM:SS.00+hh:mm` in Kyiv local time: the request `date` of a refund.
     #[must_use]
     pub fn to_request_date(self) -> String {
-        let offset = kyiv_offset(self);
-        let (date, clock) = self.civil(offset);
-        format!("{date} {clock}.00+{:02}:00", offset / 3600)
+        self.kyiv().strftime("%Y-%m-%d %H:%M:%S.00%:z").to_string()
     }
 
     /// RFC 3339 in UTC, `2025-02-14T22:45:24Z`: for people and for our session files.
     #[must_use]
     pub fn to_rfc3339(self) -> String {
-        let (date, clock) = self.civil(0);
-        format!("{date}T{clock}Z")
+        self.timestamp().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
 
     /// The HTTP `Date` form (RFC 9110 §5.6.7 IMF-fixdate), `Sun, 06 Nov 1994 08:49:37 GMT`.
     #[must_use]
     pub fn to_http_date(self) -> String {
-        const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
-        let days = self.0.div_euclid(86_400);
-        let secs = self.0.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        // Both indexes are in range by construction (rem_euclid 7; month 1..=12).
-        let weekday = DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
-        let month = MONTHS[usize::try_from(m - 1).unwrap_or(0)];
-        format!(
-            "{weekday}, {d:02} {month} {y:04} {:02}:{:02}:{:02} GMT",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        self.timestamp()
+            .strftime("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
     }
 
     /// Parses an HTTP `Date` header in the IMF-fixdate form every current server sends
@@ -166,28 +162,63 @@ impl UtcTime {
         let month = MONTHS
             .iter()
             .position(|m| *m == &b[8..11])
-            .and_then(|i| i64::try_from(i + 1).ok())
+            .and_then(|i| i8::try_from(i + 1).ok())
             .ok_or(TimeParseError("unknown month name"))?;
-        let (y, d) = (
+        let (year, day) = (
             digits(&b[12..16]).ok_or(shape)?,
             digits(&b[5..7]).ok_or(shape)?,
         );
-        if d < 1 || d > days_in_month(y, month) {
-            return Err(TimeParseError("day out of range for the month"));
-        }
-        let secs = parse_clock(&b[17..25]).ok_or(shape)?;
-        Ok(Self(days_from_civil(y, month, d) * 86_400 + secs))
+        let date = Date::new(year, month, i8::try_from(day).map_err(|_| shape)?)
+            .map_err(|_| TimeParseError("day out of range for the month"))?;
+        let clock = parse_clock(&b[17..25]).ok_or(shape)?;
+        DateTime::from_parts(date, clock)
+            .to_zoned(TimeZone::UTC)
+            .map(|z| Self(z.timestamp().as_second()))
+            .map_err(|_| shape)
     }
 
-    fn civil(self, offset: i64) -> (String, String) {
-        let local = self.0 + offset;
-        let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-        let (y, m, d) = civil_from_days(days);
-        (
-            format!("{y:04}-{m:02}-{d:02}"),
-            format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60),
-        )
+    /// This instant as jiff's, clamped to the years jiff supports (-9999 to 9999): the
+    /// saturating arithmetic above can leave that range, a real clock never does.
+    fn timestamp(self) -> Timestamp {
+        let secs = self
+            .0
+            .clamp(Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+        Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH)
     }
+
+    /// This instant on Kyiv's wall clock.
+    fn kyiv(self) -> jiff::Zoned {
+        self.timestamp().to_zoned(kyiv().clone())
+    }
+}
+
+/// Europe/Kyiv from the bundled tz database. jiff's bundle always holds it; should it ever
+/// not, fixed EET (+02:00, Kyiv's standard time) keeps the formats working, an hour off in
+/// summer.
+fn kyiv() -> &'static TimeZone {
+    static KYIV: OnceLock<TimeZone> = OnceLock::new();
+    KYIV.get_or_init(|| {
+        TimeZone::get("Europe/Kyiv").unwrap_or_else(|_| TimeZone::fixed(Offset::constant(2)))
+    })
+}
+
+/// The instant `unix_ms` milliseconds after the epoch on Kyiv's wall clock (clamped to the
+/// years jiff supports), for the simulator's millisecond-precise dates.
+#[cfg(feature = "simulator")]
+pub(crate) fn kyiv_at_millis(unix_ms: i64) -> jiff::Zoned {
+    let ms = unix_ms.clamp(
+        Timestamp::MIN.as_millisecond(),
+        Timestamp::MAX.as_millisecond(),
+    );
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_zoned(kyiv().clone())
+}
+
+/// Kyiv's offset from UTC at `t`, in seconds east.
+#[cfg(test)]
+fn kyiv_offset(t: UtcTime) -> i64 {
+    i64::from(kyiv().to_offset(t.timestamp()).seconds())
 }
 
 impl fmt::Debug for UtcTime {
@@ -214,32 +245,35 @@ impl fmt::Display for TimeParseError {
 
 impl std::error::Error for TimeParseError {}
 
-/// Days since 1970-01-01 of `YYYY<sep>MM<sep>DD` at the start of `b`.
-fn parse_date(b: &[u8], sep: u8) -> Option<i64> {
+/// The date `YYYY<sep>MM<sep>DD` at the start of `b`, if it exists.
+fn parse_date(b: &[u8], sep: u8) -> Option<Date> {
     if b.len() < 10 || b[4] != sep || b[7] != sep {
         return None;
     }
     let (y, m, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d))
+    Date::new(y, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
 }
 
-/// Seconds of the day of `HH:MM:SS`.
-fn parse_clock(b: &[u8]) -> Option<i64> {
+/// The time of day of `HH:MM:SS`.
+fn parse_clock(b: &[u8]) -> Option<Time> {
     if b[2] != b':' || b[5] != b':' {
         return None;
     }
     let (h, m, s) = (digits(&b[0..2])?, digits(&b[3..5])?, digits(&b[6..8])?);
-    (h < 24 && m < 60 && s < 60).then_some(h * 3600 + m * 60 + s)
+    Time::new(
+        i8::try_from(h).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(s).ok()?,
+        0,
+    )
+    .ok()
 }
 
-/// Offset east of UTC in seconds: ` +hhmm`, `+hh:mm`, `+hhmm` or `Z`, and nothing after it.
-fn parse_offset(b: &[u8]) -> Option<i64> {
+/// The offset east of UTC of ` +hhmm`, `+hh:mm`, `+hhmm` or `Z`, with nothing after it.
+fn parse_offset(b: &[u8]) -> Option<Offset> {
     let b = b.strip_prefix(b" ").unwrap_or(b);
     if b == b"Z" {
-        return Some(0);
+        return Some(Offset::UTC);
     }
     let sign = match b.first()? {
         b'+' => 1,
@@ -251,77 +285,17 @@ fn parse_offset(b: &[u8]) -> Option<i64> {
         6 if b[3] == b':' => (digits(&b[1..3])?, digits(&b[4..6])?),
         _ => return None,
     };
-    (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
+    if h >= 24 || m >= 60 {
+        return None;
+    }
+    Offset::from_seconds(sign * (i32::from(h) * 3600 + i32::from(m) * 60)).ok()
 }
 
-fn digits(b: &[u8]) -> Option<i64> {
-    b.iter().try_fold(0i64, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+/// The decimal number of up to four ASCII digits.
+fn digits(b: &[u8]) -> Option<i16> {
+    b.iter().try_fold(0i16, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + i16::from(c - b'0'))
     })
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if is_leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (the era-based method popularised by
-/// Howard Hinnant's "chrono-Compatible Low-Level Date Algorithms").
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-/// Kyiv's offset from UTC at `t`: +3 h from the last Sunday of March 01:00 UTC to the last
-/// Sunday of October 01:00 UTC (the EU rule Ukraine follows), +2 h otherwise.
-fn kyiv_offset(t: UtcTime) -> i64 {
-    let (year, _, _) = civil_from_days(t.0.div_euclid(86_400));
-    let last_sunday = |month: i64| {
-        let last = days_from_civil(year, month, 31);
-        // 1970-01-01 was a Thursday: weekday 0 = Sunday is (days + 4) mod 7.
-        last - (last + 4).rem_euclid(7)
-    };
-    let summer_start = last_sunday(3) * 86_400 + 3600;
-    let summer_end = last_sunday(10) * 86_400 + 3600;
-    if (summer_start..summer_end).contains(&t.0) {
-        3 * 3600
-    } else {
-        2 * 3600
-    }
 }
 
 #[cfg(test)]
@@ -368,23 +342,52 @@ mod tests {
     }
 
     #[test]
-    fn civil_conversion_round_trips_over_centuries() {
-        for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+    fn formats_agree_with_known_instants_far_apart() {
+        for (unix, rfc3339) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (4_107_542_399, "2100-02-28T23:59:59Z"),
+            (-2_208_988_800, "1900-01-01T00:00:00Z"),
+        ] {
+            let t = UtcTime::from_unix(unix);
+            assert_eq!(t.to_rfc3339(), rfc3339);
+            assert_eq!(at(rfc3339), t);
         }
+        // Saturated arithmetic formats as the last instant jiff knows (late on 30 December
+        // 9999, so that every offset keeps it in year 9999), not as a panic.
+        assert_eq!(
+            UtcTime::from_unix(i64::MAX).to_rfc3339(),
+            "9999-12-30T22:00:00Z"
+        );
+        assert!(
+            UtcTime::from_unix(i64::MIN)
+                .to_bank_kyiv()
+                .starts_with("-9999-01-")
+        );
     }
 
     #[test]
-    fn kyiv_switches_at_one_utc_on_the_last_sundays() {
-        // 2025: summer time from 30 March 01:00 UTC to 26 October 01:00 UTC.
-        assert_eq!(kyiv_offset(at("2025-03-30 00:59:59 +0000")), 7200);
-        assert_eq!(kyiv_offset(at("2025-03-30 01:00:00 +0000")), 10800);
-        assert_eq!(kyiv_offset(at("2025-10-26 00:59:59 +0000")), 10800);
-        assert_eq!(kyiv_offset(at("2025-10-26 01:00:00 +0000")), 7200);
+    fn kyiv_offsets_follow_the_tz_database() {
+        // 2026: summer time from Sunday 29 March 01:00 UTC to Sunday 25 October 01:00 UTC.
+        assert_eq!(kyiv_offset(at("2026-03-29 00:59:59 +0000")), 7200);
+        assert_eq!(kyiv_offset(at("2026-03-29 01:00:00 +0000")), 10800);
+        assert_eq!(kyiv_offset(at("2026-10-25 00:59:59 +0000")), 10800);
+        assert_eq!(kyiv_offset(at("2026-10-25 01:00:00 +0000")), 7200);
         assert_eq!(
-            at("2025-07-01 12:00:00 +0000").to_bank_kyiv(),
-            "2025-07-01 15:00:00.000+03:00"
+            at("2026-03-29 00:59:59 +0000").to_bank_kyiv(),
+            "2026-03-29 02:59:59.000+02:00"
+        );
+        assert_eq!(
+            at("2026-03-29 01:00:00 +0000").to_request_date(),
+            "2026-03-29 04:00:00.00+03:00"
+        );
+        // Before July 1990 Kyiv kept Moscow time: MSD (+04:00) in the summer of 1985, which
+        // no rule of today's law would give.
+        assert_eq!(kyiv_offset(at("1985-07-01 12:00:00 +0000")), 14400);
+        assert_eq!(
+            at("1985-07-01 12:00:00 +0000").to_bank_kyiv(),
+            "1985-07-01 16:00:00.000+04:00"
         );
     }
 

@@ -12,38 +12,46 @@ use std::time::Duration;
 use crate::Error;
 use crate::protocol::{HttpRequest, HttpResponse, Received};
 
+/// The cause under a [`TransportError`]: the HTTP client's own error (for [`UreqTransport`],
+/// a `ureq::Error`), or a message from a transport that has none.
+pub type TransportCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a request did not produce a response. The variants matter for writes: only
-/// [`TransportError::Unreachable`] proves that the bank never saw the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`TransportError::Unreachable`] proves that the bank never saw the request. Each holds the
+/// underlying error as its [`source`](std::error::Error::source); the message names the
+/// class only, so that a chain of causes does not repeat it ([`Error`]'s message has both).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// No connection could be opened (name resolution, connection refused, a connect
     /// timeout): not a byte of the request left. A TLS failure is not here but
     /// [`TransportError::Failed`]: `ureq` does not tell a failed handshake from a TLS error
     /// later in the exchange, so a write that meets one is Unknown.
-    Unreachable(String),
+    #[error("no connection could be opened")]
+    Unreachable(#[source] TransportCause),
     /// A configured timeout expired after the connection was open.
-    Timeout(String),
+    #[error("timed out")]
+    Timeout(#[source] TransportCause),
     /// Anything else: reset, closed before the answer, an unreadable response.
-    Failed(String),
+    #[error("the exchange failed")]
+    Failed(#[source] TransportCause),
 }
 
-impl std::fmt::Display for TransportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl TransportError {
+    /// The underlying error: the HTTP client's, or a transport's message.
+    #[must_use]
+    pub fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
         match self {
-            Self::Unreachable(d) => write!(f, "bank unreachable: {d}"),
-            Self::Timeout(d) => write!(f, "timed out: {d}"),
-            Self::Failed(d) => write!(f, "exchange failed: {d}"),
+            Self::Unreachable(c) | Self::Timeout(c) | Self::Failed(c) => c.as_ref(),
         }
     }
 }
 
-impl std::error::Error for TransportError {}
-
 impl From<TransportError> for Error {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Timeout(d) => Self::Timeout(d),
-            TransportError::Unreachable(d) | TransportError::Failed(d) => Self::Transport(d),
+            TransportError::Timeout(_) => Self::Timeout(e),
+            _ => Self::Transport(e),
         }
     }
 }
@@ -87,28 +95,26 @@ impl Default for UreqTransport {
     }
 }
 
+/// Sorts `ureq`'s error by what it proves about the request, keeping it as the cause.
 fn classify(e: ureq::Error) -> TransportError {
     use std::io::ErrorKind;
-    match e {
-        ureq::Error::Timeout(t @ (ureq::Timeout::Resolve | ureq::Timeout::Connect)) => {
-            TransportError::Unreachable(format!("{t} timeout"))
-        }
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-            TransportError::Unreachable(e.to_string())
-        }
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
-            ) =>
-        {
-            TransportError::Unreachable(io.to_string())
-        }
-        ureq::Error::Timeout(t) => TransportError::Timeout(format!("{t} timeout")),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            TransportError::Timeout(io.to_string())
-        }
-        other => TransportError::Failed(other.to_string()),
+    let never_connected = matches!(
+        &e,
+        ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+    ) || matches!(&e, ureq::Error::Io(io) if matches!(
+        io.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::AddrNotAvailable
+    ));
+    let timed_out = matches!(&e, ureq::Error::Timeout(_))
+        || matches!(&e, ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut);
+    if never_connected {
+        TransportError::Unreachable(Box::new(e))
+    } else if timed_out {
+        TransportError::Timeout(Box::new(e))
+    } else {
+        TransportError::Failed(Box::new(e))
     }
 }
 
@@ -148,5 +154,85 @@ impl Transport for UreqTransport {
             },
             date,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> HttpRequest {
+        HttpRequest {
+            path: "/ecom/execute_request/hpp/v1/create-order",
+            headers: Vec::new(),
+            content_type: "text/plain",
+            body: b"x".to_vec(),
+        }
+    }
+
+    /// The messages of `e` and of every error under it.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+        let mut messages = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(cause) = next {
+            messages.push(cause.to_string());
+            next = cause.source();
+        }
+        messages
+    }
+
+    /// A port nobody listens on: Unreachable (the write was not sent), with `ureq`'s error
+    /// (and the operating system's under it) reachable through `source()`.
+    #[test]
+    fn a_refused_connection_is_unreachable_and_keeps_its_cause() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let transport = UreqTransport::new(Duration::from_secs(5));
+        let e = transport
+            .send(&format!("http://127.0.0.1:{port}"), &request())
+            .unwrap_err();
+        assert!(matches!(e, TransportError::Unreachable(_)), "{e:?}");
+        let ureq_error = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<ureq::Error>())
+            .unwrap_or_else(|| panic!("no ureq::Error under {e:?}"));
+        assert!(
+            matches!(ureq_error, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)
+                || matches!(ureq_error, ureq::Error::ConnectionFailed),
+            "{ureq_error:?}"
+        );
+        let ureq_message = ureq_error.to_string();
+
+        // The crate's error keeps the chain: Error -> TransportError -> ureq::Error -> ...
+        let e = Error::from(e);
+        assert!(matches!(
+            e,
+            Error::Transport(TransportError::Unreachable(_))
+        ));
+        let messages = chain(&e);
+        assert!(messages.len() >= 3, "{messages:?}");
+        assert_eq!(messages[1], "no connection could be opened");
+        assert_eq!(messages[2], ureq_message);
+        // The one-line message has the class and the cause.
+        assert!(
+            messages[0].starts_with(&format!(
+                "could not reach the bank: no connection could be opened: {ureq_message}; "
+            )),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn timeouts_become_the_timeout_error() {
+        let e = Error::from(TransportError::Timeout("read timed out".into()));
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        assert!(e.outcome_unknown());
+        assert_eq!(chain(&e)[1..], ["timed out", "read timed out"]);
+        assert_eq!(
+            e.to_string(),
+            "the bank did not answer in time (read timed out); look up any payment request before resending it"
+        );
     }
 }

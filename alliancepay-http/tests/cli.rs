@@ -34,19 +34,14 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args, b"")).unwrap()
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alliancepay-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 #[test]
 fn offline_tools() {
-    let dir = temp_dir("offline");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let keys = json(&["keygen", "--out", s(&dir), "--json"]);
     let (private, public) = (dir.join("merchant.jwk"), dir.join("merchant.pub.jwk"));
     #[cfg(unix)]
@@ -78,7 +73,8 @@ fn offline_tools() {
     );
 
     // A stranger's key: exit 1 and one line on stderr.
-    let other = temp_dir("offline-other");
+    let other_tmp = tempfile::tempdir().unwrap();
+    let other = other_tmp.path().to_owned();
     ok(&["keygen", "--out", s(&other)], b"");
     let refused = alliancepay(
         &["decrypt", "--key", s(&other.join("merchant.jwk"))],
@@ -90,8 +86,6 @@ fn offline_tools() {
     assert!(stderr.contains("cannot decrypt"), "{stderr}");
     // Usage errors are exit 2.
     assert_eq!(alliancepay(&["encrypt"], b"").status.code(), Some(2));
-    std::fs::remove_dir_all(dir).unwrap();
-    std::fs::remove_dir_all(other).unwrap();
 }
 
 /// `order create --json` of `amount` kopecks for merchant-1 (bank options to be added).
@@ -118,7 +112,8 @@ fn create_args(amount: &str) -> Vec<String> {
 /// `simulate` in the background, the online commands against it.
 #[test]
 fn simulate_authorize_and_orders() {
-    let dir = temp_dir("online");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     ok(&["keygen", "--out", s(&dir)], b"");
     let registration = format!("svc-1:merchant-1:{}", s(&dir.join("merchant.pub.jwk")));
     let mut sim = Command::new(env!("CARGO_BIN_EXE_alliancepay"))
@@ -217,7 +212,6 @@ fn simulate_authorize_and_orders() {
     assert!(log.contains("[redacted]"));
     sim.kill().unwrap();
     let _ = sim.wait();
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -239,13 +233,19 @@ fn demo_walks_the_whole_flow() {
 struct Online {
     sim: alliancepay_http::simulator::Simulator,
     dir: PathBuf,
+    /// Removes `dir` (and everything the test wrote there) when dropped.
+    _dir_guard: tempfile::TempDir,
     base_url: String,
 }
 
 impl Online {
     fn start(name: &str) -> Self {
         use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
-        let dir = temp_dir(name);
+        let dir_tmp = tempfile::Builder::new()
+            .prefix(&format!("alliancepay-cli-{name}-"))
+            .tempdir()
+            .unwrap();
+        let dir = dir_tmp.path().to_owned();
         ok(&["keygen", "--out", s(&dir)], b"");
         let public =
             alliancepay_http::store::load_public_key(&dir.join("merchant.pub.jwk")).unwrap();
@@ -259,7 +259,12 @@ impl Online {
         })
         .unwrap();
         let base_url = sim.base_url();
-        Self { sim, dir, base_url }
+        Self {
+            sim,
+            dir,
+            _dir_guard: dir_tmp,
+            base_url,
+        }
     }
 
     fn bank(&self) -> Vec<String> {
@@ -456,7 +461,6 @@ fn refund_rerun_after_each_fault_refunds_once() {
         "{text}"
     );
     assert!(!text.contains("nothing was applied"), "{text}");
-    std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
 /// Without `--merchant-request-id` the generated id is printed before anything is sent; a
@@ -496,14 +500,14 @@ fn generated_ids_refusals_and_declines() {
     let declined = online.run(&refund);
     assert_eq!(declined.status.code(), Some(1), "{}", stderr(&declined));
     assert!(stderr(&declined).contains("b_security_time_in_request_not_correct"));
-    std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
 /// Writing the result to a closed pipe or a full disk: one line on stderr, exit 1, no panic.
 #[cfg(unix)]
 #[test]
 fn closed_stdout_and_full_disk_are_one_line_errors() {
-    let dir = temp_dir("stdout");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     ok(&["keygen", "--out", s(&dir)], b"");
     let public = dir.join("merchant.pub.jwk");
     let (reader, writer) = std::io::pipe().unwrap();
@@ -529,7 +533,6 @@ fn closed_stdout_and_full_disk_are_one_line_errors() {
         assert!(text.contains("cannot write to stdout"), "{name}: {text}");
         assert!(!text.contains("panicked"), "{name}: {text}");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A plain http:// bank that is not loopback is refused before any key or network use.
@@ -641,7 +644,6 @@ fn non_utf8_arguments_do_not_panic_after_a_write() {
         "{rerun}"
     );
     assert_eq!(online.sim.refunds_of(&purchase).len(), 2);
-    std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
 /// A refund the bank applied whose result cannot be written to stdout: exit 5 (not 1, after
@@ -674,7 +676,6 @@ fn a_done_refund_with_a_closed_stdout_exits_5_and_keeps_the_record() {
         "{text}"
     );
     assert!(!text.contains("panicked"), "{text}");
-    std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
 /// A reused `--merchant-request-id` the bank already has: exit 4, and what to do, never
@@ -719,7 +720,6 @@ fn an_existing_merchant_request_id_exits_4() {
         "{text}"
     );
     assert_eq!(online.sim.refunds_of(&purchase).len(), 1);
-    std::fs::remove_dir_all(&online.dir).unwrap();
 }
 
 /// Out-of-range timing flags are refused up front (huge values overflowed the timers).

@@ -40,13 +40,6 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alliancepay-fleet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// The bank, a merchant registered with it, and the merchant's key on disk.
 struct Bank {
     sim: Arc<Simulator>,
@@ -58,10 +51,16 @@ struct Bank {
     /// Whether soak workers run on the async client (`soak --async`) instead of the blocking
     /// one.
     async_workers: bool,
+    /// Removes `dir` (and everything the test wrote there) when dropped.
+    _dir_guard: tempfile::TempDir,
 }
 
 fn bank(name: &str) -> Bank {
-    let dir = temp_dir(name);
+    let dir_tmp = tempfile::Builder::new()
+        .prefix(&format!("alliancepay-fleet-{name}-"))
+        .tempdir()
+        .unwrap();
+    let dir = dir_tmp.path().to_owned();
     let key = PrivateJwk::generate(&mut crypto::os_rng()).unwrap();
     let key_file = dir.join("merchant.jwk");
     store::write_private_file(&key_file, crypto::private_jwk_to_string(&key).as_bytes()).unwrap();
@@ -83,6 +82,7 @@ fn bank(name: &str) -> Bank {
         merchant_id,
         dir,
         async_workers: false,
+        _dir_guard: dir_tmp,
     }
 }
 
@@ -469,7 +469,6 @@ fn file_store_fleets_authorize_once_per_event() {
         let store = format!("file:{}", bank.dir.join("session.json").display());
         let run = fleet(&bank, &store, processes, &mut |_| None);
         check(&run, "file");
-        std::fs::remove_dir_all(&bank.dir).unwrap();
     }
 }
 
@@ -597,7 +596,6 @@ fn redis_store_fleets_authorize_once_per_event() {
         let bank = bank(&format!("redis-{processes}"));
         let run = fleet(&bank, &redis.url(), processes, &mut |_| None);
         check(&run, "redis");
-        std::fs::remove_dir_all(&bank.dir).unwrap();
     }
 }
 
@@ -635,7 +633,6 @@ fn redis_outage_costs_no_call() {
         run.warnings <= 8,
         "one warning per outage per process: {run:?}"
     );
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// Temporary files a writer of `path` may have left beside it.
@@ -773,7 +770,6 @@ fn kill_nine_while_holding_the_lease_or_writing_the_session() {
         temps_left > 0 || kills < 50,
         "no kill hit a write: the test did not test it"
     );
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// The Redis lease of a holder killed with `kill -9` lapses after its time to live; the next
@@ -805,7 +801,6 @@ fn redis_lease_of_a_killed_holder_lapses() {
     assert!(worst <= lease + Duration::from_millis(500), "{worst:?}");
     // Killed in the loop, the holder nearly always held the lease: its successor waited.
     assert!(held >= 3, "{held} of 5 kills hit a held lease");
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// A session path naming the key file (or any file not ours) stops the client before it
@@ -858,7 +853,6 @@ fn the_key_file_is_refused_as_session_file() {
         ["merchant.jwk"],
         "nothing written beside the key"
     );
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// The rule, step by step, with two clients on one session file (as two processes would be):
@@ -921,7 +915,6 @@ fn two_clients_on_one_file_follow_the_rule() {
         "the simulator does not know that code"
     );
     assert_eq!(bank.sim.authorizations(), 3);
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// A Redis that accepts connections and never answers (a stalled server): calls go on with
@@ -993,7 +986,6 @@ fn a_stalled_redis_costs_no_call() {
     assert!(slowest < Duration::from_millis(400), "{slowest:?}");
     assert!(slowest >= Duration::from_millis(90), "{slowest:?}");
     assert!(!held.lock().unwrap().is_empty(), "the client did try Redis");
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// A lease whose publish timed out is still released at once, although the store is in its
@@ -1077,7 +1069,6 @@ fn an_old_session_is_not_published_over_a_newer_one_after_the_store_lost_it() {
     assert_eq!(old.generation(), fresh.generation());
     fresh.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(bank.sim.authorizations(), authorizations);
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }
 
 /// One process's view of a shared store, which can be cut off from it (a store that flaps for
@@ -1177,5 +1168,4 @@ fn a_newer_unpublished_session_is_kept_over_an_older_stored_one() {
         "both used A's session: no authorization, nothing refused"
     );
     assert_eq!(a.generation(), b.generation());
-    std::fs::remove_dir_all(&bank.dir).unwrap();
 }

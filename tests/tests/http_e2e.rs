@@ -1,7 +1,6 @@
 //! End-to-end: `alliancepay_http::Client` against the local bank simulator over real loopback
 //! HTTP, one scenario per behaviour of the session flow (issue 3, item 10).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -12,7 +11,8 @@ use alliancepay_http::simulator::{
     SimulatorConfig,
 };
 use alliancepay_http::{
-    Callback, ClientConfig, CreateOrder, Error, HppOrderId, Kopecks, UtcTime, crypto, protocol,
+    Callback, ClientConfig, CreateOrder, Error, HppOrderId, Kopecks, TransportError, UtcTime,
+    crypto, protocol,
 };
 use alliancepay_jose::PrivateJwk;
 
@@ -500,20 +500,10 @@ fn sessions_are_renewed_ahead_of_expiry() {
     );
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "alliancepay-e2e-{name}-{:?}-{}",
-        driver::Driver::current(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn saved_session_survives_a_restart() {
     let bank = bank();
-    let dir = temp_dir("session");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let config = bank.config().with_session_file(dir.join("session.json"));
     let first = Client::new(config.clone(), bank.key.clone()).unwrap();
     let created = first.create_order(&bank.order()).into_result().unwrap();
@@ -538,14 +528,14 @@ fn saved_session_survives_a_restart() {
         other.session().is_err(),
         "the stranger had to authorize (and cannot decrypt)"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A host a day ahead keeps its session across a restart: the saved offset converts its wall
 /// clock to the bank's, so the saved session is not mistaken for an expired one.
 fn saved_session_survives_a_restart_on_a_skewed_host() {
     let bank = bank();
-    let dir = temp_dir("skewed-session");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let clocks = Clocks::skewed(24 * 3600);
     let client = |clocks: &Clocks| {
         let config = bank.config().with_session_file(dir.join("session.json"));
@@ -558,7 +548,6 @@ fn saved_session_survives_a_restart_on_a_skewed_host() {
     restarted.order_data(&created.hpp_order_id).unwrap();
     assert_eq!(restarted.authorizations(), 0);
     assert_eq!(bank.sim.authorizations(), 1);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn invalid_input_is_refused_before_sending() {
@@ -602,11 +591,15 @@ fn faults_and_malformed_responses() {
         (FaultKind::Status(503), |e| {
             matches!(e, Error::MalformedResponse { status: 503, .. })
         }),
+        // Not Unreachable: the connection was open, so the write may have arrived. The
+        // HTTP client's error stays reachable as the source.
         (FaultKind::DropConnection, |e| {
-            matches!(e, Error::Transport(_))
+            matches!(e, Error::Transport(TransportError::Failed(_)))
+                && std::error::Error::source(e).is_some_and(|t| t.source().is_some())
         }),
         (FaultKind::Latency(Duration::from_secs(8)), |e| {
-            matches!(e, Error::Timeout(_))
+            matches!(e, Error::Timeout(TransportError::Timeout(_)))
+                && std::error::Error::source(e).is_some_and(|t| t.source().is_some())
         }),
         (
             FaultKind::Html,

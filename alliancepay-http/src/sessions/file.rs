@@ -15,7 +15,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Lease, Record, SessionStore, StoreError};
+use super::{Lease, Record, SessionStore, StoreError, StoreFault};
+use crate::error::{ConfigError, SessionFileProblem};
 use crate::{Error, store};
 
 /// The session file's format marker (version 1 files held the session in clear).
@@ -80,27 +81,19 @@ impl std::fmt::Debug for FileStore {
     }
 }
 
-fn classify(path: &Path, bytes: &[u8]) -> Result<Found, String> {
+fn classify(bytes: &[u8]) -> Result<Found, SessionFileProblem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Found::Nothing);
     }
-    let not_ours = |what: &str| {
-        format!(
-            "{} is not an alliancepay session file ({what}); refusing to use it as the session store (nothing was written)",
-            path.display()
-        )
-    };
-    let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
-        return Err(not_ours("it is not JSON"));
-    };
+    let value = serde_json::from_slice::<Value>(bytes).map_err(SessionFileProblem::NotJson)?;
     if value.get("alliancepaySession").is_some() {
-        let on_disk: OnDisk = serde_json::from_value(value)
-            .map_err(|e| not_ours(&format!("unreadable session record: {e}")))?;
+        let on_disk: OnDisk =
+            serde_json::from_value(value).map_err(SessionFileProblem::UnreadableRecord)?;
         if on_disk.alliancepay_session != FORMAT {
-            return Err(not_ours(&format!(
-                "format {} is not {FORMAT}",
-                on_disk.alliancepay_session
-            )));
+            return Err(SessionFileProblem::UnknownFormat {
+                found: on_disk.alliancepay_session,
+                expected: FORMAT,
+            });
         }
         return Ok(Found::Record(Record {
             generation: on_disk.generation,
@@ -115,14 +108,20 @@ fn classify(path: &Path, bytes: &[u8]) -> Result<Found, String> {
         return Ok(Found::Legacy);
     }
     if member("kty") {
-        let what = if member("d") {
-            "it holds a private key: is it the merchant key file?"
+        return Err(if member("d") {
+            SessionFileProblem::HoldsPrivateKey
         } else {
-            "it holds a key"
-        };
-        return Err(not_ours(what));
+            SessionFileProblem::HoldsKey
+        });
     }
-    Err(not_ours("its contents are not a session this client wrote"))
+    Err(SessionFileProblem::Foreign)
+}
+
+fn refused(path: &Path, problem: SessionFileProblem) -> Error {
+    Error::Config(ConfigError::SessionFileRefused {
+        path: path.to_owned(),
+        problem,
+    })
 }
 
 impl FileStore {
@@ -131,7 +130,8 @@ impl FileStore {
     /// files. Removes temporary files left by writers that died, when the lock is free.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the file and what is wrong with it; [`Error::Io`].
+    /// [`ConfigError::SessionFileRefused`] naming the file and what is wrong with it;
+    /// [`Error::Io`].
     pub fn open(path: &Path) -> Result<Self, Error> {
         let io = |source| Error::Io {
             path: path.to_owned(),
@@ -139,14 +139,11 @@ impl FileStore {
         };
         match std::fs::metadata(path) {
             Ok(meta) if !meta.is_file() => {
-                return Err(Error::Config(format!(
-                    "session file {} is not a regular file; refusing to use it (nothing was written)",
-                    path.display()
-                )));
+                return Err(refused(path, SessionFileProblem::NotARegularFile));
             }
             Ok(_) => {
                 let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(io)?);
-                classify(path, &bytes).map_err(Error::Config)?;
+                classify(&bytes).map_err(|problem| refused(path, problem))?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
@@ -160,10 +157,10 @@ impl FileStore {
                 .iter()
                 .all(|b| b.is_ascii_digit() || b.is_ascii_whitespace())
         {
-            return Err(Error::Config(format!(
-                "{} exists and is not a session lock file; refusing to use it (nothing was written)",
-                PathBuf::from(&lock_path).display()
-            )));
+            return Err(refused(
+                Path::new(&lock_path),
+                SessionFileProblem::NotALockFile,
+            ));
         }
         let store = Self {
             path: path.to_owned(),
@@ -195,8 +192,8 @@ impl FileStore {
         options.open(&self.lock_path)
     }
 
-    fn invalid(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Invalid(format!("{}: {e}", self.path.display()))
+    fn invalid(&self, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        StoreError::Invalid(StoreFault::caused_by(self.path.display(), e))
     }
 
     fn read(&self) -> Result<(Option<Version>, Option<Record>), StoreError> {
@@ -210,10 +207,10 @@ impl FileStore {
         let meta = file.metadata().map_err(|e| self.invalid(e))?;
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| self.invalid(e))?;
-        match classify(&self.path, &bytes) {
+        match classify(&bytes) {
             Ok(Found::Record(r)) => Ok((Some(version(&meta)), Some(r))),
             Ok(Found::Nothing | Found::Legacy) => Ok((Some(version(&meta)), None)),
-            Err(e) => Err(StoreError::Invalid(e)),
+            Err(problem) => Err(self.invalid(problem)),
         }
     }
 
@@ -326,19 +323,10 @@ mod tests {
     use super::super::tests::record;
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "alliancepay-filestore-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn lease_publish_and_generations() {
-        let dir = temp_dir("lease");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
         let path = dir.join("session.json");
         let a = FileStore::open(&path).unwrap();
         let b = FileStore::open(&path).unwrap();
@@ -365,12 +353,12 @@ mod tests {
             a.publish(&foreign, 2, &record(3)),
             Err(StoreError::Fenced(_))
         ));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_dead_holders_deadline_is_not_a_lease() {
-        let dir = temp_dir("dead");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
         let path = dir.join("session.json");
         let (a, b) = (
             FileStore::open(&path).unwrap(),
@@ -390,12 +378,12 @@ mod tests {
         let lease = b.try_lease(Duration::from_secs(40)).unwrap().unwrap();
         assert!(a.leased().unwrap(), "held again");
         b.release(lease);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn foreign_files_are_refused_untouched() {
-        let dir = temp_dir("foreign");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
         let key = dir.join("merchant.jwk");
         let jwk = br#"{"kty":"EC","crv":"P-384","x":"a","y":"b","d":"c"}"#;
         std::fs::write(&key, jwk).unwrap();
@@ -426,19 +414,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(FileStore::open(&legacy).unwrap().generation().unwrap(), 0);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn stale_temporary_files_are_removed_at_start() {
-        let dir = temp_dir("stale");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
         let path = dir.join("session.json");
-        for i in 0..3 {
-            std::fs::write(
-                dir.join(format!(".session.json.999{i}.abcd012{i}.tmp")),
-                b"x",
-            )
-            .unwrap();
+        // What a writer killed before its rename leaves: one of today's names, and one of
+        // the versions before `tempfile`.
+        let stale = [
+            ".session.json.Ab3dEf9hIj0K.tmp",
+            ".session.json.9990.abcd0120.tmp",
+        ];
+        for name in stale {
+            std::fs::write(dir.join(name), b"x").unwrap();
         }
         std::fs::write(dir.join("unrelated.tmp"), b"keep").unwrap();
         // A sibling store's temporary (its name starts with this one's) is not ours.
@@ -451,6 +441,48 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, [sibling, "session.json.lock", "unrelated.tmp"]);
-        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A refused session file says why, and the parser's error is under the problem.
+    #[test]
+    fn refusals_and_unusable_records_keep_their_cause() {
+        use std::error::Error as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("session.json");
+        std::fs::write(&path, b"not json").unwrap();
+        let e = FileStore::open(&path).unwrap_err();
+        let Error::Config(ConfigError::SessionFileRefused { problem, .. }) = &e else {
+            panic!("{e:?}");
+        };
+        assert!(matches!(problem, SessionFileProblem::NotJson(_)), "{e:?}");
+        assert!(e.to_string().contains("session.json"), "{e}");
+        // Error::Config is transparent: its source is the problem, and the parser's error
+        // is under that.
+        let under = e
+            .source()
+            .and_then(|s| s.downcast_ref::<SessionFileProblem>())
+            .unwrap_or_else(|| panic!("no SessionFileProblem under {e:?}"));
+        assert!(under.source().is_some_and(|s| s.is::<serde_json::Error>()));
+
+        // The store was fine at start; then something else overwrote the file.
+        std::fs::remove_file(&path).unwrap();
+        let store = FileStore::open(&path).unwrap();
+        std::fs::write(&path, br#"{"alliancepaySession":2}"#).unwrap();
+        let e = store.load().unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+        let fault = e.source().unwrap();
+        let problem = fault
+            .source()
+            .and_then(|s| s.downcast_ref::<SessionFileProblem>())
+            .unwrap_or_else(|| panic!("no SessionFileProblem under {e:?}"));
+        assert!(
+            matches!(problem, SessionFileProblem::UnreadableRecord(_)),
+            "{problem:?}"
+        );
+        assert!(
+            problem
+                .source()
+                .is_some_and(|s| s.is::<serde_json::Error>())
+        );
     }
 }

@@ -35,6 +35,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Error;
+use crate::error::{ConfigError, StoreSpecProblem};
 use crate::secret::Secret;
 
 mod file;
@@ -91,28 +92,78 @@ impl Lease {
 }
 
 /// Why a store could not answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached or answered too slowly (Redis down, a timeout): calls go
     /// on with the process's own session.
-    Unavailable(String),
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] StoreFault),
     /// A publish was refused: the lease was lost or the generation moved meanwhile.
+    #[error("publish refused: {0}")]
     Fenced(String),
     /// The store holds something that is not ours, or a file could not be used.
-    Invalid(String),
+    #[error("session store unusable: {0}")]
+    Invalid(#[source] StoreFault),
 }
 
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unavailable(d) => write!(f, "session store unavailable: {d}"),
-            Self::Fenced(d) => write!(f, "publish refused: {d}"),
-            Self::Invalid(d) => write!(f, "session store unusable: {d}"),
+/// What went wrong in a store, and the error under it (the file's I/O error, Redis's error,
+/// the session file's problem) when there is one.
+#[derive(Debug)]
+pub struct StoreFault {
+    detail: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreFault {
+    /// A fault with a message and no underlying error.
+    #[must_use]
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// A fault caused by `source`; `context` says where (the message goes on with the
+    /// source's own text, so one line says everything).
+    #[must_use]
+    pub fn caused_by(
+        context: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            detail: format!("{context}: {source}"),
+            source: Some(Box::new(source)),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl From<String> for StoreFault {
+    fn from(detail: String) -> Self {
+        Self::new(detail)
+    }
+}
+
+impl From<&str> for StoreFault {
+    fn from(detail: &str) -> Self {
+        Self::new(detail)
+    }
+}
+
+impl fmt::Display for StoreFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for StoreFault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// A place to keep one service code's session, shared by everyone who opens it.
 ///
@@ -174,7 +225,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 /// sandbox and production never share a record.
 ///
 /// # Errors
-/// [`Error::Config`] if the MAC cannot be keyed (it accepts keys of any length, so never in
+/// [`ConfigError::StoreKeyNames`] if the MAC cannot be keyed (it accepts keys of any length, so never in
 /// practice).
 pub fn scope_tag(
     merchant: &alliancepay_jose::PrivateJwk,
@@ -191,7 +242,7 @@ pub fn scope_tag(
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(kdf.finalize().as_slice());
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_slice())
-        .map_err(|_| Error::Config("cannot key the session store's key names".into()))?;
+        .map_err(|_| Error::Config(ConfigError::StoreKeyNames))?;
     mac.update(base_url.as_bytes());
     mac.update(b"\0");
     mac.update(service_code.as_bytes());
@@ -228,7 +279,7 @@ impl StoreSpec {
     /// Parses `memory`, `file:PATH`, `redis://…` or `rediss://…`.
     ///
     /// # Errors
-    /// [`Error::Config`] saying which forms are accepted.
+    /// [`ConfigError::StoreSpec`] saying which forms are accepted.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let text = text.trim();
         if text == "memory" {
@@ -236,7 +287,7 @@ impl StoreSpec {
         }
         if let Some(path) = text.strip_prefix("file:") {
             if path.is_empty() {
-                return Err(Error::Config("session store file: needs a path".into()));
+                return Err(ConfigError::StoreSpec(StoreSpecProblem::FileWithoutPath).into());
             }
             return Ok(Self::File(PathBuf::from(path)));
         }
@@ -244,9 +295,7 @@ impl StoreSpec {
         if lower.starts_with("redis://") || lower.starts_with("rediss://") {
             return Ok(Self::Redis(Secret::new(text.to_owned())));
         }
-        Err(Error::Config(
-            "session store must be memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://… (the scheme part of the given value was not recognized)".into(),
-        ))
+        Err(ConfigError::StoreSpec(StoreSpecProblem::UnknownForm).into())
     }
 }
 
@@ -275,10 +324,7 @@ pub fn open(
         #[cfg(not(feature = "redis"))]
         StoreSpec::Redis(_) => {
             let _ = (redis_prefix, scope, timeout);
-            Err(Error::Config(
-                "a redis:// session store needs alliancepay-http built with the `redis` feature"
-                    .into(),
-            ))
+            Err(ConfigError::StoreSpec(StoreSpecProblem::RedisNotBuiltIn).into())
         }
     }
 }
@@ -331,7 +377,13 @@ pub(crate) mod tests {
         assert!(matches!(redis, StoreSpec::Redis(_)));
         assert!(!format!("{redis:?}").contains("hunter2"));
         for bad in ["", "file:", "http://x", "/tmp/session.json"] {
-            assert!(StoreSpec::parse(bad).is_err(), "{bad}");
+            assert!(
+                matches!(
+                    StoreSpec::parse(bad),
+                    Err(Error::Config(ConfigError::StoreSpec(_)))
+                ),
+                "{bad}"
+            );
         }
     }
 }

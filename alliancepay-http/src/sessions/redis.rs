@@ -18,8 +18,9 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{Lease, Record, SessionStore, StoreError};
+use super::{Lease, Record, SessionStore, StoreError, StoreFault};
 use crate::Error;
+use crate::error::ConfigError;
 
 /// How long the store stays "unavailable" after a failure before it tries Redis again.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -68,14 +69,14 @@ impl RedisStore {
     /// `prefix` + `scope`; every command times out after `timeout`. Does not connect yet.
     ///
     /// # Errors
-    /// [`Error::Config`] for a URL the `redis` crate does not accept (the URL itself is not
-    /// repeated: it may hold a password).
+    /// [`ConfigError::StoreUrl`] for a URL the `redis` crate does not accept (the URL itself
+    /// is not repeated: it may hold a password), with the `redis` crate's error as its source.
     pub fn open(url: &str, prefix: &str, scope: &str, timeout: Duration) -> Result<Self, Error> {
         let client = redis::Client::open(url).map_err(|e| {
-            Error::Config(format!(
-                "the session store URL is not a usable redis:// or rediss:// URL ({})",
-                e.category()
-            ))
+            Error::Config(ConfigError::StoreUrl {
+                category: e.category().to_owned(),
+                source: Box::new(e),
+            })
         })?;
         Ok(Self {
             client,
@@ -140,7 +141,7 @@ impl RedisStore {
             Err(e) => {
                 *slot = None;
                 *lock(&self.retry_at) = Some(Instant::now() + RETRY_AFTER);
-                Err(StoreError::Unavailable(format!("Redis: {e}")))
+                Err(StoreError::Unavailable(StoreFault::caused_by("Redis", e)))
             }
         }
     }

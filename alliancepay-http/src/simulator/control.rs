@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{Request, Response};
-use super::{Fault, FaultKind, PaymentOutcome, Shared};
+use super::{Fault, FaultKind, PaymentOutcome, Shared, SimulatorError};
 
 fn ok(value: &Value) -> Response {
     Response::json(200, value)
@@ -56,7 +56,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             };
             match shared.pay(id, outcome, None) {
                 Ok(status) => ok(&json!({ "hppOrderId": id, "orderStatus": status })),
-                Err(e) => refuse(400, e),
+                Err(e) => refuse(400, e.to_string()),
             }
         }
         ("POST", "/__sim/expire-sessions") => {
@@ -84,7 +84,7 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
                 shared.faults.inject(fault);
                 ok(&json!({}))
             }
-            Err(e) => refuse(400, e),
+            Err(e) => refuse(400, e.to_string()),
         },
         ("GET", "/__sim/stats") => ok(&shared.stats()),
         _ => refuse(
@@ -102,27 +102,29 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
 ///
 /// # Errors
 /// A sentence naming the missing or unknown member.
-pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, String> {
+pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, SimulatorError> {
     let times = body
         .get("times")
         .and_then(Value::as_u64)
         .and_then(|t| u32::try_from(t).ok())
-        .ok_or("times (a whole number) is required")?;
+        .ok_or(SimulatorError::InvalidFault(
+            "times (a whole number) is required",
+        ))?;
     let status = || {
         body.get("status")
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok())
-            .ok_or("status is required")
+            .ok_or(SimulatorError::InvalidFault("status is required"))
     };
     let kind = match body
         .get("kind")
         .and_then(Value::as_str)
-        .ok_or("kind is required")?
+        .ok_or(SimulatorError::InvalidFault("kind is required"))?
     {
         "latency" => FaultKind::Latency(Duration::from_millis(
             body.get("millis")
                 .and_then(Value::as_u64)
-                .ok_or("millis is required")?,
+                .ok_or(SimulatorError::InvalidFault("millis is required"))?,
         )),
         "status" => FaultKind::Status(status()?),
         "error_code" => FaultKind::ErrorCode {
@@ -130,7 +132,7 @@ pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, String> {
             code: body
                 .get("code")
                 .and_then(Value::as_str)
-                .ok_or("code is required")?
+                .ok_or(SimulatorError::InvalidFault("code is required"))?
                 .to_owned(),
         },
         "drop_connection" => FaultKind::DropConnection,
@@ -146,10 +148,10 @@ pub(crate) fn fault_from_json(body: &Value) -> Result<Fault, String> {
         "error_details" => FaultKind::ErrorDetails(
             body.get("code")
                 .and_then(Value::as_str)
-                .ok_or("code is required")?
+                .ok_or(SimulatorError::InvalidFault("code is required"))?
                 .to_owned(),
         ),
-        other => return Err(format!("unknown fault kind {other:?}")),
+        other => return Err(SimulatorError::UnknownFaultKind(other.to_owned())),
     };
     let path = body.get("path").and_then(Value::as_str).map(str::to_owned);
     Ok(Fault { path, times, kind })

@@ -3,7 +3,7 @@
 use rand_core::Rng;
 
 use crate::crypto::os_rng;
-use crate::time::UtcTime;
+use crate::time::kyiv_at_millis;
 
 /// The alphabet of the 11-character tail of `hppOrderId` and `operationId`.
 const ID_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -24,18 +24,17 @@ pub(crate) fn bank_id(now_ms: i64) -> String {
 /// An order date, `2026-03-10 10:35:02.41+02:00`: Kyiv time, centiseconds, colon offset.
 #[must_use]
 pub(crate) fn order_date(now_ms: i64) -> String {
-    let text = UtcTime::from_unix(now_ms.div_euclid(1000)).to_request_date();
-    // to_request_date writes `.00+hh:mm`; put the centiseconds in.
-    let centis = now_ms.rem_euclid(1000) / 10;
-    text.replacen(".00+", &format!(".{centis:02}+"), 1)
+    kyiv_at_millis(now_ms)
+        .strftime("%Y-%m-%d %H:%M:%S%.2f%:z")
+        .to_string()
 }
 
 /// An operation date, `2026.03.10 10:36:30.112`: Kyiv local time with dots and no offset.
 #[must_use]
 pub(crate) fn operation_date(now_ms: i64) -> String {
-    let text = UtcTime::from_unix(now_ms.div_euclid(1000)).to_bank_kyiv();
-    let local = text.get(..19).unwrap_or(&text).replace('-', ".");
-    format!("{local}.{:03}", now_ms.rem_euclid(1000))
+    kyiv_at_millis(now_ms)
+        .strftime("%Y.%m.%d %H:%M:%S%.3f")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -52,8 +51,14 @@ mod tests {
         assert_eq!(order_date(ms), "2026-03-10 10:35:02.41+02:00");
         assert_eq!(operation_date(ms), "2026.03.10 10:35:02.417");
         assert_eq!(
-            UtcTime::parse_bank(&order_date(ms)).unwrap().unix(),
+            crate::time::UtcTime::parse_bank(&order_date(ms))
+                .unwrap()
+                .unix(),
             ms / 1000
         );
+        // Summer time (EEST), and a whole second: the fraction keeps its digits.
+        let july = 1_783_000_000_000; // 2026-07-02 13:46:40 UTC
+        assert_eq!(order_date(july), "2026-07-02 16:46:40.00+03:00");
+        assert_eq!(operation_date(july), "2026.07.02 16:46:40.000");
     }
 }

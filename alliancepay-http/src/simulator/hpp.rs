@@ -286,7 +286,7 @@ fn finish(shared: &Shared, id: &str, outcome: Option<PaymentOutcome>, card: Card
         return page(
             409,
             "Payment not possible",
-            &format!("<p>{}</p>", escape(&e)),
+            &format!("<p>{}</p>", escape(&e.to_string())),
         );
     }
     let Some(order) = shared.bank.order_view(id) else {

@@ -117,6 +117,42 @@ pub use server::Limits;
 pub use sink::CallbackSink;
 
 use bank::{Bank, Policy, Retention};
+
+/// Why the simulator refused something asked of it directly (not through the bank's API,
+/// whose refusals are the bank's error bodies).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimulatorError {
+    /// No order with this `hppOrderId`.
+    #[error("no order {hpp_order_id}")]
+    UnknownOrder {
+        /// The id asked for.
+        hpp_order_id: String,
+    },
+    /// The order is no longer PENDING: it was paid or failed already.
+    #[error("order {hpp_order_id} is {status}, not PENDING")]
+    NotPending {
+        /// The order.
+        hpp_order_id: String,
+        /// Its status now.
+        status: String,
+    },
+    /// The order's payment page has expired.
+    #[error("order {hpp_order_id} has expired")]
+    Expired {
+        /// The order.
+        hpp_order_id: String,
+    },
+    /// A fault description lacks a member or has a wrong one.
+    #[error("{0}")]
+    InvalidFault(&'static str),
+    /// A fault description names a kind this simulator does not have.
+    #[error("unknown fault kind {0:?}")]
+    UnknownFaultKind(String),
+    /// A bug in the simulator: what it found impossible.
+    #[error("internal error of the simulator: {0}")]
+    Internal(&'static str),
+}
 use callbacks::{CallbackSender, Delivery, Stop};
 use faults::Faults;
 use http::{Reply, Request, Response};
@@ -250,7 +286,7 @@ impl Shared {
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
         card: Option<bank::CardUsed>,
-    ) -> Result<String, String> {
+    ) -> Result<String, SimulatorError> {
         let delivery = self.bank.pay(hpp_order_id, outcome, card)?;
         self.deliver(delivery.into_iter().collect());
         Ok(self
@@ -550,8 +586,8 @@ impl Simulator {
     /// the background) if the order has a `notificationUrl`.
     ///
     /// # Errors
-    /// A sentence if the order is unknown, no longer PENDING, or expired.
-    pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), String> {
+    /// [`SimulatorError`] if the order is unknown, no longer PENDING, or expired.
+    pub fn pay(&self, hpp_order_id: &str, outcome: PaymentOutcome) -> Result<(), SimulatorError> {
         self.shared.pay(hpp_order_id, Some(outcome), None).map(drop)
     }
 

@@ -134,7 +134,8 @@ fn a_wall_clock_step_after_authorization_keeps_refunds_dated_right() {
 /// the bank's time from the answer to a lookup, and the refund settles SUCCESS.
 fn a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset() {
     let bank = bank();
-    let dir = temp_dir("clock-step-restart");
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let dir = dir_tmp.path().to_owned();
     let clocks = Clocks::skewed(24 * 3600);
     let client = |clocks: &Clocks| {
         let config = bank.config().with_session_file(dir.join("session.json"));
@@ -151,7 +152,6 @@ fn a_restart_after_a_wall_clock_step_does_not_trust_the_saved_offset() {
     assert_eq!(bank.sim.requests() - requests, 3);
     assert_eq!(restarted.authorizations(), 0);
     assert_eq!(bank.sim.authorizations(), 1);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 both_drivers!(

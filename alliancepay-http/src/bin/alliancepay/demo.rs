@@ -100,7 +100,9 @@ pub fn run(out: &Output) -> Result<(), String> {
         serde_json::to_value(&created).unwrap_or_default(),
     );
 
-    simulator.pay(&created.hpp_order_id, PaymentOutcome::Success)?;
+    simulator
+        .pay(&created.hpp_order_id, PaymentOutcome::Success)
+        .map_err(|e| e.to_string())?;
     n.step(
         "The customer pays on the bank's page (the simulator plays the customer)",
         "payment approved",

@@ -8,28 +8,31 @@ impl Bank {
     /// follows the bank's test table: 5 and 6 kopecks fail, anything else succeeds.
     ///
     /// # Errors
-    /// A sentence saying why the order cannot be paid.
+    /// [`super::super::SimulatorError`] saying why the order cannot be paid.
     pub(crate) fn pay(
         &self,
         hpp_order_id: &str,
         outcome: Option<PaymentOutcome>,
         card: Option<CardUsed>,
-    ) -> Result<Option<Delivery>, String> {
+    ) -> Result<Option<Delivery>, crate::simulator::SimulatorError> {
         let now_ms = self.now_ms();
         let mut guard = lock(&self.state);
         let state = &mut *guard;
-        let order = state
-            .orders
-            .get_mut(hpp_order_id)
-            .ok_or_else(|| format!("no order {hpp_order_id}"))?;
+        let order = state.orders.get_mut(hpp_order_id).ok_or_else(|| {
+            crate::simulator::SimulatorError::UnknownOrder {
+                hpp_order_id: hpp_order_id.to_owned(),
+            }
+        })?;
         if order.status != "PENDING" {
-            return Err(format!(
-                "order {hpp_order_id} is {}, not PENDING",
-                order.status
-            ));
+            return Err(crate::simulator::SimulatorError::NotPending {
+                hpp_order_id: hpp_order_id.to_owned(),
+                status: order.status.clone(),
+            });
         }
         if now_ms >= order.expires_ms {
-            return Err(format!("order {hpp_order_id} has expired"));
+            return Err(crate::simulator::SimulatorError::Expired {
+                hpp_order_id: hpp_order_id.to_owned(),
+            });
         }
         let outcome = outcome.unwrap_or(if matches!(order.coin_amount, 5 | 6) {
             PaymentOutcome::Fail
@@ -83,7 +86,9 @@ impl Bank {
             "statusThreeDs": if card.challenged && status == "SUCCESS" { "Y" } else { "N" },
         });
         let Value::Object(record) = record else {
-            return Err("internal: record is not an object".into());
+            return Err(crate::simulator::SimulatorError::Internal(
+                "a payment record is not a JSON object",
+            ));
         };
         let record = with_documented_members(record);
         order.status = status.into();

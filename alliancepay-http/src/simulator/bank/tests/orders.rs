@@ -125,9 +125,15 @@ fn order_data_pay_and_expiry() {
         f.bank
             .pay(&order.hpp_order_id, Some(PaymentOutcome::Fail), None)
             .unwrap_err()
+            .to_string()
             .contains("not PENDING")
     );
-    assert!(f.bank.pay("nope", None, None).is_err());
+    assert_eq!(
+        f.bank.pay("nope", None, None),
+        Err(crate::simulator::SimulatorError::UnknownOrder {
+            hpp_order_id: "nope".into()
+        })
+    );
     // Amount 5 fails by the bank's test table.
     let five = f.order(&s, 5);
     f.bank.pay(&five.hpp_order_id, None, None).unwrap();
@@ -145,12 +151,10 @@ fn order_data_pay_and_expiry() {
         )
         .response;
     assert_eq!(code(&r), (500, "b_hpp_order_expired".into()));
-    assert!(
-        f.bank
-            .pay(&pending.hpp_order_id, None, None)
-            .unwrap_err()
-            .contains("expired")
-    );
+    assert!(matches!(
+        f.bank.pay(&pending.hpp_order_id, None, None),
+        Err(crate::simulator::SimulatorError::Expired { .. })
+    ));
     assert_eq!(f.call(&query, &s).response.status, 200);
     // Another merchant cannot read it.
     let other = PrivateJwk::generate(&mut os_rng()).unwrap();
