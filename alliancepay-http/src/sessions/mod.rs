@@ -27,6 +27,10 @@
 //! | [`FileStore`] | processes on one host | `flock` on a lock file beside the session file |
 //! | `RedisStore` (feature `redis`) | processes on many hosts | `SET NX PX` with an owner token |
 //!
+//! A Redis store is always opened behind a host-local file store (`WithHostFallback`), which
+//! takes over while Redis does not answer: the processes of each host then still authorize
+//! once per event between them.
+//!
 //! Redis keys are `PREFIX` + the merchant key's thumbprint + a keyed digest of the base URL
 //! and the service code ([`scope_tag`]) + `:session` / `:lease`.
 
@@ -38,12 +42,16 @@ use crate::Error;
 use crate::error::{ConfigError, StoreSpecProblem};
 use crate::secret::Secret;
 
+#[cfg(feature = "redis")]
+mod fallback;
 mod file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod sealed;
 
+#[cfg(feature = "redis")]
+pub use fallback::{WithHostFallback, fallback_path};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
@@ -315,12 +323,24 @@ pub fn open(
         StoreSpec::Memory => Ok(Box::new(MemoryStore::default())),
         StoreSpec::File(path) => Ok(Box::new(FileStore::open(path)?)),
         #[cfg(feature = "redis")]
-        StoreSpec::Redis(url) => Ok(Box::new(RedisStore::open(
-            url.expose(),
-            redis_prefix,
-            scope,
-            timeout,
-        )?)),
+        StoreSpec::Redis(url) => {
+            let redis = Box::new(RedisStore::open(
+                url.expose(),
+                redis_prefix,
+                scope,
+                timeout,
+            )?);
+            match FileStore::open(&fallback_path(scope)) {
+                Ok(local) => Ok(Box::new(WithHostFallback::new(redis, local))),
+                Err(e) => {
+                    // Redis alone still works; only an outage would cost more authorizations.
+                    log::warn!(
+                        "no host-local fallback for the Redis session store ({e}); during a Redis outage each process keeps its own session"
+                    );
+                    Ok(redis)
+                }
+            }
+        }
         #[cfg(not(feature = "redis"))]
         StoreSpec::Redis(_) => {
             let _ = (redis_prefix, scope, timeout);
