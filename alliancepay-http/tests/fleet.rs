@@ -485,7 +485,7 @@ fn async_workers_on_a_file_store_authorize_once_per_event() {
     let mut bank = bank("file-async");
     bank.async_workers = true;
     let store = format!("file:{}", bank.dir.join("session.json").display());
-    let run = fleet(&bank, &store, 4, &mut |_| None);
+    let run = fleet(&bank, &store, 4, &mut |_, _| None);
     check(&run, "file, async workers");
     std::fs::remove_dir_all(&bank.dir).unwrap();
 }
@@ -1188,4 +1188,123 @@ fn a_newer_unpublished_session_is_kept_over_an_older_stored_one() {
         "both used A's session: no authorization, nothing refused"
     );
     assert_eq!(a.generation(), b.generation());
+}
+
+/// A free loopback port.
+#[cfg(feature = "redis")]
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A self-signed certificate for 127.0.0.1 (cert.pem, key.pem) by the `openssl` command, or
+/// `None` after a SKIPPED line when it is missing (a failure under ALLIANCEPAY_REQUIRE_PEERS=1).
+#[cfg(feature = "redis")]
+fn self_signed(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        assert!(
+            std::env::var("ALLIANCEPAY_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "the openssl command could not make a test certificate, and ALLIANCEPAY_REQUIRE_PEERS=1"
+        );
+        println!("SKIPPED: no openssl command to make a test certificate; rediss:// not tested");
+        return None;
+    }
+    Some((cert, key))
+}
+
+/// `rediss://` end to end: Redis with TLS only on its public port, a worker verifying it
+/// against a private CA (`?ca=`) shares its session through it, and a worker trusting another
+/// CA cannot connect (and says so) rather than talk to an unverified server.
+#[cfg(feature = "redis")]
+#[test]
+fn rediss_store_verifies_the_server_against_the_given_ca() {
+    let Some((_one, _plain)) = redis_or_skip() else {
+        return;
+    };
+    let bank = bank("rediss");
+    let (Some((cert, key)), Some((other_ca, _))) = (
+        self_signed(&bank.dir, "server"),
+        self_signed(&bank.dir, "other"),
+    ) else {
+        return;
+    };
+    let (plain, tls) = (free_port(), free_port());
+    let mut server = Command::new("redis-server")
+        .args(["--port", &plain.to_string(), "--tls-port", &tls.to_string()])
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args(["--tls-auth-clients", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Counts the keys over the plain port (loopback only, for the test's own eyes).
+    let keys = || -> Option<u64> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", plain)).ok()?;
+        s.write_all(b"DBSIZE\r\n").ok()?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).ok()?;
+        line.trim().strip_prefix(':')?.parse().ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while keys().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server with TLS did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = |ca: &Path| {
+        let store = format!("rediss://127.0.0.1:{tls}/0?ca={}", ca.display());
+        let out = bank
+            .command(&store)
+            .args(["soak", "--json", "--threads", "1", "--seconds", "1"])
+            .args(["--merchant-id", &bank.merchant_id])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let verified = run(&cert);
+    assert!(!verified.contains("unavailable"), "{verified}");
+    assert_eq!(keys(), Some(1), "the session was published over TLS");
+    let authorizations = bank.sim.granted().len();
+    // A second worker trusting the right CA adopts the stored session: no authorization.
+    let _ = run(&cert);
+    assert_eq!(bank.sim.granted().len(), authorizations, "adopted over TLS");
+    // One trusting another CA refuses the server: the store is unavailable to it.
+    let refused = run(&other_ca);
+    assert!(refused.contains("session store unavailable"), "{refused}");
+    let _ = server.kill();
+    let _ = server.wait();
+    std::fs::remove_dir_all(&bank.dir).unwrap();
 }

@@ -68,7 +68,7 @@ impl WithHostFallback {
         match op(&*self.shared) {
             Err(StoreError::Unavailable(why)) => {
                 if !self.on_fallback.swap(true, Ordering::SeqCst) {
-                    log::warn!(
+                    tracing::warn!(
                         "session store unavailable: {why}; the processes of this host share {} until it answers again",
                         self.local.path().display()
                     );
@@ -77,7 +77,7 @@ impl WithHostFallback {
             }
             answer => {
                 if self.on_fallback.swap(false, Ordering::SeqCst) {
-                    log::info!("the session store answers again; leaving the host-local file");
+                    tracing::info!("the session store answers again; leaving the host-local file");
                 }
                 answer
             }

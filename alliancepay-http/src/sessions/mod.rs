@@ -334,7 +334,7 @@ pub fn open(
                 Ok(local) => Ok(Box::new(WithHostFallback::new(redis, local))),
                 Err(e) => {
                     // Redis alone still works; only an outage would cost more authorizations.
-                    log::warn!(
+                    tracing::warn!(
                         "no host-local fallback for the Redis session store ({e}); during a Redis outage each process keeps its own session"
                     );
                     Ok(redis)

@@ -64,20 +64,65 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Takes our own `ca=PATH` query parameter out of a Redis URL: the URL without it, and the
+/// path.
+fn split_ca(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let (mut ca, mut rest) = (None, Vec::new());
+    for pair in query.split('&') {
+        match pair.strip_prefix("ca=") {
+            Some(path) => ca = Some(path.to_owned()),
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    (url, ca)
+}
+
 impl RedisStore {
     /// A store at `url` (`redis://` or `rediss://`, with rustls) for keys under
     /// `prefix` + `scope`; every command times out after `timeout`. Does not connect yet.
     ///
+    /// A `rediss://` server is verified against the bundled web PKI roots, or, when the URL
+    /// has a `ca=PATH` query parameter (`rediss://cache:6380/0?ca=/etc/redis/ca.pem`),
+    /// against the PEM certificates in that file only: the usual case of a Redis with a
+    /// private CA.
+    ///
     /// # Errors
     /// [`ConfigError::StoreUrl`] for a URL the `redis` crate does not accept (the URL itself
-    /// is not repeated: it may hold a password), with the `redis` crate's error as its source.
+    /// is not repeated: it may hold a password), with the `redis` crate's error as its source;
+    /// [`Error::Io`] for a CA file that cannot be read.
     pub fn open(url: &str, prefix: &str, scope: &str, timeout: Duration) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(|e| {
+        let unusable = |e: redis::RedisError| {
             Error::Config(ConfigError::StoreUrl {
                 category: e.category().to_owned(),
                 source: Box::new(e),
             })
-        })?;
+        };
+        let (url, ca) = split_ca(url);
+        let client = match ca {
+            None => redis::Client::open(url.as_str()).map_err(unusable)?,
+            Some(path) => {
+                let root_cert = std::fs::read(&path).map_err(|source| Error::Io {
+                    path: path.into(),
+                    source,
+                })?;
+                redis::Client::build_with_tls(
+                    url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(root_cert),
+                    },
+                )
+                .map_err(unusable)?
+            }
+        };
         Ok(Self {
             client,
             connection: Mutex::new(None),
@@ -268,5 +313,26 @@ impl SessionStore for RedisStore {
         if let Err(e) = released {
             tracing::debug!("lease not released ({e}); it expires by itself");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_ca;
+
+    #[test]
+    fn the_ca_parameter_is_ours_and_taken_out() {
+        assert_eq!(split_ca("rediss://h:1/0"), ("rediss://h:1/0".into(), None));
+        assert_eq!(
+            split_ca("rediss://h:1/0?ca=/etc/ca.pem"),
+            ("rediss://h:1/0".into(), Some("/etc/ca.pem".into()))
+        );
+        assert_eq!(
+            split_ca("rediss://h:1/0?protocol=resp3&ca=/c.pem"),
+            (
+                "rediss://h:1/0?protocol=resp3".into(),
+                Some("/c.pem".into())
+            )
+        );
     }
 }
