@@ -19,7 +19,8 @@ features="${COMPARE_FEATURES:-}"
 out="${CALLGRIND_DIR:-${CARGO_TARGET_DIR:-target}/callgrind}${features:+-$features}"
 mkdir -p "$out"
 
-cargo build -q --release -p alliancepay-benches --bin compare ${features:+--features "$features"}
+# `peers`: josekit and aws-lc-rs are linked only with it.
+cargo build -q --release -p alliancepay-benches --bin compare --features "peers${features:+,$features}"
 bin="${CARGO_TARGET_DIR:-target}/release/compare"
 
 total() { # the "totals:" line of a callgrind profile is its instruction count

@@ -1,38 +1,4 @@
-//! The AlliancePay session flow over HTTP, on top of the `alliancepay-jose` core.
-//!
-//! The bank grants a merchant's "virtual device" a session when it POSTs its service code; the
-//! answer is a JWE encrypted to the merchant's P-384 key. Every later call carries the
-//! session's device id and refresh token as headers, and the `payments/*` calls encrypt their
-//! bodies to the session's own bank key. Sessions expire; the bank may also drop them. This
-//! crate keeps one session per service code, shared by all threads (and, through a shared
-//! [`sessions`] store, by all processes and hosts), renews it ahead of expiry, and on a
-//! session error re-authorizes once (one worker for all) and resends the call once.
-//!
-//! Every write ends as exactly one [`Outcome`]: `Done` (with the bank's record), `Refused`
-//! (nothing happened) or `Unknown` (it may have happened: resolve it by `merchantRequestId`).
-//!
-//! ```no_run
-//! use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks, Outcome, store};
-//!
-//! # fn main() -> Result<(), alliancepay_http::Error> {
-//! let key = store::load_private_key("merchant.jwk".as_ref())?;
-//! let client = Client::new(ClientConfig::new("https://api-ecom-prod.bankalliance.ua", "service-code"), key)?;
-//!
-//! // Store the merchantRequestId before sending: it is how an unknown outcome is resolved.
-//! let order = CreateOrder::builder()
-//!     .merchant_id("merchant-id")
-//!     .amount(Kopecks::new(125_050))
-//!     .customer("customer-1")
-//!     .success_url("https://shop.example/ok")
-//!     .fail_url("https://shop.example/fail")
-//!     .build()?;
-//! match client.create_order(&order) {
-//!     Outcome::Done(created) => println!("send the customer to {:?}", created.redirect_url),
-//!     Outcome::Refused(why) => println!("not created: {why}"),
-//!     Outcome::Unknown(u) => println!("{u}; send the same order again later"),
-//! }
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //! - [`call`]: the protocol core, one call as a sans-IO state machine (authorize first, renew,

@@ -509,7 +509,11 @@ fn redis_available() -> bool {
             std::env::var("ALLIANCEPAY_REQUIRE_PEERS").as_deref() != Ok("1"),
             "redis-server is not installed, and ALLIANCEPAY_REQUIRE_PEERS=1 (run .ci/setup)"
         );
-        println!("SKIPPED: redis-server is not installed; the Redis fleet tests did not run");
+        // Straight to stderr, past libtest's capture, so the skip shows in a plain run.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            b"SKIPPED Redis fleet test: redis-server not found (apt-get install redis-server)\n",
+        );
     }
     found
 }

@@ -1,35 +1,4 @@
-//! Compact JWE with ECDH-ES on P-384 and EC P-384 JWKs, for the AlliancePay internet-acquiring
-//! API of JSC "BANK ALLIANCE": `#![no_std]`, no heap, no `unsafe`, built on RustCrypto.
-//!
-//! The bank authenticates a merchant's virtual device with JWE `alg` `ECDH-ES+A256KW`, `enc`
-//! `A256GCM`: we encrypt to the bank's public key and decrypt what the bank encrypts to ours.
-//! This crate does exactly that, into buffers the caller owns, so it runs on a payment terminal
-//! as well as on a server.
-//!
-//! ```
-//! # fn main() -> Result<(), alliancepay_jose::Error> {
-//! use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, PublicJwk, decrypt, encrypt, token_len};
-//!
-//! // Any `rand_core` CryptoRng: the OS here, a hardware RNG on a terminal.
-//! let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-//!
-//! // The merchant's key pair; its public half is what the bank holds.
-//! let merchant = PrivateJwk::generate(&mut rng)?;
-//! let mut json = [0u8; alliancepay_jose::PUBLIC_JWK_MAX_LEN];
-//! let published = merchant.public_jwk().write_json(&mut json)?;
-//! let bank_side_copy = PublicJwk::from_json(published.as_bytes())?;
-//!
-//! // The bank encrypts a session to that key ...
-//! let session = br#"{"deviceId":"..."}"#;
-//! let mut token = [0u8; token_len(18)];
-//! let token = encrypt(&bank_side_copy, session, &EncryptOptions::BANK, &mut rng, &mut token)?;
-//!
-//! // ... and the merchant decrypts it, accepting only the bank's algorithms.
-//! let mut plaintext = [0u8; 18];
-//! let plaintext = decrypt(&merchant, token.as_bytes(), AllowList::default(), &mut plaintext)?;
-//! assert_eq!(plaintext, session);
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # What it is not
 //! - Not a general JOSE library: no JWS, no JSON serialization of JWE, no RSA or AES-KW-only

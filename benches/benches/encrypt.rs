@@ -3,6 +3,9 @@
 //!
 //! The small sizes are dominated by the two scalar multiplications; 64 KiB shows the AES-GCM
 //! and base64url throughput.
+//!
+//! The josekit measurements need the crate's `peers` feature (system OpenSSL):
+//! `cargo bench -p alliancepay-benches --features peers`.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
@@ -11,19 +14,26 @@ use std::hint::black_box;
 use alliancepay_benches::{Fixture, SIZES, rng, sized_payload};
 use alliancepay_jose::{EncryptOptions, encrypt, token_len};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use josekit::jwe::{self, ECDH_ES_A256KW, JweHeader};
-use josekit::jwk::Jwk;
+#[cfg(feature = "peers")]
+use josekit::{
+    jwe::{self, ECDH_ES_A256KW, JweHeader},
+    jwk::Jwk,
+};
 
 fn encrypt_sizes(c: &mut Criterion) {
     let mut group = c.benchmark_group("encrypt");
     let fixture = Fixture::new();
     let recipient = fixture.recipient.public_jwk();
-    let josekit_key = Jwk::from_bytes(fixture.public_json.as_bytes()).expect("our JWK parses");
-    let encrypter = ECDH_ES_A256KW
-        .encrypter_from_jwk(&josekit_key)
-        .expect("josekit takes our key");
-    let mut header = JweHeader::new();
-    header.set_content_encryption("A256GCM");
+    #[cfg(feature = "peers")]
+    let (encrypter, header) = {
+        let josekit_key = Jwk::from_bytes(fixture.public_json.as_bytes()).expect("our JWK parses");
+        let encrypter = ECDH_ES_A256KW
+            .encrypter_from_jwk(&josekit_key)
+            .expect("josekit takes our key");
+        let mut header = JweHeader::new();
+        header.set_content_encryption("A256GCM");
+        (encrypter, header)
+    };
     let mut rng = rng();
     for size in SIZES {
         let payload = sized_payload(size);
@@ -42,6 +52,7 @@ fn encrypt_sizes(c: &mut Criterion) {
                 black_box(token.len())
             });
         });
+        #[cfg(feature = "peers")]
         group.bench_with_input(BenchmarkId::new("josekit", size), &payload, |b, payload| {
             b.iter(|| {
                 jwe::serialize_compact(black_box(payload), &header, &encrypter)

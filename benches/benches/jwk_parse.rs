@@ -1,6 +1,9 @@
 //! Strict JWK parsing. A public key costs a curve-equation check; a private key adds a
 //! fixed-base multiplication to prove `d` belongs to `x`, `y`. josekit builds an OpenSSL key
 //! from the same text in the same run.
+//!
+//! The josekit measurements need the crate's `peers` feature (system OpenSSL):
+//! `cargo bench -p alliancepay-benches --features peers`.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
@@ -9,8 +12,8 @@ use std::hint::black_box;
 use alliancepay_benches::Fixture;
 use alliancepay_jose::{PrivateJwk, PublicJwk};
 use criterion::{Criterion, criterion_group, criterion_main};
-use josekit::jwe::ECDH_ES_A256KW;
-use josekit::jwk::Jwk;
+#[cfg(feature = "peers")]
+use josekit::{jwe::ECDH_ES_A256KW, jwk::Jwk};
 
 fn jwk_parse(c: &mut Criterion) {
     let fixture = Fixture::new();
@@ -20,6 +23,7 @@ fn jwk_parse(c: &mut Criterion) {
     group.bench_function("public/ours", |b| {
         b.iter(|| PublicJwk::from_json(black_box(public)).expect("our JWK parses"));
     });
+    #[cfg(feature = "peers")]
     group.bench_function("public/josekit", |b| {
         b.iter(|| {
             let jwk = Jwk::from_bytes(black_box(public)).expect("our JWK parses");
@@ -31,6 +35,7 @@ fn jwk_parse(c: &mut Criterion) {
     group.bench_function("private/ours", |b| {
         b.iter(|| PrivateJwk::from_json(black_box(private)).expect("our JWK parses"));
     });
+    #[cfg(feature = "peers")]
     group.bench_function("private/josekit", |b| {
         b.iter(|| {
             let jwk = Jwk::from_bytes(black_box(private)).expect("our JWK parses");

@@ -1,5 +1,8 @@
 //! Key generation: a new P-384 key pair as a JWK (one fixed-base scalar multiplication and one
 //! inversion to affine), against bare p384 and josekit (OpenSSL) in the same run.
+//!
+//! The josekit measurements need the crate's `peers` feature (system OpenSSL):
+//! `cargo bench -p alliancepay-benches --features peers`.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
@@ -10,8 +13,8 @@ use alliancepay_jose::PrivateJwk;
 use alliancepay_jose::p384::SecretKey;
 use alliancepay_jose::p384::elliptic_curve::Generate;
 use criterion::{Criterion, criterion_group, criterion_main};
-use josekit::jwe::ECDH_ES_A256KW;
-use josekit::jwk::alg::ec::EcCurve;
+#[cfg(feature = "peers")]
+use josekit::{jwe::ECDH_ES_A256KW, jwk::alg::ec::EcCurve};
 
 fn keygen(c: &mut Criterion) {
     let mut group = c.benchmark_group("keygen");
@@ -25,6 +28,7 @@ fn keygen(c: &mut Criterion) {
             black_box(secret.public_key())
         });
     });
+    #[cfg(feature = "peers")]
     group.bench_function("josekit", |b| {
         b.iter(|| {
             ECDH_ES_A256KW

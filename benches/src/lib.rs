@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "peers")] // AWS-LC is built with a C compiler: only with the `peers` feature
 pub mod awslc;
 
 use std::io;

@@ -4,8 +4,8 @@
 //! the 3-D Secure page where there is one, and checks where the browser lands (the merchant's
 //! `successUrl` or `failUrl`), the callback the bank sent, and the order state read back.
 //!
-//! Without Chromium or chromedriver the test prints `SKIPPED` and passes, unless
-//! `ALLIANCEPAY_REQUIRE_PEERS=1` (CI sets it), when it fails. Screenshots of the pages go to
+//! Without Chromium or chromedriver the test prints a `SKIPPED` line and passes, unless
+//! `ALLIANCEPAY_REQUIRE_PEERS=1` (CI sets it), when it fails (`alliancepay_tests::peers`). Screenshots of the pages go to
 //! `target/hpp-screenshots/`, or to `ALLIANCEPAY_SCREENSHOTS` if set (alliancepay-http/docs
 //! holds the ones the README shows).
 
@@ -302,18 +302,16 @@ fn landed(driver: &Driver, shop: &str) -> String {
 
 #[test]
 fn hpp_checkout_in_headless_chromium() {
-    let required = std::env::var("ALLIANCEPAY_REQUIRE_PEERS").is_ok_and(|v| v == "1");
     let chromedriver = find("CHROMEDRIVER", &["chromedriver"]);
     let chromium = find(
         "CHROMIUM",
         &["chromium", "chromium-browser", "google-chrome"],
     );
     let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
-        assert!(
-            !required,
-            "ALLIANCEPAY_REQUIRE_PEERS=1 but chromium or chromedriver is missing (apt-get install chromium chromium-driver)"
+        alliancepay_tests::peers::missing(
+            "hpp_checkout_in_headless_chromium: chromium or chromedriver not found",
+            "apt-get install chromium chromium-driver",
         );
-        println!("SKIPPED hpp_checkout_in_headless_chromium: chromium or chromedriver not found");
         return;
     };
     let shots = std::env::var_os("ALLIANCEPAY_SCREENSHOTS").map_or_else(

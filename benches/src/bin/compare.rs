@@ -10,6 +10,9 @@
 //! token every implementation makes is decrypted by another one first, so all of them do the
 //! same work.
 //!
+//! josekit and aws-lc-rs are linked only with the crate's `peers` feature (they need OpenSSL's
+//! headers and a C compiler); without it they are reported as not built and left out.
+//!
 //! Ours is the default build: `p384`'s fiat backend (the workspace's `.cargo/config.toml`) and
 //! its basepoint table (alliancepay-jose's `precomputed-tables`, as alliancepay-http uses it).
 //!
@@ -30,9 +33,11 @@ use alliancepay_jose::p384::elliptic_curve::Generate;
 use alliancepay_jose::p384::elliptic_curve::sec1::ToSec1Point;
 use alliancepay_jose::p384::{self, PublicKey, SecretKey, ecdh::EphemeralSecret};
 use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, decrypt, encrypt, token_len};
-use josekit::jwe::{self, ECDH_ES_A256KW, JweHeader};
-use josekit::jwk::Jwk;
-use josekit::jwk::alg::ec::EcCurve;
+#[cfg(feature = "peers")]
+use josekit::{
+    jwe::{self, ECDH_ES_A256KW, JweHeader},
+    jwk::{Jwk, alg::ec::EcCurve},
+};
 
 /// This build's name for ours: the default build, or the one with `hazmat-scalar-mul`.
 const OURS: &str = if cfg!(feature = "hazmat") {
@@ -140,22 +145,26 @@ fn parse_args() -> Result<Args, String> {
 /// Everything the measured closures share, prepared once, outside any timing.
 struct Subjects {
     fixture: Fixture,
+    /// The ephemeral public key inside `fixture.token`: what bare ECDH on decrypt multiplies.
+    token_epk: PublicKey,
+    #[cfg(feature = "peers")]
+    linked: Linked,
+}
+
+/// The in-process peers (feature `peers`), keyed to the fixture.
+#[cfg(feature = "peers")]
+struct Linked {
     josekit_encrypter: jwe::alg::ecdh_es::EcdhEsJweEncrypter,
     josekit_decrypter: jwe::alg::ecdh_es::EcdhEsJweDecrypter,
     josekit_header: JweHeader,
-    /// The ephemeral public key inside `fixture.token`: what bare ECDH on decrypt multiplies.
-    token_epk: PublicKey,
     aws_lc: alliancepay_benches::awslc::AwsLcJwe,
     /// A token made by AWS-LC: what its decrypt measurement opens (ours opens it too).
     aws_lc_token: String,
 }
 
-impl Subjects {
-    fn new() -> Result<Self, String> {
-        Self::with_fixture(Fixture::new())
-    }
-
-    fn with_fixture(fixture: Fixture) -> Result<Self, String> {
+#[cfg(feature = "peers")]
+impl Linked {
+    fn new(fixture: &Fixture) -> Result<Self, String> {
         let public = Jwk::from_bytes(fixture.public_json.as_bytes()).map_err(|e| e.to_string())?;
         let private =
             Jwk::from_bytes(fixture.private_json.as_bytes()).map_err(|e| e.to_string())?;
@@ -167,18 +176,56 @@ impl Subjects {
             .map_err(|e| e.to_string())?;
         let mut josekit_header = JweHeader::new();
         josekit_header.set_content_encryption("A256GCM");
-        let token_epk = epk_of(&fixture.token)?;
         let aws_lc =
             alliancepay_benches::awslc::AwsLcJwe::new(&fixture.recipient.secret_key().to_bytes())?;
         let aws_lc_token = aws_lc.encrypt(&fixture.payload)?;
         Ok(Self {
-            fixture,
             josekit_encrypter,
             josekit_decrypter,
             josekit_header,
-            token_epk,
             aws_lc,
             aws_lc_token,
+        })
+    }
+
+    /// Each peer's token opens with ours and ours with the peer: proof that the measurements
+    /// do the same work.
+    fn cross_check(&self, fx: &Fixture) -> Result<(), String> {
+        let (plain, _) = jwe::deserialize_compact(&fx.token, &self.josekit_decrypter)
+            .map_err(|e| format!("josekit cannot decrypt our token: {e}"))?;
+        if plain != fx.payload {
+            return Err("josekit decrypted our token to other bytes".to_owned());
+        }
+        let theirs =
+            jwe::serialize_compact(&fx.payload, &self.josekit_header, &self.josekit_encrypter)
+                .map_err(|e| format!("josekit encrypt: {e}"))?;
+        check_ours_opens("josekit", &fx.recipient, &theirs, &fx.payload)?;
+        println!(
+            "# checked: josekit opens our token ({} bytes); we open josekit's ({} bytes)",
+            fx.token.len(),
+            theirs.len()
+        );
+        if self.aws_lc.decrypt(&fx.token)? != fx.payload {
+            return Err("aws-lc-rs decrypted our token to other bytes".to_owned());
+        }
+        check_ours_opens(AWS_LC, &fx.recipient, &self.aws_lc_token, &fx.payload)?;
+        println!("# checked: aws-lc-rs opens our token; we open aws-lc-rs's");
+        Ok(())
+    }
+}
+
+impl Subjects {
+    fn new() -> Result<Self, String> {
+        Self::with_fixture(Fixture::new())
+    }
+
+    fn with_fixture(fixture: Fixture) -> Result<Self, String> {
+        let token_epk = epk_of(&fixture.token)?;
+        Ok(Self {
+            #[cfg(feature = "peers")]
+            linked: Linked::new(&fixture)?,
+            fixture,
+            token_epk,
         })
     }
 
@@ -219,36 +266,48 @@ impl Subjects {
                     black_box(plain);
                 })
             }
+            #[cfg(feature = "peers")]
             ("keygen", "josekit") => Box::new(|| {
                 let pair = ECDH_ES_A256KW
                     .generate_ec_key_pair(EcCurve::P384)
                     .expect("josekit keygen");
                 black_box(pair);
             }),
+            #[cfg(feature = "peers")]
             ("encrypt", "josekit") => Box::new(|| {
                 let token = jwe::serialize_compact(
                     &fx.payload,
-                    &self.josekit_header,
-                    &self.josekit_encrypter,
+                    &self.linked.josekit_header,
+                    &self.linked.josekit_encrypter,
                 )
                 .expect("josekit encrypt");
                 black_box(token);
             }),
+            #[cfg(feature = "peers")]
             ("decrypt", "josekit") => Box::new(|| {
-                let plain = jwe::deserialize_compact(&fx.token, &self.josekit_decrypter)
+                let plain = jwe::deserialize_compact(&fx.token, &self.linked.josekit_decrypter)
                     .expect("josekit decrypt");
                 black_box(plain);
             }),
+            #[cfg(feature = "peers")]
             ("keygen", AWS_LC) => Box::new(|| {
-                black_box(self.aws_lc.keygen().expect("aws-lc-rs keygen"));
+                black_box(self.linked.aws_lc.keygen().expect("aws-lc-rs keygen"));
             }),
+            #[cfg(feature = "peers")]
             ("encrypt", AWS_LC) => Box::new(|| {
-                black_box(self.aws_lc.encrypt(&fx.payload).expect("aws-lc-rs encrypt"));
+                black_box(
+                    self.linked
+                        .aws_lc
+                        .encrypt(&fx.payload)
+                        .expect("aws-lc-rs encrypt"),
+                );
             }),
+            #[cfg(feature = "peers")]
             ("decrypt", AWS_LC) => Box::new(|| {
                 black_box(
-                    self.aws_lc
-                        .decrypt(&self.aws_lc_token)
+                    self.linked
+                        .aws_lc
+                        .decrypt(&self.linked.aws_lc_token)
                         .expect("aws-lc-rs decrypt"),
                 );
             }),
@@ -278,30 +337,19 @@ impl Subjects {
         Some(job)
     }
 
-    /// Each implementation's token opens with the other one, and both open ours: proof that the
-    /// measurements below do the same work.
+    /// Each in-process peer's token opens with ours and ours with the peer; without the
+    /// `peers` feature, a note that they were not built.
     fn cross_check(&self) -> Result<(), String> {
-        let fx = &self.fixture;
-        let (plain, _) = jwe::deserialize_compact(&fx.token, &self.josekit_decrypter)
-            .map_err(|e| format!("josekit cannot decrypt our token: {e}"))?;
-        if plain != fx.payload {
-            return Err("josekit decrypted our token to other bytes".to_owned());
+        #[cfg(feature = "peers")]
+        return self.linked.cross_check(&self.fixture);
+        #[cfg(not(feature = "peers"))]
+        {
+            println!(
+                "# {JOSEKIT} and {AWS_LC} not measured: they need `--features peers` \
+                 (OpenSSL headers, a C compiler and cmake; benches/compare.sh turns it on)"
+            );
+            Ok(())
         }
-        let theirs =
-            jwe::serialize_compact(&fx.payload, &self.josekit_header, &self.josekit_encrypter)
-                .map_err(|e| format!("josekit encrypt: {e}"))?;
-        check_ours_opens("josekit", &fx.recipient, &theirs, &fx.payload)?;
-        println!(
-            "# checked: josekit opens our token ({} bytes); we open josekit's ({} bytes)",
-            fx.token.len(),
-            theirs.len()
-        );
-        if self.aws_lc.decrypt(&fx.token)? != fx.payload {
-            return Err("aws-lc-rs decrypted our token to other bytes".to_owned());
-        }
-        check_ours_opens(AWS_LC, &fx.recipient, &self.aws_lc_token, &fx.payload)?;
-        println!("# checked: aws-lc-rs opens our token; we open aws-lc-rs's");
-        Ok(())
     }
 }
 
@@ -602,7 +650,12 @@ fn report_first_use() {
 fn run_callgrind(op: &str, count: u64, implementation: &str) -> Result<(), String> {
     let subjects = Subjects::new()?;
     let mut job = subjects.job(op, implementation).ok_or_else(|| {
-        format!("no {op} for {implementation:?} (ours, josekit, aws-lc-rs, bare-p384)")
+        let linked = if cfg!(feature = "peers") {
+            ""
+        } else {
+            "; josekit and aws-lc-rs need --features peers"
+        };
+        format!("no {op} for {implementation:?} (ours, josekit, aws-lc-rs, bare-p384{linked})")
     })?;
     // One operation outside the count, in the baseline too: first-use costs (p384's basepoint
     // table, lazy initialisation in the peers' libraries) are then not charged per operation.

@@ -8,8 +8,9 @@
 //! peer the matrix checks keys (each side imports the other's JWKs and agrees on the RFC 7638
 //! thumbprint), tokens both ways for a set of payloads with the bank's algorithms, and tokens
 //! both ways for every other (`alg`, `enc`) pair with one payload. `tests/interop/README.md`
-//! says how to install the peers. A missing peer is a SKIPPED line, or a failure when `CI` is
-//! set, so CI cannot pass without having run the matrix.
+//! says how to install the peers. A missing peer is a SKIPPED line, or a failure when
+//! `ALLIANCEPAY_REQUIRE_PEERS=1` (as `.ci/run` sets it), so CI cannot pass without having run
+//! the matrix (`alliancepay_tests::peers`).
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -170,13 +171,8 @@ fn interop_dir() -> PathBuf {
     workspace_root().join("tests").join("interop")
 }
 
-/// CI sets `CI` (`CI=true` in ours); a peer missing there is a failure, not a skip.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// Writes straight to the process's stderr, past libtest's output capture, so SKIPPED lines and
-/// the matrix are seen in a normal `cargo test` run. One write per report keeps the two peer
+/// Writes straight to the process's stderr, past libtest's output capture, so the matrix is
+/// seen in a normal `cargo test` run. One write per report keeps the two peer
 /// tests, which run in parallel, from interleaving.
 fn report(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -506,8 +502,8 @@ fn run_matrix(peer: &Peer) {
     );
 }
 
-/// The peer's library version, or `None` after reporting SKIPPED (outside CI) when the peer
-/// cannot run. In CI a missing peer panics with what to install.
+/// The peer's library version, or `None` after a SKIPPED line when the peer cannot run (a
+/// failure instead under `ALLIANCEPAY_REQUIRE_PEERS=1`).
 fn peer_version_or_skip(peer: &Peer, tool: &Tool) -> Option<String> {
     let why = match run_line(tool, &["version"], b"") {
         Ok(version) => return Some(version),
@@ -521,12 +517,10 @@ fn peer_version_or_skip(peer: &Peer, tool: &Tool) -> Option<String> {
         .or_else(|| why.lines().next())
         .unwrap_or_default()
         .trim();
-    let message = format!(
-        "interop with {} unavailable ({gist}); install it with: {} (from the workspace root)",
-        peer.name, peer.install
+    alliancepay_tests::peers::missing(
+        &format!("interop with {}: {gist}", peer.name),
+        &format!("from the workspace root: {}", peer.install),
     );
-    assert!(!in_ci(), "CI is set, so this is a failure: {message}");
-    report(&format!("SKIPPED {message}\n"));
     None
 }
 

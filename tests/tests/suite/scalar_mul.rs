@@ -271,6 +271,17 @@ fn adversarial_scalars() -> Vec<Scalar> {
 fn adversarial_scalars_match_openssl() {
     use std::fmt::Write as _;
     use std::io::Write as _;
+    let peer = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !peer.is_ok_and(|s| s.success()) {
+        alliancepay_tests::peers::missing(
+            "adversarial_scalars_match_openssl: python3 with `cryptography` not found",
+            "pip install -r tests/interop/requirements.txt: jwcrypto brings it",
+        );
+        return;
+    }
     let seed = seed();
     let mut rng = SeededRng::new(seed);
     let random_point = (ProjectivePoint::GENERATOR * *random_scalar(&mut rng)).to_affine();
