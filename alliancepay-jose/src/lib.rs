@@ -137,6 +137,6 @@ pub use jwe::{
 };
 pub use jwk::{
     COORDINATE_LEN, KeyParams, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk, PublicJwk,
-    Thumbprint,
+    Thumbprint, ThumbprintText,
 };
 pub use rand_core::{TryCryptoRng, TryRng};

@@ -6,7 +6,8 @@
 //! file by `#[path]` (`tests/tests/suite/fuzz_regressions.rs`) and replays every committed seed
 //! and every crash reproducer through it, so `cargo test --workspace` exercises exactly what the
 //! fuzzer checks without nightly. It may therefore use only crates both packages have:
-//! `alliancepay_jose` (with its re-exported `p384` and `rand_core`), `serde_json` and `aes_gcm`.
+//! `alliancepay_jose` (with feature `test-internals`, for `b64` and `kdf`), `p384`, `serde_json`
+//! and `aes_gcm`.
 //!
 //! Inputs are raw bytes, with a small documented layout where a target needs structure
 //! ([`roundtrip`], [`ecdh_differential`]), rather than `arbitrary`-derived types: the seeds are
@@ -420,7 +421,7 @@ impl SeededRng {
     }
 }
 
-impl rand_core::TryRng for SeededRng {
+impl alliancepay_jose::TryRng for SeededRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
@@ -442,7 +443,7 @@ impl rand_core::TryRng for SeededRng {
 }
 
 // Determinism, not secrecy, is what the targets need from it; see the type's docs.
-impl rand_core::TryCryptoRng for SeededRng {}
+impl alliancepay_jose::TryCryptoRng for SeededRng {}
 
 /// A reader over the fuzz input: takes bytes from the front, zeros once it runs out.
 struct Cursor<'a>(&'a [u8]);
@@ -750,7 +751,7 @@ impl core::fmt::Display for Exhausted {
 
 impl core::error::Error for Exhausted {}
 
-impl rand_core::TryRng for ReplayRng<'_> {
+impl alliancepay_jose::TryRng for ReplayRng<'_> {
     type Error = Exhausted;
 
     fn try_next_u32(&mut self) -> Result<u32, Exhausted> {
@@ -777,7 +778,7 @@ impl rand_core::TryRng for ReplayRng<'_> {
 }
 
 // Only the bytes the check chose come out; see the type's docs.
-impl rand_core::TryCryptoRng for ReplayRng<'_> {}
+impl alliancepay_jose::TryCryptoRng for ReplayRng<'_> {}
 
 const DIFFERENTIAL_PLAINTEXT: &[u8] = b"ecdh differential";
 const DIFFERENTIAL_IV: [u8; 12] = *b"fuzz-ecdh-iv";
