@@ -17,8 +17,7 @@ use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use alliancepay_jose::{
-    AllowList, EncryptOptions, Error, PrivateJwk, TryCryptoRng, TryRng, decrypt, encrypt,
-    token_len,
+    AllowList, EncryptOptions, Error, PrivateJwk, TryCryptoRng, TryRng, decrypt, encrypt, token_len,
 };
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
