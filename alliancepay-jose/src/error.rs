@@ -6,10 +6,10 @@ use crate::b64::Base64Error;
 use crate::json::JsonError;
 
 /// Longest excerpt of an offending input value kept in an error.
-pub const EXCERPT_LEN: usize = 32;
+pub(crate) const EXCERPT_LEN: usize = 32;
 
 /// A short copy of a rejected, *public* input value, for error messages. Truncated to
-/// [`EXCERPT_LEN`] bytes on a character boundary. Never built from secret members.
+/// 32 bytes on a character boundary. Never built from secret members.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Excerpt(heapless::String<EXCERPT_LEN>);
 

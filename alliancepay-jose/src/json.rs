@@ -28,7 +28,7 @@ pub enum JsonError {
     NotAnObject,
     /// Objects or arrays nested deeper than we read.
     TooDeep,
-    /// More members than [`MAX_MEMBERS`] in one object.
+    /// More than 24 members in one object: the fixed capacity of the reader.
     TooManyMembers,
     /// The same member name appears twice in one object.
     DuplicateMember,

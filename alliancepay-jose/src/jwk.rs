@@ -74,14 +74,54 @@ pub struct Thumbprint(pub [u8; 32]);
 impl Thumbprint {
     /// The base64url text (43 characters).
     #[must_use]
-    pub fn to_base64url(&self) -> heapless::String<43> {
+    pub fn to_base64url(&self) -> ThumbprintText {
         let mut buf = [0u8; 43];
         let mut text = heapless::String::new();
         if let Ok(encoded) = b64::encode(&self.0, &mut buf) {
             // 32 bytes encode to exactly 43 characters.
             let _ = text.push_str(encoded);
         }
-        text
+        ThumbprintText(text)
+    }
+}
+
+/// A [`Thumbprint`]'s base64url text, held without a heap: use it as a `&str` (it dereferences
+/// to one) or through `Display`. Its own type, so the fixed-capacity string behind it stays an
+/// implementation detail.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ThumbprintText(heapless::String<43>);
+
+impl ThumbprintText {
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl core::ops::Deref for ThumbprintText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ThumbprintText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl core::fmt::Display for ThumbprintText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl core::fmt::Debug for ThumbprintText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 

@@ -5,17 +5,22 @@
 //!   key management, no other curves, no compression (`zip` is refused).
 //! - Not an HTTP client: `alliancepay-http` drives the bank's session flow on top of this crate.
 //!
-//! # Modules, one concept each
-//! - [`b64`]: canonical unpadded base64url.
-//! - [`json`]: the strict reader for the JSON we accept from others.
-//! - [`jwk`]: P-384 JWK parse, write, generate, RFC 7638 thumbprint.
-//! - [`alg`]: `alg` / `enc` identifiers and the decryption [`AllowList`].
-//! - [`kdf`]: the Concat KDF of RFC 7518 §4.6.2.
-//! - [`header`]: the JWE protected header.
-//! - [`jwe`]: compact encrypt and decrypt, and the length functions.
-//! - `scalar_mul` (opt-in feature `hazmat-scalar-mul`): our own constant-time Jacobian P-384
-//!   scalar multiplication on `p384`'s field arithmetic, used by [`jwe`]'s key agreements.
-//! - [`error`]: the error types.
+//! # Public API
+//! Everything a user needs is at the crate root: [`encrypt`], [`decrypt`] and
+//! [`decrypt_in_place`] with their length functions, the keys ([`PublicJwk`], [`PrivateJwk`]),
+//! the algorithm identifiers and [`AllowList`], [`ProtectedHeader`], and the error types. The
+//! modules are private, one concept each: canonical base64url, the strict JSON reader, the JWK,
+//! the `alg`/`enc` identifiers, the Concat KDF of RFC 7518 §4.6.2, the protected header, compact
+//! encrypt and decrypt, and the errors. `scalar_mul` (feature `hazmat-scalar-mul`) is the one
+//! public module.
+//!
+//! Two dependencies show through, deliberately, so a major release of either is a major release
+//! of this crate: `rand_core` 0.10, whose [`TryCryptoRng`] (and its supertrait [`TryRng`],
+//! re-exported here so an RNG driver can implement them without naming `rand_core`) bounds the
+//! random source; and `p384` 0.14, whose `PublicKey` and `SecretKey` appear in the
+//! interoperability methods ([`PublicJwk::from_public_key`], [`PrivateJwk::secret_key`], ...)
+//! and in [`ProtectedHeader::epk`]. To name those types, depend on `p384` 0.14 yourself (Cargo
+//! unifies it with ours); nothing else of `p384` is part of this crate's API.
 //!
 //! # Cargo features
 //! - `extra-algorithms` (default): compiles in `ECDH-ES`, `ECDH-ES+A128KW`, `ECDH-ES+A192KW`,
@@ -30,6 +35,10 @@
 //!   arithmetic of ours, tested and reviewed but neither machine-checked nor audited:
 //!   SECURITY.md, "Our own scalar multiplication", says what backs it and what it lacks. No crate
 //!   of this workspace enables it; an application names it in its own `Cargo.toml`.
+//! - `test-internals` (off): makes the modules `b64`, `json` and `kdf` public for this
+//!   repository's own tests, fuzz targets and benchmarks (known-answer vectors of the KDF,
+//!   properties of the base64url codec). Not part of the API: no semver promise, never enable it
+//!   in an application.
 //!
 //! By default, then, every elliptic-curve operation is `p384`'s. For servers, `p384`'s formally
 //! verified fiat-crypto backend is also faster than its default one: build with
@@ -62,27 +71,41 @@
 #[cfg(test)] // unit tests only: the library itself links neither std nor alloc
 extern crate std;
 
-pub mod alg;
-pub mod b64;
-pub mod error;
-pub mod header;
-pub mod json;
-pub mod jwe;
-pub mod jwk;
-pub mod kdf;
-#[cfg(feature = "hazmat-scalar-mul")]
-pub mod scalar_mul;
+mod alg;
+mod error;
+mod header;
+mod jwe;
+mod jwk;
 mod scrub;
 
+// Internals that only this repository's tests reach (feature `test-internals`, see above).
+#[cfg(feature = "test-internals")]
+pub mod b64;
+#[cfg(not(feature = "test-internals"))]
+mod b64;
+#[cfg(feature = "test-internals")]
+pub mod json;
+#[cfg(not(feature = "test-internals"))]
+mod json;
+#[cfg(feature = "test-internals")]
+pub mod kdf;
+#[cfg(not(feature = "test-internals"))]
+mod kdf;
+
+#[cfg(feature = "hazmat-scalar-mul")]
+pub mod scalar_mul;
+
 pub use alg::{AllowList, ContentEncryptionAlg, KeyManagementAlg};
-pub use error::{Error, HeaderError, JwkError};
+pub use b64::Base64Error;
+pub use error::{CoordinateProblem, Error, Excerpt, HeaderError, JwkError, Part};
 pub use header::{MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, ProtectedHeader};
+pub use json::JsonError;
 pub use jwe::{
     EncryptOptions, IV_LEN, TAG_LEN, decrypt, decrypt_in_place, encrypt, max_plaintext_len,
     plaintext_len, token_len,
 };
 pub use jwk::{
-    KeyParams, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk, PublicJwk, Thumbprint,
+    COORDINATE_LEN, KeyParams, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk, PublicJwk,
+    Thumbprint, ThumbprintText,
 };
-pub use p384;
-pub use rand_core;
+pub use rand_core::{TryCryptoRng, TryRng};

@@ -1,6 +1,6 @@
 //! Constant-time P-384 scalar multiplication in Jacobian coordinates, on `p384`'s own field
-//! arithmetic. Compiled with the `hazmat-scalar-mul` feature; [`crate::jwe`] then uses it for the
-//! key agreement of decrypt and for both multiplications of encrypt.
+//! arithmetic. Compiled with the `hazmat-scalar-mul` feature; the crate then uses it for the key
+//! agreement of [`crate::decrypt`] and for both multiplications of [`crate::encrypt`].
 //!
 //! `p384` 0.14 multiplies with the complete projective formulas of Renes, Costello and Batina
 //! (eprint 2015/1060) and an unsigned 4-bit window: correct for every input, but a doubling

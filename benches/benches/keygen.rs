@@ -10,11 +10,11 @@ use std::hint::black_box;
 
 use alliancepay_benches::rng;
 use alliancepay_jose::PrivateJwk;
-use alliancepay_jose::p384::SecretKey;
-use alliancepay_jose::p384::elliptic_curve::Generate;
 use criterion::{Criterion, criterion_group, criterion_main};
 #[cfg(feature = "peers")]
 use josekit::{jwe::ECDH_ES_A256KW, jwk::alg::ec::EcCurve};
+use p384::SecretKey;
+use p384::elliptic_curve::Generate;
 
 fn keygen(c: &mut Criterion) {
     let mut group = c.benchmark_group("keygen");

@@ -13,19 +13,20 @@ pub mod awslc;
 use std::io;
 use std::path::Path;
 
-use alliancepay_jose::p384::elliptic_curve::sec1::ToSec1Point;
-use alliancepay_jose::{EncryptOptions, PrivateJwk, b64, encrypt, token_len};
+use alliancepay_jose::{EncryptOptions, PrivateJwk, encrypt, token_len};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use p384::elliptic_curve::sec1::ToSec1Point;
 
 /// Length of the bank's session payload, the size the issue's figures are quoted for.
 pub const SESSION_PAYLOAD_LEN: usize = 399;
 
 /// The random source every measurement of ours uses: the operating system's, as on a server.
-pub type Rng = alliancepay_jose::rand_core::UnwrapErr<getrandom::SysRng>;
+pub type Rng = rand_core::UnwrapErr<getrandom::SysRng>;
 
 /// A fresh handle on the operating system's random source.
 #[must_use]
 pub const fn rng() -> Rng {
-    alliancepay_jose::rand_core::UnwrapErr(getrandom::SysRng)
+    rand_core::UnwrapErr(getrandom::SysRng)
 }
 
 /// A session payload shaped like the bank's (three UUIDs, the server's public key as a JWK and
@@ -33,14 +34,14 @@ pub const fn rng() -> Rng {
 /// so the text is the same in every run.
 #[must_use]
 pub fn session_payload() -> Vec<u8> {
-    let generator = alliancepay_jose::p384::AffinePoint::GENERATOR.to_sec1_point(false);
+    let generator = p384::AffinePoint::GENERATOR.to_sec1_point(false);
     let (Some(x), Some(y)) = (generator.x(), generator.y()) else {
         unreachable!("an uncompressed point has both coordinates");
     };
     let mut x_text = [0u8; 64];
     let mut y_text = [0u8; 64];
-    let x = b64::encode(x, &mut x_text).unwrap_or_default();
-    let y = b64::encode(y, &mut y_text).unwrap_or_default();
+    let x = Base64UrlUnpadded::encode(x, &mut x_text).unwrap_or_default();
+    let y = Base64UrlUnpadded::encode(y, &mut y_text).unwrap_or_default();
     let text = format!(
         concat!(
             r#"{{"refreshToken":"5f0b7a4e-3c1d-4e8a-9b2f-7d6c5a4b3e21","#,

@@ -6,7 +6,8 @@
 //! file by `#[path]` (`tests/tests/suite/fuzz_regressions.rs`) and replays every committed seed
 //! and every crash reproducer through it, so `cargo test --workspace` exercises exactly what the
 //! fuzzer checks without nightly. It may therefore use only crates both packages have:
-//! `alliancepay_jose` (with its re-exported `p384` and `rand_core`), `serde_json` and `aes_gcm`.
+//! `alliancepay_jose` (with feature `test-internals`, for `b64` and `kdf`), `p384`, `serde_json`
+//! and `aes_gcm`.
 //!
 //! Inputs are raw bytes, with a small documented layout where a target needs structure
 //! ([`roundtrip`], [`ecdh_differential`]), rather than `arbitrary`-derived types: the seeds are
@@ -20,16 +21,16 @@ use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInOut, Nonce, Tag};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, KeyInit};
-use alliancepay_jose::error::JwkError;
+use alliancepay_jose::JwkError;
 use alliancepay_jose::kdf::{OtherInfo, concat_kdf};
-use alliancepay_jose::p384::ecdh::diffie_hellman;
-use alliancepay_jose::p384::elliptic_curve::sec1::ToSec1Point;
-use alliancepay_jose::p384::{FieldBytes, PublicKey, SecretKey};
 use alliancepay_jose::{
     AllowList, ContentEncryptionAlg, EncryptOptions, Error, HeaderError, KeyManagementAlg,
     MAX_HEADER_LEN, MAX_PARTY_INFO_LEN, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk,
     ProtectedHeader, PublicJwk, b64, decrypt_in_place, max_plaintext_len, plaintext_len, token_len,
 };
+use p384::ecdh::diffie_hellman;
+use p384::elliptic_curve::sec1::ToSec1Point;
+use p384::{FieldBytes, PublicKey, SecretKey};
 use serde_json::Value;
 
 /// The private key the `decrypt` target decrypts with: the recipient key of RFC 7520 §5.4
@@ -420,7 +421,7 @@ impl SeededRng {
     }
 }
 
-impl alliancepay_jose::rand_core::TryRng for SeededRng {
+impl alliancepay_jose::TryRng for SeededRng {
     type Error = Infallible;
 
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
@@ -442,7 +443,7 @@ impl alliancepay_jose::rand_core::TryRng for SeededRng {
 }
 
 // Determinism, not secrecy, is what the targets need from it; see the type's docs.
-impl alliancepay_jose::rand_core::TryCryptoRng for SeededRng {}
+impl alliancepay_jose::TryCryptoRng for SeededRng {}
 
 /// A reader over the fuzz input: takes bytes from the front, zeros once it runs out.
 struct Cursor<'a>(&'a [u8]);
@@ -750,7 +751,7 @@ impl core::fmt::Display for Exhausted {
 
 impl core::error::Error for Exhausted {}
 
-impl alliancepay_jose::rand_core::TryRng for ReplayRng<'_> {
+impl alliancepay_jose::TryRng for ReplayRng<'_> {
     type Error = Exhausted;
 
     fn try_next_u32(&mut self) -> Result<u32, Exhausted> {
@@ -777,7 +778,7 @@ impl alliancepay_jose::rand_core::TryRng for ReplayRng<'_> {
 }
 
 // Only the bytes the check chose come out; see the type's docs.
-impl alliancepay_jose::rand_core::TryCryptoRng for ReplayRng<'_> {}
+impl alliancepay_jose::TryCryptoRng for ReplayRng<'_> {}
 
 const DIFFERENTIAL_PLAINTEXT: &[u8] = b"ecdh differential";
 const DIFFERENTIAL_IV: [u8; 12] = *b"fuzz-ecdh-iv";
@@ -1038,9 +1039,9 @@ fn generator() -> &'static ([u8; 48], [u8; 48]) {
 /// `scalar_mul::mul_base(k)` equals `p384`'s `G * k`.
 #[cfg(feature = "hazmat")]
 pub fn scalar_mul_differential(data: &[u8]) {
-    use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
-    use alliancepay_jose::p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
     use alliancepay_jose::scalar_mul;
+    use p384::elliptic_curve::point::AffineCoordinates;
+    use p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
 
     let mut input = Cursor(data);
     let mode = input.byte() % 3;

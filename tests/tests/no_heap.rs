@@ -19,12 +19,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
-use alliancepay_jose::rand_core::TryRng;
 use alliancepay_jose::{
     AllowList, ContentEncryptionAlg, EncryptOptions, Error, KeyManagementAlg, PRIVATE_JWK_MAX_LEN,
     PUBLIC_JWK_MAX_LEN, PrivateJwk, PublicJwk, decrypt, decrypt_in_place, encrypt,
     max_plaintext_len, plaintext_len, token_len,
 };
+use rand_core::TryRng;
 
 thread_local! {
     // A `const` initializer and a type without `Drop`: no lazy initialization and no
@@ -79,8 +79,8 @@ fn allocations_in<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (result, after - before)
 }
 
-fn rng() -> alliancepay_jose::rand_core::UnwrapErr<getrandom::SysRng> {
-    alliancepay_jose::rand_core::UnwrapErr(getrandom::SysRng)
+fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
 }
 
 /// A session-sized plaintext, like the bank's: the length functions size every buffer on the

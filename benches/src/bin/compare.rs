@@ -29,15 +29,16 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use alliancepay_benches::{Fixture, rng};
-use alliancepay_jose::p384::elliptic_curve::Generate;
-use alliancepay_jose::p384::elliptic_curve::sec1::ToSec1Point;
-use alliancepay_jose::p384::{self, PublicKey, SecretKey, ecdh::EphemeralSecret};
 use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, decrypt, encrypt, token_len};
+use base64ct::{Base64UrlUnpadded, Encoding};
 #[cfg(feature = "peers")]
 use josekit::{
     jwe::{self, ECDH_ES_A256KW, JweHeader},
     jwk::{Jwk, alg::ec::EcCurve},
 };
+use p384::elliptic_curve::Generate;
+use p384::elliptic_curve::sec1::ToSec1Point;
+use p384::{PublicKey, SecretKey, ecdh::EphemeralSecret};
 
 /// This build's name for ours: the default build, or the one with `hazmat-scalar-mul`.
 const OURS: &str = if cfg!(feature = "hazmat") {
@@ -372,8 +373,7 @@ fn check_ours_opens(
 fn epk_of(token: &str) -> Result<PublicKey, String> {
     let text = token.split('.').next().unwrap_or_default();
     let mut json = [0u8; alliancepay_jose::MAX_HEADER_LEN];
-    let json =
-        alliancepay_jose::b64::decode(text.as_bytes(), &mut json).map_err(|e| e.to_string())?;
+    let json = Base64UrlUnpadded::decode(text, &mut json).map_err(|e| e.to_string())?;
     let header = alliancepay_jose::ProtectedHeader::parse(json).map_err(|e| e.to_string())?;
     Ok(header.epk)
 }

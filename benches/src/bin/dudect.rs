@@ -35,10 +35,10 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use alliancepay_jose::p384::elliptic_curve::Generate;
-use alliancepay_jose::p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
-use alliancepay_jose::rand_core::Rng as _;
 use alliancepay_jose::scalar_mul;
+use p384::elliptic_curve::Generate;
+use p384::{AffinePoint, NonZeroScalar, ProjectivePoint, Scalar};
+use rand_core::Rng as _;
 
 /// dudect's threshold: beyond it, the classes' timings differ.
 const THRESHOLD: f64 = 4.5;
@@ -88,9 +88,7 @@ fn scalar_of(name: &str, rng: &mut alliancepay_benches::Rng) -> Option<NonZeroSc
             let mut bytes = [0u8; 48];
             bytes[0] = 0x80;
             bytes[47] = 1;
-            Option::from(
-                alliancepay_jose::p384::elliptic_curve::PrimeField::from_repr(bytes.into()),
-            )?
+            Option::from(p384::elliptic_curve::PrimeField::from_repr(bytes.into()))?
         }
         "fixed" => *NonZeroScalar::generate_from_rng(rng),
         _ => return None,
@@ -115,7 +113,7 @@ fn run(
     leak_ns: u64,
     rng: &mut alliancepay_benches::Rng,
 ) -> Option<f64> {
-    use alliancepay_jose::p384::elliptic_curve::PrimeField;
+    use p384::elliptic_curve::PrimeField;
     let projective = ProjectivePoint::from;
     let multiply = |point: &AffinePoint, k: &NonZeroScalar| {
         if control {

@@ -12,12 +12,12 @@
 #![no_main]
 
 use core::arch::asm;
+use core::convert::Infallible;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use alliancepay_jose::rand_core::{Infallible, TryCryptoRng, TryRng, utils};
 use alliancepay_jose::{
-    AllowList, EncryptOptions, Error, PrivateJwk, decrypt, encrypt, p384, token_len,
+    AllowList, EncryptOptions, Error, PrivateJwk, TryCryptoRng, TryRng, decrypt, encrypt, token_len,
 };
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
@@ -62,7 +62,7 @@ impl TryRng for TestRng {
     }
 
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        utils::fill_bytes_via_next_word(dst, || self.try_next_u64())
+        rand_core::utils::fill_bytes_via_next_word(dst, || self.try_next_u64())
     }
 }
 

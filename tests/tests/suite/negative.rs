@@ -13,13 +13,13 @@
 use std::sync::OnceLock;
 
 use alliancepay_jose::b64::Base64Error;
-use alliancepay_jose::error::{CoordinateProblem, Part};
 use alliancepay_jose::json::JsonError;
 use alliancepay_jose::{
     AllowList, ContentEncryptionAlg, EncryptOptions, Error, HeaderError, JwkError,
     KeyManagementAlg, MAX_HEADER_LEN, PrivateJwk, ProtectedHeader, PublicJwk, decrypt,
     decrypt_in_place, encrypt, max_plaintext_len, plaintext_len, token_len,
 };
+use alliancepay_jose::{CoordinateProblem, Part};
 use serde_json::{Map, Value, json};
 
 use crate::vectors::{b64d, b64e};

@@ -17,8 +17,8 @@
 
 use std::sync::OnceLock;
 
+use alliancepay_jose::Part;
 use alliancepay_jose::b64::{self, Base64Error};
-use alliancepay_jose::error::Part;
 use alliancepay_jose::{
     AllowList, ContentEncryptionAlg, EncryptOptions, Error, KeyManagementAlg, KeyParams,
     MAX_PARTY_INFO_LEN, PRIVATE_JWK_MAX_LEN, PUBLIC_JWK_MAX_LEN, PrivateJwk, ProtectedHeader,

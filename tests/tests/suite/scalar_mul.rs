@@ -19,11 +19,11 @@
 //! environment variable `SCALAR_MUL_SEED` if set, otherwise from the OS, and every failure
 //! message prints it.
 
-use alliancepay_jose::p384::ecdh::diffie_hellman;
-use alliancepay_jose::p384::elliptic_curve::PrimeField;
-use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
-use alliancepay_jose::p384::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
 use alliancepay_jose::scalar_mul;
+use p384::ecdh::diffie_hellman;
+use p384::elliptic_curve::PrimeField;
+use p384::elliptic_curve::point::AffineCoordinates;
+use p384::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
 use rand_core::TryRng;
 
 use crate::fuzz_regressions::checks::SeededRng;

@@ -17,10 +17,10 @@ use std::fs::File;
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 
-use alliancepay_jose::p384::elliptic_curve::hazmat::FieldArithmetic;
-use alliancepay_jose::p384::elliptic_curve::{Field, Generate, PrimeField};
-use alliancepay_jose::p384::{FieldBytes, NistP384, NonZeroScalar, Scalar, ecdh};
 use alliancepay_jose::{AllowList, EncryptOptions, PrivateJwk, decrypt, encrypt, token_len};
+use p384::elliptic_curve::hazmat::FieldArithmetic;
+use p384::elliptic_curve::{Field, Generate, PrimeField};
+use p384::{FieldBytes, NistP384, NonZeroScalar, Scalar, ecdh};
 
 use crate::fuzz_regressions::checks::SeededRng;
 
@@ -121,7 +121,7 @@ fn dead_stack_after(mem: &File, operation: impl FnOnce()) -> Vec<u8> {
 /// Checks that `token` was made with the ephemeral public key `e·G`, so that the needles
 /// computed from `e` are the ones the operation really handled.
 fn assert_ephemeral(token: &str, e: &NonZeroScalar) {
-    let epk = alliancepay_jose::p384::PublicKey::from_secret_scalar(e);
+    let epk = p384::PublicKey::from_secret_scalar(e);
     let jwk = alliancepay_jose::PublicJwk::from_public_key(epk, Default::default());
     let (x, _) = jwk.coordinates();
     let header_text = token.split('.').next().expect("a header");
@@ -220,7 +220,7 @@ fn decrypt_leaves_no_secret_on_the_stack() {
     let epk = {
         let e = NonZeroScalar::try_generate_from_rng(&mut SeededRng::new(2)).expect("scalar");
         assert_ephemeral(&token, &e);
-        alliancepay_jose::p384::PublicKey::from_secret_scalar(&e)
+        p384::PublicKey::from_secret_scalar(&e)
     };
     let z: [u8; 48] = ecdh::diffie_hellman(d_nonzero, epk.as_affine())
         .raw_secret_bytes()

@@ -22,12 +22,12 @@ use aes_gcm::aes::{Aes128, Aes192, Aes256};
 use aes_gcm::{AesGcm, KeyInit};
 use aes_kw::{KwAes128, KwAes192, KwAes256};
 use alliancepay_jose::kdf::{OtherInfo, concat_kdf};
-use alliancepay_jose::p384::ecdh::diffie_hellman;
-use alliancepay_jose::p384::{FieldBytes, SecretKey};
 use alliancepay_jose::{
     AllowList, ContentEncryptionAlg, EncryptOptions, Error, KeyManagementAlg, PrivateJwk,
     PublicJwk, b64, decrypt, decrypt_in_place, encrypt, max_plaintext_len,
 };
+use p384::ecdh::diffie_hellman;
+use p384::{FieldBytes, SecretKey};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
 /// See the default build's `shared_secret` above.
 #[cfg(feature = "hazmat")]
 fn shared_secret(private: &SecretKey, public: &PublicJwk) -> Vec<u8> {
-    use alliancepay_jose::p384::elliptic_curve::point::AffineCoordinates;
+    use p384::elliptic_curve::point::AffineCoordinates;
     let scalar = private.to_nonzero_scalar();
     let peer = public.public_key().as_affine();
     let ours = alliancepay_jose::scalar_mul::mul(peer, &scalar)
