@@ -1204,29 +1204,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A self-signed certificate for 127.0.0.1 (cert.pem, key.pem) by the `openssl` command, or
-/// `None` after a SKIPPED line when it is missing (a failure under ALLIANCEPAY_REQUIRE_PEERS=1).
+/// A test PKI by the `openssl` command: a CA (`ca.pem`), a server certificate for 127.0.0.1
+/// signed by it (`server.pem`, `server.key`) and an unrelated CA (`other-ca.pem`); `false`
+/// after a SKIPPED line when the command is missing (a failure under
+/// ALLIANCEPAY_REQUIRE_PEERS=1).
 #[cfg(feature = "redis")]
-fn self_signed(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
-    let (cert, key) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.key")),
-    );
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+fn test_pki(dir: &Path) -> bool {
+    const SCRIPT: &str = r#"set -e
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -days 1 -subj /CN=alliancepay-test-ca -keyout ca.key -out ca.pem
+openssl req -x509 $ec -days 1 -subj /CN=another-ca -keyout other-ca.key -out other-ca.pem
+openssl req $ec -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile server.ext -out server.pem
+"#;
+    let made = Command::new("sh")
+        .args(["-c", SCRIPT])
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -1234,12 +1228,13 @@ fn self_signed(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
     if !made {
         assert!(
             std::env::var("ALLIANCEPAY_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "the openssl command could not make a test certificate, and ALLIANCEPAY_REQUIRE_PEERS=1"
+            "the openssl command could not make a test PKI, and ALLIANCEPAY_REQUIRE_PEERS=1"
         );
-        println!("SKIPPED: no openssl command to make a test certificate; rediss:// not tested");
-        return None;
+        eprintln!(
+            "SKIPPED rediss:// store test: no openssl command to make a test PKI (apt-get install openssl)"
+        );
     }
-    Some((cert, key))
+    made
 }
 
 /// `rediss://` end to end: Redis with TLS only on its public port, a worker verifying it
@@ -1252,12 +1247,11 @@ fn rediss_store_verifies_the_server_against_the_given_ca() {
         return;
     };
     let bank = bank("rediss");
-    let (Some((cert, key)), Some((other_ca, _))) = (
-        self_signed(&bank.dir, "server"),
-        self_signed(&bank.dir, "other"),
-    ) else {
+    if !test_pki(&bank.dir) {
         return;
-    };
+    }
+    let (ca, other_ca) = (bank.dir.join("ca.pem"), bank.dir.join("other-ca.pem"));
+    let (cert, key) = (bank.dir.join("server.pem"), bank.dir.join("server.key"));
     let (plain, tls) = (free_port(), free_port());
     let mut server = Command::new("redis-server")
         .args(["--port", &plain.to_string(), "--tls-port", &tls.to_string()])
@@ -1298,12 +1292,12 @@ fn rediss_store_verifies_the_server_against_the_given_ca() {
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    let verified = run(&cert);
+    let verified = run(&ca);
     assert!(!verified.contains("unavailable"), "{verified}");
     assert_eq!(keys(), Some(1), "the session was published over TLS");
     let authorizations = bank.sim.granted().len();
     // A second worker trusting the right CA adopts the stored session: no authorization.
-    let _ = run(&cert);
+    let _ = run(&ca);
     assert_eq!(bank.sim.granted().len(), authorizations, "adopted over TLS");
     // One trusting another CA refuses the server: the store is unavailable to it.
     let refused = run(&other_ca);

@@ -7,7 +7,7 @@
 //! strings, and keep dates as the bank's raw text: the bank's own documents disagree on all three
 //! (bank-api.md §5, items 6 to 10), and a payment must never be lost over a date format.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::{Error, rules};
@@ -49,25 +49,6 @@ fn required(field: &str, value: &str, max: usize) -> Result<(), Error> {
 /// As [`required`] when set.
 fn optional(field: &str, value: Option<&String>, max: usize) -> Result<(), Error> {
     value.map_or(Ok(()), |v| required(field, v, max))
-}
-
-/// The error body of bank-api.md §4.1.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorBody {
-    /// The bank's id for the request.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    /// Which bank service answered.
-    #[serde(default)]
-    pub service_id: Option<String>,
-    /// `ERROR` for errors.
-    pub msg_type: String,
-    /// The code to act on.
-    pub msg_code: String,
-    /// Human text.
-    #[serde(default)]
-    pub msg_text: Option<String>,
 }
 
 /// Amounts arrive as numbers or as strings of digits (bank-api.md §5 item 8).
