@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::model::StatusPageType;
 use alliancepay_http::simulator::{CallbackSink, MerchantRegistration, Simulator, SimulatorConfig};
 use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
@@ -85,7 +85,7 @@ impl Driver {
         );
         let profile = std::env::temp_dir().join(format!(
             "alliancepay-chromium-{}",
-            alliancepay_http::crypto::new_uuid()
+            alliancepay_http::__private::crypto::new_uuid()
         ));
         std::fs::create_dir_all(&profile).unwrap();
         let mut driver = Self {

@@ -7,17 +7,18 @@ use std::net::TcpStream;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::protocol::{
+use alliancepay_http::__private::crypto;
+use alliancepay_http::__private::protocol::{
     self, AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpRequest, HttpResponse, ORDER_DATA_PATH,
 };
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, Limits, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
 use alliancepay_http::{
     Client, ClientConfig, CreateOrder, Error, Kopecks, MerchantRequestId, Transport, UreqTransport,
-    UtcTime, crypto,
+    UtcTime,
 };
 use serde_json::Value;
 

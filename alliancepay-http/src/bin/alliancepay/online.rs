@@ -1,6 +1,6 @@
 //! Commands that talk to the bank (or the simulator).
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::model::{CreateOrder, Operation, Refund};
 use alliancepay_http::sessions::StoreSpec;
 use alliancepay_http::{
