@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! The public surface is the crate root (the clients, their configuration, the bank's
-//! documents, outcomes and errors) plus three modules: [`model`] (the bank's documents),
-//! [`sessions`] (where the session lives: the [`sessions::SessionStore`] seam with
+//! documents such as [`CreateOrder`], [`Order`] and [`Refund`], outcomes and errors) plus two
+//! modules: [`sessions`] (where the session lives: the [`sessions::SessionStore`] seam with
 //! generations and an authorization lease; memory, file and Redis stores) and [`store`] (key
 //! files and atomic owner-only writes); `simulator` (feature `simulator`) is the local bank.
 //! Everything else is internal:
@@ -70,7 +70,7 @@ mod config;
 mod crypto;
 mod driver;
 mod error;
-pub mod model;
+mod model;
 mod outcome;
 mod protocol;
 mod rules;
@@ -96,8 +96,9 @@ pub use error::{
     StoreSpecProblem,
 };
 pub use model::{
-    CreateOrder, CreateOrderBuilder, CustomerData, HppOrderId, Kopecks, MerchantRequestId,
-    Operation, OperationQuery, Order, OrderStatus, Refund, RefundBuilder, Validate,
+    CreateOrder, CreateOrderBuilder, CustomerData, DirectType, HppOrderId, HppPayType, Kopecks,
+    MerchantRequestId, Operation, OperationQuery, Order, OrderQuery, OrderStatus, PaymentMethod,
+    Refund, RefundBuilder, StatusPageType, Validate,
 };
 pub use outcome::{Outcome, Refusal, Unknown};
 pub use protocol::{Endpoint, HttpRequest, HttpResponse, Kind as EndpointKind, Received};

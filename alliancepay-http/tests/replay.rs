@@ -15,10 +15,10 @@ use alliancepay_http::__private::call::{Action, Call, Params};
 use alliancepay_http::__private::crypto::{self, InsecureSeededRng};
 use alliancepay_http::__private::protocol::{Endpoint, HttpRequest, HttpResponse, Received};
 use alliancepay_http::PrivateJwk;
-use alliancepay_http::model::{OrderQuery, Refund};
 use alliancepay_http::{
     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, RenewalPolicy, Session, UtcTime,
 };
+use alliancepay_http::{OrderQuery, Refund};
 use serde_json::{Value, json};
 
 const SEED: u64 = 0x00a1_1a9c_e5e5_5107;

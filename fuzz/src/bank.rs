@@ -17,11 +17,11 @@ use alliancepay_http::__private::protocol::{
 };
 use alliancepay_http::PrivateJwk;
 use alliancepay_http::REFUSAL_CODES;
-use alliancepay_http::model::{Operation, Order};
 use alliancepay_http::{
     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, Refusal, RenewalPolicy, Session,
     UtcTime, parse_callback,
 };
+use alliancepay_http::{Operation, Order};
 
 /// The merchant key responses are decrypted with: the RFC 7520 §5.4 recipient, as in
 /// `checks.rs`, so seeds made with its public half decrypt and reach the payload parsers.

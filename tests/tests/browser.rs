@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alliancepay_http::PrivateJwk;
-use alliancepay_http::model::StatusPageType;
+use alliancepay_http::StatusPageType;
 use alliancepay_http::simulator::{CallbackSink, MerchantRegistration, Simulator, SimulatorConfig};
 use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use alliancepay_http::__private::crypto;
-use alliancepay_http::model::Refund;
+use alliancepay_http::Refund;
 use alliancepay_http::simulator::{
     CallbackSink, MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
 };
