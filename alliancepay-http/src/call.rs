@@ -47,10 +47,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use alliancepay_http::alliancepay_jose::PrivateJwk;
-//! use alliancepay_http::call::{Action, Call, Params};
-//! use alliancepay_http::crypto::{self, InsecureSeededRng};
-//! use alliancepay_http::protocol::{HttpResponse, Received};
+//! use alliancepay_http::PrivateJwk;
+//! use alliancepay_http::__private::call::{Action, Call, Params};
+//! use alliancepay_http::__private::crypto::{self, InsecureSeededRng};
+//! use alliancepay_http::__private::protocol::{HttpResponse, Received};
 //! use alliancepay_http::{
 //!     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, RenewalPolicy, UtcTime,
 //! };

@@ -260,10 +260,10 @@ impl Client {
         block_on(self.core.authorize())
     }
 
-    /// Runs one call to its outcome over the [`crate::call`] state machine: the driver moves
-    /// bytes, holds the single-flight lock (and the store's lease, when it authorizes) from
-    /// [`crate::call::Action::WaitForAuthorization`] until the next send, and publishes new
-    /// sessions.
+    /// Runs one call to its outcome over the crate's sans-IO call state machine: the driver
+    /// moves bytes, holds the single-flight lock (and the store's lease, when it authorizes)
+    /// from the moment the state machine asks to wait for an authorization until the next
+    /// send, and publishes new sessions.
     pub fn call<E: Endpoint + Sync>(&self, endpoint: &E) -> Outcome<E::Output> {
         block_on(self.core.call(endpoint))
     }

@@ -1,24 +1,28 @@
 #![doc = include_str!("../README.md")]
 //!
 //! # Layout
-//! - [`call`]: the protocol core, one call as a sans-IO state machine (authorize first, renew,
-//!   re-authorize once, resend once, classify the outcome). No socket, clock, thread or OS RNG.
-//! - [`protocol`]: the wire format as pure functions (requests to send, what responses mean).
-//! - [`outcome`]: [`Outcome`], what a write ends as.
-//! - [`transport`]: the one I/O seam; [`UreqTransport`] is the blocking default. `ureq` because
-//!   it is blocking HTTP/1.1 without an async runtime, uses rustls rather than OpenSSL, has a
-//!   small dependency tree and makes body limits and timeouts explicit. The async client's seam
-//!   is `AsyncTransport` (feature `tokio`), with `HyperTransport` as its default.
-//! - [`client`]: [`Client`], the blocking driver: owns the session, the lock and the clocks;
-//!   the driver logic (call loop, single flight, the store's rule) is written once as async
-//!   code over a small I/O seam and run here without an executor, and on tokio by
-//!   `async_client` (feature `tokio`).
-//! - [`session`], [`model`], [`callback`]: the bank's documents.
-//! - [`store`]: key files and atomic owner-only writes.
-//! - [`sessions`]: where the session lives, shared by threads, processes and hosts: the
-//!   [`sessions::SessionStore`] seam with generations and an authorization lease; memory
-//!   (default), file (one host) and Redis (many hosts) stores.
-//! - `simulator` (feature `simulator`): a local bank for tests, demos and other languages.
+//! The public surface is the crate root (the clients, their configuration, the bank's
+//! documents such as [`CreateOrder`], [`Order`] and [`Refund`], outcomes and errors) plus two
+//! modules: [`sessions`] (where the session lives: the [`sessions::SessionStore`] seam with
+//! generations and an authorization lease; memory, file and Redis stores) and [`store`] (key
+//! files and atomic owner-only writes); `simulator` (feature `simulator`) is the local bank.
+//! Everything else is internal:
+//! - the protocol core, one call as a sans-IO state machine (authorize first, renew,
+//!   re-authorize once, resend once, classify the outcome), with no socket, clock, thread or
+//!   OS RNG, over the wire format written as pure functions;
+//! - the drivers: [`Client`] (blocking) owns the session, the lock and the clocks; the driver
+//!   logic (call loop, single flight, the store's rule) is written once as async code over a
+//!   small I/O seam and run by [`Client`] without an executor, and on tokio by `AsyncClient`
+//!   (feature `tokio`);
+//! - the one I/O seam, [`Transport`], with [`UreqTransport`] as the blocking default. `ureq`
+//!   because it is blocking HTTP/1.1 without an async runtime, uses rustls rather than
+//!   OpenSSL, has a small dependency tree and makes body limits and timeouts explicit. The
+//!   async client's seam is `AsyncTransport` (feature `tokio`), with `HyperTransport` as its
+//!   default.
+//!
+//! [`Endpoint`] stays public and unsealed: [`Client::call`] runs any endpoint, so a request
+//! this crate does not model yet (or one sent without our validation, as a test does) can be
+//! described by the user.
 //!
 //! # Features
 //! The default build is a blocking client and nothing else: no server, no command-line parser,
@@ -54,47 +58,75 @@
 )]
 
 #[cfg(feature = "tokio")]
-pub mod async_client;
+mod async_client;
 #[cfg(feature = "tokio")]
-pub mod async_transport;
-pub mod call;
-pub mod callback;
+mod async_transport;
+mod call;
+mod callback;
 #[cfg(test)]
 mod capture;
-pub mod client;
+mod client;
 mod config;
-pub mod crypto;
+mod crypto;
 mod driver;
-pub mod error;
-pub mod model;
-pub mod outcome;
-pub mod protocol;
+mod error;
+mod model;
+mod outcome;
+mod protocol;
 mod rules;
 mod secret;
-pub mod session;
+mod session;
 pub mod sessions;
 pub mod store;
-pub mod time;
-pub mod transport;
+mod time;
+mod transport;
 
 #[cfg(feature = "simulator")]
 pub mod simulator;
 
-pub use alliancepay_jose;
+pub use alliancepay_jose::{Error as JoseError, JwkError, PrivateJwk, PublicJwk};
 #[cfg(feature = "tokio")]
 pub use async_client::{AsyncClient, AsyncClientBuilder};
 #[cfg(feature = "tokio")]
-pub use async_transport::{AsyncTransport, HyperTransport};
+pub use async_transport::{AsyncTransport, HyperTransport, SendFuture};
 pub use callback::{Callback, parse_callback};
 pub use client::{Client, ClientBuilder, ClientConfig};
-pub use error::{BankError, ConfigError, Error};
+pub use error::{
+    BankError, BaseUrlProblem, ConfigError, Error, REFUSAL_CODES, SessionFileProblem,
+    StoreSpecProblem,
+};
 pub use model::{
-    CreateOrder, CreateOrderBuilder, CustomerData, HppOrderId, Kopecks, MerchantRequestId,
-    Operation, OperationQuery, Order, OrderStatus, Refund, RefundBuilder, Validate,
+    CreateOrder, CreateOrderBuilder, CustomerData, DirectType, HppOrderId, HppPayType, Kopecks,
+    MerchantRequestId, Operation, OperationQuery, Order, OrderQuery, OrderStatus, PaymentMethod,
+    Refund, RefundBuilder, StatusPageType, Validate,
 };
 pub use outcome::{Outcome, Refusal, Unknown};
-pub use protocol::Endpoint;
+pub use protocol::{Endpoint, HttpRequest, HttpResponse, Kind as EndpointKind, Received};
 pub use secret::{Secret, ServiceCode};
 pub use session::{RenewalPolicy, Session};
-pub use time::{Now, UtcTime};
-pub use transport::{Transport, TransportError, UreqTransport};
+pub use time::{Now, TimeParseError, UtcTime};
+pub use transport::{Transport, TransportCause, TransportError, UreqTransport};
+
+/// Not part of the API: the internals this repository's own tests, fuzz targets and CLI drive
+/// directly (the sans-IO state machine, the wire format, a seeded RNG, JWK and JWE helpers).
+/// Hidden from the docs and the public-API snapshot; no semver promise, it changes at will.
+#[doc(hidden)]
+pub mod __private {
+    /// The sans-IO call state machine.
+    pub mod call {
+        pub use crate::call::*;
+    }
+    /// The wire format as pure functions, and the bank's paths.
+    pub mod protocol {
+        pub use crate::protocol::*;
+    }
+    /// OS and seeded RNGs, UUIDs, JWE and JWK helpers.
+    pub mod crypto {
+        pub use crate::crypto::*;
+    }
+    /// A session record's sealing.
+    pub mod sealed {
+        pub use crate::sessions::sealed::*;
+    }
+    pub use crate::error::{DUPLICATE_CODE, MISSING_CODE};
+}

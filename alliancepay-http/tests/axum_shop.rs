@@ -10,11 +10,12 @@ mod shop;
 
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
+use alliancepay_http::__private::crypto;
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::simulator::{
     MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
 };
-use alliancepay_http::{AsyncClient, ClientConfig, crypto};
+use alliancepay_http::{AsyncClient, ClientConfig};
 use shop::{Payment, Shop};
 
 #[test]

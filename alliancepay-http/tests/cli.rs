@@ -369,7 +369,7 @@ impl Online {
 /// to resolve it; the re-run exits 0.
 #[test]
 fn refund_rerun_after_each_fault_refunds_once() {
-    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::__private::protocol::REFUND_PATH;
     use alliancepay_http::simulator::{Fault, FaultKind};
     let online = Online::start("refund-faults");
     let purchase = online.paid_purchase();
@@ -467,7 +467,7 @@ fn refund_rerun_after_each_fault_refunds_once() {
 /// refused refund exits 1; a refund the bank stored as FAIL with errorDetails is a refusal.
 #[test]
 fn generated_ids_refusals_and_declines() {
-    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::__private::protocol::REFUND_PATH;
     use alliancepay_http::simulator::{Fault, FaultKind};
     let online = Online::start("refund-ids");
     let purchase = online.paid_purchase();
@@ -592,7 +592,7 @@ fn a_session_file_and_a_session_store_together_are_refused() {
 #[cfg(unix)]
 #[test]
 fn non_utf8_arguments_do_not_panic_after_a_write() {
-    use alliancepay_http::protocol::REFUND_PATH;
+    use alliancepay_http::__private::protocol::REFUND_PATH;
     use alliancepay_http::simulator::{Fault, FaultKind};
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStrExt;

@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::sessions::sealed::{self, Binding};
+use alliancepay_http::__private::crypto;
+use alliancepay_http::__private::sealed::{self, Binding};
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::sessions::{FileStore, SessionStore};
 use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
-use alliancepay_http::{Client, ClientConfig, Kopecks, Secret, crypto, store};
+use alliancepay_http::{Client, ClientConfig, Kopecks, Secret, store};
 use serde_json::Value;
 
 /// Threads per soak worker.

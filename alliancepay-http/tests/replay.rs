@@ -11,14 +11,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::call::{Action, Call, Params};
-use alliancepay_http::crypto::{self, InsecureSeededRng};
-use alliancepay_http::model::{OrderQuery, Refund};
-use alliancepay_http::protocol::{Endpoint, HttpRequest, HttpResponse, Received};
+use alliancepay_http::__private::call::{Action, Call, Params};
+use alliancepay_http::__private::crypto::{self, InsecureSeededRng};
+use alliancepay_http::__private::protocol::{Endpoint, HttpRequest, HttpResponse, Received};
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::{
     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, RenewalPolicy, Session, UtcTime,
 };
+use alliancepay_http::{OrderQuery, Refund};
 use serde_json::{Value, json};
 
 const SEED: u64 = 0x00a1_1a9c_e5e5_5107;

@@ -10,18 +10,18 @@ use std::sync::OnceLock;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::call::{Action, Call, Params};
-use alliancepay_http::crypto::InsecureSeededRng;
-use alliancepay_http::error::REFUSAL_CODES;
-use alliancepay_http::model::{Operation, Order};
-use alliancepay_http::protocol::{
+use alliancepay_http::__private::call::{Action, Call, Params};
+use alliancepay_http::__private::crypto::{self, InsecureSeededRng};
+use alliancepay_http::__private::protocol::{
     HttpResponse, Received, Reply, SESSION_ERROR_CODES, read_authorize_response, read_call_response,
 };
+use alliancepay_http::PrivateJwk;
+use alliancepay_http::REFUSAL_CODES;
 use alliancepay_http::{
     CreateOrder, Kopecks, MerchantRequestId, Now, Outcome, Refusal, RenewalPolicy, Session,
-    UtcTime, crypto, parse_callback,
+    UtcTime, parse_callback,
 };
+use alliancepay_http::{Operation, Order};
 
 /// The merchant key responses are decrypted with: the RFC 7520 §5.4 recipient, as in
 /// `checks.rs`, so seeds made with its public half decrypt and reach the payload parsers.

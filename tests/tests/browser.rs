@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::model::StatusPageType;
+use alliancepay_http::PrivateJwk;
+use alliancepay_http::StatusPageType;
 use alliancepay_http::simulator::{CallbackSink, MerchantRegistration, Simulator, SimulatorConfig};
 use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
 use serde_json::{Value, json};
@@ -85,7 +85,7 @@ impl Driver {
         );
         let profile = std::env::temp_dir().join(format!(
             "alliancepay-chromium-{}",
-            alliancepay_http::crypto::new_uuid()
+            alliancepay_http::__private::crypto::new_uuid()
         ));
         std::fs::create_dir_all(&profile).unwrap();
         let mut driver = Self {

@@ -5,15 +5,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use alliancepay_http::model::{OrderStatus, Refund};
+use alliancepay_http::__private::{crypto, protocol};
 use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
 use alliancepay_http::{
     Callback, ClientConfig, CreateOrder, Error, HppOrderId, Kopecks, TransportError, UtcTime,
-    crypto, protocol,
 };
+use alliancepay_http::{OrderStatus, Refund};
 use alliancepay_jose::PrivateJwk;
 
 #[path = "http_e2e/driver.rs"]

@@ -7,17 +7,18 @@ use std::net::TcpStream;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::protocol::{
+use alliancepay_http::__private::crypto;
+use alliancepay_http::__private::protocol::{
     self, AUTHORIZE_PATH, CREATE_ORDER_PATH, HttpRequest, HttpResponse, ORDER_DATA_PATH,
 };
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::simulator::{
     CallbackSink, Fault, FaultKind, Limits, MerchantRegistration, PaymentOutcome, Simulator,
     SimulatorConfig,
 };
 use alliancepay_http::{
     Client, ClientConfig, CreateOrder, Error, Kopecks, MerchantRequestId, Transport, UreqTransport,
-    UtcTime, crypto,
+    UtcTime,
 };
 use serde_json::Value;
 
@@ -920,7 +921,7 @@ fn payment_page_status_page_and_expiry() {
     let sim = simulator(&key, 1.0);
     let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
     let mut request = order();
-    request.status_page_type = alliancepay_http::model::StatusPageType::StatusPage;
+    request.status_page_type = alliancepay_http::StatusPageType::StatusPage;
     let created = client.create_order(&request).into_result().unwrap();
     let page = format!("/__sim/hpp/{}", created.hpp_order_id);
     let (status, html) = raw_http(&sim.base_url(), "GET", &page, "");
@@ -960,12 +961,12 @@ fn payment_page_status_page_and_expiry() {
 /// declines the payment with `statusThreeDs` "N".
 #[test]
 fn challenge_answer_needs_the_card_form_and_cannot_be_tampered_with() {
-    use alliancepay_http::model::OrderStatus;
+    use alliancepay_http::OrderStatus;
     let key = key();
     let sim = simulator(&key, 1.0);
     let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();
     let mut request = order();
-    request.status_page_type = alliancepay_http::model::StatusPageType::StatusPage;
+    request.status_page_type = alliancepay_http::StatusPageType::StatusPage;
     // Straight to the challenge answer: refused, the order stays PENDING.
     request.merchant_request_id = MerchantRequestId::generate();
     let skipped = client.create_order(&request).into_result().unwrap();
@@ -1027,14 +1028,14 @@ fn challenge_answer_needs_the_card_form_and_cannot_be_tampered_with() {
 /// `successUrl` that is not http(s)), which another client may send.
 struct Unvalidated(CreateOrder);
 
-impl alliancepay_http::model::Validate for Unvalidated {
+impl alliancepay_http::Validate for Unvalidated {
     fn validate(&self) -> Result<(), Error> {
         Ok(())
     }
 }
 
 impl protocol::Endpoint for Unvalidated {
-    type Output = alliancepay_http::model::Order;
+    type Output = alliancepay_http::Order;
     const KIND: protocol::Kind = protocol::Kind::Write;
     fn path(&self) -> &'static str {
         protocol::Endpoint::path(&self.0)
@@ -1057,7 +1058,7 @@ impl protocol::Endpoint for Unvalidated {
 /// redirect; every HPP answer carries a content security policy and `no-store`.
 #[test]
 fn payment_page_never_links_to_a_script_url() {
-    use alliancepay_http::model::StatusPageType;
+    use alliancepay_http::StatusPageType;
     let key = key();
     let sim = simulator(&key, 1.0);
     let client = Client::new(ClientConfig::new(&sim.base_url(), "service-1"), key).unwrap();

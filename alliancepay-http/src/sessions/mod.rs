@@ -13,13 +13,13 @@
 //!   authorizes at a time, and a fenced publish: a record is written only by the lease holder
 //!   and only over the generation it saw.
 //!
-//! The rule every worker follows (in [`crate::client`]): a call rejected under generation `g`
-//! first reloads the store; a newer generation is used at once, without authorizing.
-//! Otherwise the worker takes the lease, reloads again, and only if the store is still at `g`
-//! authorizes and publishes a generation above `g`.
+//! The rule every worker follows (in the drivers, [`crate::Client`] and the async client): a
+//! call rejected under generation `g` first reloads the store; a newer generation is used at
+//! once, without authorizing. Otherwise the worker takes the lease, reloads again, and only if
+//! the store is still at `g` authorizes and publishes a generation above `g`.
 //!
-//! Stores see sessions only as sealed text ([`sealed`]): a compact JWE to the merchant's own
-//! key, so whoever can read the file or the Redis keys cannot use the refresh token.
+//! Stores see sessions only as sealed text: a compact JWE to the merchant's own key, so
+//! whoever can read the file or the Redis keys cannot use the refresh token.
 //!
 //! | Store | For | Lease |
 //! |---|---|---|
@@ -48,7 +48,7 @@ mod file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
-pub mod sealed;
+pub(crate) mod sealed;
 
 #[cfg(feature = "redis")]
 pub use fallback::{WithHostFallback, fallback_path};

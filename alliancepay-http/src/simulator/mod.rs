@@ -17,7 +17,7 @@
 //! work runs on a small blocking pool, so idle or slow connections cost a socket, not a thread.
 //!
 //! ```no_run
-//! use alliancepay_http::alliancepay_jose::PrivateJwk;
+//! use alliancepay_http::PrivateJwk;
 //! use alliancepay_http::simulator::{MerchantRegistration, Simulator, SimulatorConfig};
 //! use alliancepay_http::{Client, ClientConfig, CreateOrder, Kopecks};
 //!

@@ -8,9 +8,9 @@ use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use alliancepay_http::model::{CreateOrder, Operation, Order, Refund};
-use alliancepay_http::protocol::Endpoint;
+use alliancepay_http::Endpoint;
 use alliancepay_http::{AsyncClient, Callback, ClientConfig, Error, Outcome, Session, UtcTime};
+use alliancepay_http::{CreateOrder, Operation, Order, Refund};
 use alliancepay_jose::PrivateJwk;
 
 /// Which client a scenario drives.

@@ -5,7 +5,7 @@
 //! records are counted: exactly one applied operation per write, no double refund, no lost
 //! write, no success reported for something the bank does not hold.
 
-use alliancepay_http::model::OperationQuery;
+use alliancepay_http::OperationQuery;
 use alliancepay_http::{Kopecks, MerchantRequestId, Outcome, Refusal, Unknown};
 
 use super::*;

@@ -111,7 +111,7 @@ fn seeds_session_payload() {
 /// `bank_response` refuses any other Refused).
 #[test]
 fn refusal_seeds_are_refused_only_when_documented() {
-    use alliancepay_http::error::BankError;
+    use alliancepay_http::BankError;
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/bank_response");
     let code_of = |name: &str| {
         let data = std::fs::read(dir.join(name)).expect("the seed exists");
@@ -123,7 +123,7 @@ fn refusal_seeds_are_refused_only_when_documented() {
         BankError {
             status,
             msg_type: "ERROR".into(),
-            msg_code: code.unwrap_or_else(|| alliancepay_http::error::MISSING_CODE.into()),
+            msg_code: code.unwrap_or_else(|| alliancepay_http::__private::MISSING_CODE.into()),
             message: String::new(),
             request_id: None,
         }
@@ -151,13 +151,13 @@ fn bank_seed_decrypts_to_a_session() {
     let data = std::fs::read(&seed).expect("the seed exists");
     let key = alliancepay_jose::PrivateJwk::from_json(checks::FIXED_PRIVATE_JWK.as_bytes())
         .expect("fixed key");
-    let response = alliancepay_http::protocol::HttpResponse {
+    let response = alliancepay_http::__private::protocol::HttpResponse {
         status: 200,
         content_type: Some("application/json".into()),
         request_id: None,
         body: data[2..].to_vec(),
     };
-    let session = alliancepay_http::protocol::read_authorize_response(
+    let session = alliancepay_http::__private::protocol::read_authorize_response(
         &response,
         &key,
         alliancepay_http::UtcTime::from_unix(1_773_131_702),

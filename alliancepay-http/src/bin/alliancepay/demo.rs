@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use alliancepay_http::model::Refund;
+use alliancepay_http::__private::crypto;
+use alliancepay_http::Refund;
 use alliancepay_http::simulator::{
     CallbackSink, MerchantRegistration, PaymentOutcome, Simulator, SimulatorConfig,
 };
-use alliancepay_http::{Callback, Client, ClientConfig, CreateOrder, Kopecks, crypto};
+use alliancepay_http::{Callback, Client, ClientConfig, CreateOrder, Kopecks};
 use alliancepay_jose::PrivateJwk;
 use serde_json::{Value, json};
 

@@ -4,7 +4,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use alliancepay_http::{crypto, store};
+use alliancepay_http::__private::crypto;
+use alliancepay_http::store;
 use alliancepay_jose::{PrivateJwk, PublicJwk};
 use serde_json::json;
 use zeroize::Zeroizing;

@@ -1,11 +1,11 @@
 //! Commands that talk to the bank (or the simulator).
 
-use alliancepay_http::alliancepay_jose::PrivateJwk;
-use alliancepay_http::model::{CreateOrder, Operation, Refund};
+use alliancepay_http::PrivateJwk;
 use alliancepay_http::sessions::StoreSpec;
 use alliancepay_http::{
     Client, ClientConfig, HppOrderId, Kopecks, MerchantRequestId, Order, Outcome, Session, store,
 };
+use alliancepay_http::{CreateOrder, Operation, Refund};
 use clap::Args;
 use serde_json::{Value, json};
 
