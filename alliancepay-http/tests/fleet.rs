@@ -1,5 +1,7 @@
 //! Fleets of separate OS processes (`alliancepay soak`, 4 threads each) on one service code
-//! against the simulator, sharing a file or Redis session store (issue 10). Everything is
+//! against the simulator, sharing a file or Redis session store (issue 10). With feature
+//! `tokio` the workers alternate between the blocking and the async client (`soak --async`),
+//! so every fleet runs both drivers on one store (issue 12). Everything is
 //! measured from the simulator's side: when it granted each authorization, how many bank
 //! requests it received, and the calls the workers report as failed.
 //!
@@ -41,6 +43,50 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Which client each soak worker runs: the blocking [`Client`] or, with feature `tokio`, the
+/// [`alliancepay_http::AsyncClient`] (`soak --async`).
+#[derive(Clone, Copy, Debug)]
+enum Drivers {
+    /// Every worker on the blocking client (builds without `tokio`).
+    #[cfg_attr(feature = "tokio", allow(dead_code))]
+    Blocking,
+    /// Every worker on the async client.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Async,
+    /// Even-numbered workers blocking, odd-numbered async: every fleet then runs both drivers
+    /// against one store, and each must follow the other's generations and leases.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Alternating,
+}
+
+impl Default for Drivers {
+    fn default() -> Self {
+        if cfg!(feature = "tokio") {
+            Drivers::Alternating
+        } else {
+            Drivers::Blocking
+        }
+    }
+}
+
+impl Drivers {
+    fn label(self) -> &'static str {
+        match self {
+            Drivers::Blocking => "blocking",
+            Drivers::Async => "async",
+            Drivers::Alternating => "alternating",
+        }
+    }
+
+    fn is_async(self, worker: usize) -> bool {
+        match self {
+            Drivers::Blocking => false,
+            Drivers::Async => true,
+            Drivers::Alternating => worker % 2 == 1,
+        }
+    }
+}
+
 /// The bank, a merchant registered with it, and the merchant's key on disk.
 struct Bank {
     sim: Arc<Simulator>,
@@ -49,9 +95,8 @@ struct Bank {
     service_code: String,
     merchant_id: String,
     dir: PathBuf,
-    /// Whether soak workers run on the async client (`soak --async`) instead of the blocking
-    /// one.
-    async_workers: bool,
+    /// Which client the soak workers run.
+    drivers: Drivers,
     /// Removes `dir` (and everything the test wrote there) when dropped.
     _dir_guard: tempfile::TempDir,
 }
@@ -82,7 +127,7 @@ fn bank(name: &str) -> Bank {
         service_code,
         merchant_id,
         dir,
-        async_workers: false,
+        drivers: Drivers::default(),
         _dir_guard: dir_tmp,
     }
 }
@@ -126,7 +171,7 @@ impl Bank {
             ])
             .arg("--stop-file")
             .arg(stop)
-            .args(self.async_workers.then_some("--async"))
+            .args(self.drivers.is_async(index).then_some("--async"))
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -228,6 +273,8 @@ impl Drop for Monitor {
 /// What one fleet run measured.
 #[derive(Debug, Default)]
 struct Run {
+    /// The clients the workers ran.
+    drivers: Drivers,
     processes: usize,
     authorizations: usize,
     renewals: usize,
@@ -252,7 +299,8 @@ impl Run {
         let events = (self.renewals + self.losses).max(1) as f64;
         let worst = self.extra_per_worker.iter().max().copied().unwrap_or(0);
         format!(
-            "| {store} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {worst} | {} |",
+            "| {store} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {worst} | {} |",
+            self.drivers.label(),
             self.processes,
             self.renewals,
             self.losses,
@@ -311,6 +359,7 @@ fn fleet(bank: &Bank, store: &str, processes: usize, interlude: Interlude<'_>) -
     std::thread::sleep(Duration::from_millis(500));
     drop(guard);
     let mut run = Run {
+        drivers: bank.drivers,
         processes,
         losses: losses.len(),
         ..Run::default()
@@ -475,20 +524,29 @@ fn file_store_fleets_authorize_once_per_event() {
     }
 }
 
-/// The same fleets with every worker on the async client (`soak --async`: its threads are
-/// tasks of one tokio thread, store commands on tokio's blocking pool): the same rule, the
-/// same single flight, one authorization per event.
+/// Fleets with every worker on the async client (`soak --async`: its threads are tasks of one
+/// tokio thread, store commands on tokio's blocking pool), on a file store and, when
+/// `redis-server` is there, on Redis: the same rule, the same single flight, one authorization
+/// per event. (The other fleets alternate the two clients worker by worker.)
 #[cfg(feature = "tokio")]
 #[test]
 #[ignore = "a multi-process fleet (minutes of CPU): .ci/run runs it, see alliancepay-http/README.md"]
-fn async_workers_on_a_file_store_authorize_once_per_event() {
-    let _one = one_at_a_time();
-    let mut bank = bank("file-async");
-    bank.async_workers = true;
-    let store = format!("file:{}", bank.dir.join("session.json").display());
-    let run = fleet(&bank, &store, 4, &mut |_, _| None);
-    check(&run, "file, async workers");
-    std::fs::remove_dir_all(&bank.dir).unwrap();
+fn async_workers_authorize_once_per_event() {
+    {
+        let _one = one_at_a_time();
+        let mut bank = bank("file-async");
+        bank.drivers = Drivers::Async;
+        let store = format!("file:{}", bank.dir.join("session.json").display());
+        let run = fleet(&bank, &store, 4, &mut |_, _| None);
+        check(&run, "file");
+    }
+    #[cfg(feature = "redis")]
+    if let Some((_one, redis)) = redis_or_skip() {
+        let mut bank = bank("redis-async");
+        bank.drivers = Drivers::Async;
+        let run = fleet(&bank, &redis.url(), 4, &mut |_, _| None);
+        check(&run, "redis");
+    }
 }
 
 /// A `redis-server` of our own on a free loopback port, killed when dropped.
