@@ -188,8 +188,22 @@ impl UtcTime {
 
     /// This instant on Kyiv's wall clock.
     fn kyiv(self) -> jiff::Zoned {
-        self.timestamp().to_zoned(kyiv().clone())
+        kyiv_wall_clock(self.timestamp())
     }
+}
+
+/// `at` on Kyiv's wall clock, with an offset the bank's formats can write. They carry `±hh:mm`,
+/// but before 1924 the tz database gives Kyiv its local mean time, +02:02:04, whose seconds
+/// `%:z` would print and no bank timestamp has (our own parser refused the result: a fuzz
+/// find). Such an instant is written with its offset cut to whole minutes, so the text still
+/// names the same instant; every offset since 1924 is whole hours and passes unchanged.
+fn kyiv_wall_clock(at: Timestamp) -> jiff::Zoned {
+    let seconds = kyiv().to_offset(at).seconds();
+    if seconds % 60 == 0 {
+        return at.to_zoned(kyiv().clone());
+    }
+    let whole_minutes = Offset::from_seconds(seconds - seconds % 60).unwrap_or(Offset::constant(2));
+    at.to_zoned(TimeZone::fixed(whole_minutes))
 }
 
 /// Europe/Kyiv from the bundled tz database. jiff's bundle always holds it; should it ever
@@ -210,9 +224,7 @@ pub(crate) fn kyiv_at_millis(unix_ms: i64) -> jiff::Zoned {
         Timestamp::MIN.as_millisecond(),
         Timestamp::MAX.as_millisecond(),
     );
-    Timestamp::from_millisecond(ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_zoned(kyiv().clone())
+    kyiv_wall_clock(Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH))
 }
 
 /// Kyiv's offset from UTC at `t`, in seconds east.
@@ -388,6 +400,25 @@ mod tests {
         assert_eq!(
             at("1985-07-01 12:00:00 +0000").to_bank_kyiv(),
             "1985-07-01 16:00:00.000+04:00"
+        );
+    }
+
+    #[test]
+    fn kyiv_local_mean_time_is_written_in_whole_minutes() {
+        // The fuzzer's find (session_payload): 1026 is in Kyiv's local mean time, +02:02:04.
+        let t = at("1026-07-01 15:00:00.000+03:00");
+        assert_eq!(kyiv_offset(t), 7324);
+        assert_eq!(t.to_bank_kyiv(), "1026-07-01 14:02:00.000+02:02");
+        assert_eq!(t.to_request_date(), "1026-07-01 14:02:00.00+02:02");
+        for written in [t.to_bank_kyiv(), t.to_request_date()] {
+            assert_eq!(at(&written), t, "{written}");
+        }
+        // The last second of it, and the first of Eastern European Time (2 May 1924).
+        let last = at("1924-05-01 21:57:55 +0000");
+        assert_eq!(at(&last.to_bank_kyiv()), last);
+        assert_eq!(
+            at("1924-05-01 22:00:00 +0000").to_bank_kyiv(),
+            "1924-05-02 00:00:00.000+02:00"
         );
     }
 

@@ -8,7 +8,10 @@
 //! without nightly or libFuzzer. How the seeds are made: `fuzz/seeds/generate.py`; how to fuzz:
 //! `fuzz/README.md`.
 //!
-//! Crashes found so far: none (see fuzz/README.md for the runs). A crash becomes a test named
+//! Crashes found so far: one, `session_payload` on 3 December 2026 (CI's 60 s run): a bank
+//! timestamp in year 1026 was written back with Kyiv's local mean time, `+02:02:04`, which the
+//! bank's formats (and our parser) do not have; see
+//! `a_timestamp_before_1924_is_written_with_a_whole_minute_offset`. A crash becomes a test named
 //! after the defect, calling the target's check on the reproducer bytes, and, while the fix is
 //! pending, `#[ignore = "fuzz crash, fix pending: ..."]`.
 
@@ -103,6 +106,14 @@ fn seeds_bank_response() {
 #[test]
 fn seeds_session_payload() {
     replay("session_payload", bank::session_payload);
+}
+
+/// The reproducer of the `session_payload` crash (also a seed:
+/// `fuzz/seeds/session_payload/time-kyiv-local-mean-time`): before 1924 the tz database puts
+/// Kyiv at +02:02:04, and `to_bank_kyiv` wrote that offset with its seconds.
+#[test]
+fn a_timestamp_before_1924_is_written_with_a_whole_minute_offset() {
+    bank::session_payload(b"1026-07-01 15:00:00.000+03:00");
 }
 
 /// The refusal seeds reach both sides of the classification: through the call state machine a
